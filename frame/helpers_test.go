@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"testing"
 )
 
 // result is what a decoder produced for a whole stream: copies of the
@@ -146,4 +147,14 @@ func refLength(data []byte, f LengthFormat) result {
 		data = data[n:]
 	}
 	return r
+}
+
+// raceEnabled is set by race_test.go when the race detector is on.
+var raceEnabled bool
+
+func skipAllocTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts need -short off and no race detector")
+	}
 }
