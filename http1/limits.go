@@ -1,0 +1,44 @@
+package http1
+
+// Default limits. They are generous for real servers (a typical response
+// head is under 1 KiB with a dozen fields) and small enough that a hostile
+// one cannot make a connection hold much memory.
+const (
+	DefaultMaxHeadBytes     = 64 << 10
+	DefaultMaxHeaderFields  = 100
+	DefaultMaxTrailerBytes  = 16 << 10
+	DefaultMaxTrailerFields = 32
+)
+
+// maxChunkLine bounds a chunk-size line including its extensions. Real
+// servers send a few bytes; extensions are parsed and discarded, so a long
+// one is pure overhead. Same bound as net/http.
+const maxChunkLine = 4096
+
+// Limits bounds what a ResponseParser accepts. A zero field selects the
+// default.
+type Limits struct {
+	// MaxHeadBytes bounds the bytes of the status lines and header
+	// sections of a response, counted together over any 1xx interim
+	// responses and the final one, so that a server cannot stream
+	// informational responses forever.
+	MaxHeadBytes int
+	// MaxHeaderFields bounds the field lines in one head.
+	MaxHeaderFields int
+	// MaxTrailerBytes bounds the trailer section of a chunked body.
+	MaxTrailerBytes int
+	// MaxTrailerFields bounds the field lines in the trailer section.
+	MaxTrailerFields int
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (l *Limits) maxHeadBytes() int    { return orDefault(l.MaxHeadBytes, DefaultMaxHeadBytes) }
+func (l *Limits) maxFields() int       { return orDefault(l.MaxHeaderFields, DefaultMaxHeaderFields) }
+func (l *Limits) maxTrailerBytes() int { return orDefault(l.MaxTrailerBytes, DefaultMaxTrailerBytes) }
+func (l *Limits) maxTrailers() int     { return orDefault(l.MaxTrailerFields, DefaultMaxTrailerFields) }

@@ -1,0 +1,607 @@
+package http1
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/egress-go/egress/internal/bufpool"
+)
+
+// Event is what a call to ResponseParser.Feed has to report.
+type Event uint8
+
+const (
+	// EventNone: all input was consumed and nothing is complete yet;
+	// feed more when it arrives.
+	EventNone Event = iota
+	// EventInformational: a 1xx interim response head (100 Continue,
+	// 103 Early Hints, ...) is available through StatusCode, Fields and
+	// the other head accessors. The final response follows; keep feeding.
+	EventInformational
+	// EventHead: the final response head is available. Body events, if
+	// any, follow.
+	EventHead
+	// EventBody: Body holds the next piece of the body, a sub-slice of
+	// the input.
+	EventBody
+	// EventTrailers: the trailer fields of a chunked body are available
+	// through TrailerFields and Trailer.
+	EventTrailers
+	// EventDone: the response is complete.
+	EventDone
+)
+
+var eventNames = [...]string{"None", "Informational", "Head", "Body", "Trailers", "Done"}
+
+func (e Event) String() string {
+	if int(e) < len(eventNames) {
+		return eventNames[e]
+	}
+	return "Event(" + strconv.Itoa(int(e)) + ")"
+}
+
+type state uint8
+
+const (
+	stHead      state = iota // reading a head (interim or final)
+	stLength                 // reading a body of known length
+	stChunkLine              // reading a chunk-size line
+	stChunkData              // reading chunk data
+	stChunkEnd               // reading the CRLF after chunk data
+	stTrailer                // reading the trailer section
+	stClose                  // reading a body delimited by the connection's end
+	stEnd                    // complete; EventDone is reported next
+	stDone                   // complete and reported
+)
+
+type methodKind uint8
+
+const (
+	methodOther methodKind = iota
+	methodHead
+	methodConnect
+)
+
+// fieldPool holds the slices that index the fields of a head. A parser
+// takes one while a head's fields are exposed and gives it back at its
+// next call, so an idle connection keeps none.
+var fieldPool = sync.Pool{New: func() any { s := make([]RawField, 0, 16); return &s }}
+
+// ResponseParser is an incremental HTTP/1.1 response parser: a pure codec
+// that an event loop feeds with bytes as they arrive and that reports what
+// they complete. It makes no system calls, starts no goroutines and keeps
+// no reference to its input after a call returns.
+//
+// A parser parses one response at a time. Reset prepares it for the next
+// one and says which method the request used. The zero value is ready to
+// parse a response to a request that is not HEAD or CONNECT. A parser is
+// not safe for concurrent use.
+//
+// # Memory
+//
+// Body bytes are never copied: EventBody hands out a sub-slice of the
+// input. A head or trailer section that arrives whole in one input slice
+// is parsed in place; only one that is split across inputs is copied, into
+// a buffer from a shared pool that is returned at the next call after the
+// section completes. Between responses a parser holds no buffer.
+//
+// # Validity of returned slices
+//
+// Body, Reason, Fields, TrailerFields and Get return slices that alias the
+// input or the parser's pooled buffer. They are valid until the next call
+// to Feed, EOF or Reset, and only as long as the input slice is left
+// untouched. Header and Trailer return copies that stay valid.
+type ResponseParser struct {
+	// Limits bounds the head and trailer sections. Zero fields select the
+	// defaults. Set it before the first Feed, not in the middle of a
+	// response.
+	Limits Limits
+
+	state  state
+	method methodKind
+	err    error // sticky: once set, every call returns it
+
+	buf       []byte // pooled: the start of a section split across inputs
+	scan      sectionScan
+	secBytes  int // bytes of the current section received so far
+	headBytes int // bytes of the heads completed so far (1xx included)
+
+	fields  *[]RawField // pooled backing for the fields exposed now
+	head    []RawField  // fields of the last head, while exposed
+	trailer []RawField  // trailer fields, while exposed
+	reason  []byte
+	body    []byte
+
+	status        int
+	minor         int
+	contentLength int64
+	remaining     int64 // bytes left in the body or current chunk
+	bodyRead      int64
+
+	chunk chunkLine
+	crlf  uint8 // bytes of the CRLF after chunk data seen so far
+
+	chunked    bool
+	closeDelim bool
+	keepAlive  bool
+	tunnel     bool
+	hasBody    bool
+}
+
+// Reset prepares p to parse the response to a request made with
+// requestMethod: a response to HEAD has no body whatever its fields say,
+// and a 2xx response to CONNECT turns the connection into a tunnel. It
+// also gives back any pooled memory and clears a previous error.
+func (p *ResponseParser) Reset(requestMethod string) {
+	p.releaseAll()
+	*p = ResponseParser{Limits: p.Limits}
+	switch requestMethod {
+	case "HEAD":
+		p.method = methodHead
+	case "CONNECT":
+		p.method = methodConnect
+	}
+}
+
+// Feed parses a prefix of in and reports the first event it completes.
+// It returns the event, the number of bytes of in it consumed, and an
+// error if the response is malformed or exceeds a limit.
+//
+// When the event is EventNone, all of in was consumed. Otherwise the
+// caller handles the event and calls Feed again with in[n:], even when
+// that is empty: an event can follow without more input (EventDone after
+// a head with no body, for instance). So the usual loop is
+//
+//	for {
+//		ev, n, err := p.Feed(in)
+//		in = in[n:]
+//		if err != nil { ... close the connection ... }
+//		if ev == http1.EventNone { break }
+//		... handle ev ...
+//	}
+//
+// After EventDone, input is an error (ErrExtraData) until Reset: a server
+// that sends more than the response it was asked for has lost track of
+// the framing, or is answering a request nobody made. The one exception
+// is a tunnel (see Tunnel), whose bytes after the head belong to another
+// protocol: they must not be fed at all.
+//
+// Errors are sticky: after one, Feed and EOF return it until Reset.
+func (p *ResponseParser) Feed(in []byte) (Event, int, error) {
+	p.release()
+	if p.err != nil {
+		return EventNone, 0, p.err
+	}
+	n := 0
+	for {
+		switch p.state {
+		case stHead, stTrailer:
+			if n == len(in) {
+				return EventNone, n, nil
+			}
+			m, ev, err := p.readSection(in[n:])
+			n += m
+			if err != nil {
+				return EventNone, n, p.fail(err)
+			}
+			return ev, n, nil
+
+		case stLength, stChunkData, stClose:
+			if n == len(in) {
+				return EventNone, n, nil
+			}
+			k := len(in) - n
+			if p.state != stClose && int64(k) > p.remaining {
+				k = int(p.remaining)
+			}
+			p.body = in[n : n+k]
+			p.bodyRead += int64(k)
+			if p.state != stClose {
+				p.remaining -= int64(k)
+				if p.remaining == 0 {
+					if p.state == stLength {
+						p.state = stEnd
+					} else {
+						p.state, p.crlf = stChunkEnd, 0
+					}
+				}
+			}
+			return EventBody, n + k, nil
+
+		case stChunkLine:
+			if n == len(in) {
+				return EventNone, n, nil
+			}
+			m, done, err := p.chunk.feed(in[n:])
+			n += m
+			if err != nil {
+				return EventNone, n, p.fail(err)
+			}
+			if !done {
+				return EventNone, n, nil
+			}
+			if p.chunk.size == 0 {
+				p.state, p.scan, p.secBytes = stTrailer, sectionScan{}, 0
+			} else {
+				p.state, p.remaining = stChunkData, p.chunk.size
+			}
+
+		case stChunkEnd:
+			for ; p.crlf < 2 && n < len(in); n++ {
+				c := in[n]
+				if c == "\r\n"[p.crlf] {
+					p.crlf++
+					continue
+				}
+				if c == '\n' {
+					return EventNone, n, p.fail(protoErr(ErrBareLF, in[n:n+1]))
+				}
+				seen := [2]byte{'\r', c}
+				return EventNone, n, p.fail(protoErr(ErrMissingChunkCRLF, seen[1-p.crlf:]))
+			}
+			if p.crlf < 2 {
+				return EventNone, n, nil
+			}
+			p.state = stChunkLine
+			p.chunk.reset()
+
+		case stEnd:
+			p.state = stDone
+			return EventDone, n, nil
+
+		default: // stDone
+			if n < len(in) {
+				return EventNone, n, p.fail(protoErr(ErrExtraData, in[n:]))
+			}
+			return EventNone, n, nil
+		}
+	}
+}
+
+// EOF tells p that the connection has ended (the peer closed it, or a
+// read failed). It returns nil if the response is complete, which ends a
+// close-delimited body; otherwise it says what was cut short:
+// ErrNoResponse if no byte of the response had arrived, ErrHeadTruncated
+// inside a head, a *TruncatedError inside a body.
+func (p *ResponseParser) EOF() error {
+	p.release()
+	if p.err != nil {
+		return p.err
+	}
+	switch p.state {
+	case stDone:
+		return nil
+	case stEnd, stClose:
+		p.state = stDone
+		return nil
+	case stHead:
+		if p.headBytes+p.secBytes == 0 {
+			return p.fail(ErrNoResponse)
+		}
+		return p.fail(ErrHeadTruncated)
+	case stLength:
+		return p.fail(&TruncatedError{Expected: p.contentLength, Got: p.bodyRead})
+	default:
+		return p.fail(&TruncatedError{Expected: -1, Got: p.bodyRead})
+	}
+}
+
+func (p *ResponseParser) fail(err error) error {
+	p.releaseAll()
+	p.err = err
+	return err
+}
+
+// release drops what the previous event exposed. A buffer that holds an
+// unfinished section is kept.
+func (p *ResponseParser) release() {
+	p.body, p.reason = nil, nil
+	if p.fields != nil {
+		clear(*p.fields) // drop references into the caller's input
+		*p.fields = (*p.fields)[:0]
+		fieldPool.Put(p.fields)
+		p.fields, p.head, p.trailer = nil, nil, nil
+	}
+	if p.buf != nil && p.secBytes == 0 {
+		p.putBuf()
+	}
+}
+
+func (p *ResponseParser) releaseAll() {
+	p.release()
+	if p.buf != nil {
+		p.putBuf()
+	}
+}
+
+func (p *ResponseParser) putBuf() {
+	bufpool.Put(p.buf)
+	p.buf = nil
+}
+
+// readSection consumes bytes of a head or trailer section from b. When the
+// section completes it is parsed and its event returned; until then
+// everything is buffered and EventNone returned.
+func (p *ResponseParser) readSection(b []byte) (int, Event, error) {
+	var avail int
+	var limitErr error
+	if p.state == stHead {
+		avail = p.Limits.maxHeadBytes() - p.headBytes - p.secBytes
+		limitErr = &LimitError{Err: ErrHeaderTooLarge, Limit: p.Limits.maxHeadBytes()}
+	} else {
+		avail = p.Limits.maxTrailerBytes() - p.secBytes
+		limitErr = &LimitError{Err: ErrTrailerTooLarge, Limit: p.Limits.maxTrailerBytes()}
+	}
+	// Scanning only up to the limit makes the result independent of how
+	// the input was split: an oversized section fails at the same byte
+	// whether it came whole or in pieces.
+	end, err := p.scan.scan(p.buf, b[:min(len(b), avail)])
+	if err != nil {
+		return 0, EventNone, err
+	}
+	if end < 0 {
+		if len(b) > avail {
+			return 0, EventNone, limitErr
+		}
+		p.buf = append(bufpool.Grow(p.buf, len(b)), b...)
+		p.secBytes += len(b)
+		return len(b), EventNone, nil
+	}
+	sec := b[:end]
+	if p.secBytes > 0 {
+		p.buf = append(bufpool.Grow(p.buf, end), sec...)
+		sec = p.buf
+		p.secBytes = 0 // complete: the buffer goes back at the next call
+	}
+	if p.state == stHead {
+		p.headBytes += len(sec)
+		ev, err := p.parseHead(sec)
+		return end, ev, err
+	}
+	ev, err := p.parseTrailer(sec)
+	return end, ev, err
+}
+
+func (p *ResponseParser) takeFields() []RawField {
+	if p.fields == nil {
+		p.fields = fieldPool.Get().(*[]RawField)
+	}
+	return (*p.fields)[:0]
+}
+
+// parseHead parses a complete head: the status line, the fields and the
+// blank line.
+func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
+	i := bytes.IndexByte(sec, '\n') // present: sec ends in CRLF
+	line := sec[:max(i-1, 0)]
+	minor, code, reason, ok := parseStatusLine(line)
+	if !ok {
+		return EventNone, protoErr(ErrBadStatusLine, line)
+	}
+	fields, err := parseFields(p.takeFields(), sec[i+1:], p.Limits.maxFields(), ErrTooManyFields)
+	*p.fields = fields
+	if err != nil {
+		return EventNone, err
+	}
+	p.status, p.minor, p.reason, p.head = code, minor, reason, fields
+	if code < 200 && code != 101 {
+		// Interim response: its framing fields mean nothing, as it never
+		// has content. The final response comes next.
+		p.scan = sectionScan{}
+		return EventInformational, nil
+	}
+	return EventHead, p.frame(fields)
+}
+
+// frame decides, from a final head, how the body is delimited and whether
+// the connection can be reused (RFC 9112 §6.3 and §9.3).
+func (p *ResponseParser) frame(fields []RawField) error {
+	var closeTok, keepAliveTok bool
+	var cl, te []byte
+	var clField, teField RawField // for errors: the field as received
+	teCount := 0
+	for _, f := range fields {
+		switch {
+		case equalFold(f.Name, "Connection"):
+			closeTok = closeTok || hasToken(f.Value, "close")
+			keepAliveTok = keepAliveTok || hasToken(f.Value, "keep-alive")
+		case equalFold(f.Name, "Content-Length"):
+			// Repeats of one value are tolerated, as RFC 9110 §8.6
+			// allows and net/http does; different values mean two parties
+			// could disagree on where the body ends.
+			if cl != nil && !bytes.Equal(cl, f.Value) {
+				return protoErr(ErrConflictingLength, joinSeen(clField, f))
+			}
+			cl, clField = f.Value, f
+		case equalFold(f.Name, "Transfer-Encoding"):
+			te, teField = f.Value, f
+			teCount++
+		}
+	}
+	// HTTP/1.1 defaults to persistent connections, HTTP/1.0 to closing
+	// them unless the server opts in (RFC 9112 §9.3).
+	p.keepAlive = !closeTok && (p.minor > 0 || keepAliveTok)
+	p.state = stEnd
+	p.contentLength = 0
+
+	// After 101 or a 2xx to CONNECT the connection speaks another protocol
+	// (or carries a tunnel) right after the head; framing fields are
+	// ignored, as RFC 9110 §9.3.6 requires for CONNECT.
+	if p.status == 101 || p.method == methodConnect && p.status/100 == 2 {
+		p.tunnel, p.keepAlive, p.contentLength = true, false, -1
+		return nil
+	}
+
+	length := int64(-1)
+	if cl != nil {
+		var ok bool
+		if length, ok = parseContentLength(cl); !ok {
+			return protoErr(ErrBadContentLength, joinSeen(clField))
+		}
+	}
+	if teCount > 0 {
+		// A message with both is either an attack or a broken server;
+		// RFC 9112 §6.3 says it "ought to be handled as an error" and a
+		// client loses nothing by doing so.
+		if cl != nil {
+			return protoErr(ErrLengthAndChunked, joinSeen(clField, teField))
+		}
+		// Only a single "chunked" is supported, like net/http and nginx:
+		// other codings are not used in practice, and each extra form
+		// accepted is one more way for two parsers to disagree. HTTP/1.0
+		// has no Transfer-Encoding at all (RFC 9112 §6.1).
+		if teCount > 1 || p.minor == 0 || !equalFold(te, "chunked") {
+			return protoErr(ErrUnsupportedTransferEncoding, joinSeen(teField))
+		}
+		p.chunked = true
+	}
+
+	switch {
+	case p.method == methodHead:
+		// The fields describe the response a GET would have had.
+		p.contentLength = length
+	case p.status == 204 || p.status == 304:
+		// No content whatever the fields say (RFC 9110 §15.3.5, §15.4.5).
+	case p.chunked:
+		p.contentLength, p.hasBody, p.state = -1, true, stChunkLine
+		p.chunk.reset()
+	case length >= 0:
+		p.contentLength = length
+		if length > 0 {
+			p.hasBody, p.state, p.remaining = true, stLength, length
+		}
+	default:
+		// Neither: the body runs until the server closes the connection,
+		// which therefore cannot be reused.
+		p.contentLength, p.hasBody, p.state = -1, true, stClose
+		p.closeDelim, p.keepAlive = true, false
+	}
+	return nil
+}
+
+// joinSeen renders fields as received, "Name: value" separated by
+// CRLF, to quote them in an error.
+func joinSeen(fields ...RawField) []byte {
+	var s []byte
+	for i, f := range fields {
+		if i > 0 {
+			s = append(s, "\r\n"...)
+		}
+		s = append(s, f.Name...)
+		s = append(s, ": "...)
+		s = append(s, f.Value...)
+	}
+	return s
+}
+
+// parseTrailer parses a complete trailer section.
+func (p *ResponseParser) parseTrailer(sec []byte) (Event, error) {
+	p.state = stEnd
+	if len(sec) == 2 { // just the blank line: no trailer fields
+		p.state = stDone
+		p.releaseAll() // nothing refers to the buffer: keep none while idle
+		return EventDone, nil
+	}
+	fields, err := parseFields(p.takeFields(), sec, p.Limits.maxTrailers(), ErrTooManyTrailers)
+	*p.fields = fields
+	if err != nil {
+		return EventNone, err
+	}
+	p.trailer = fields
+	return EventTrailers, nil
+}
+
+// StatusCode returns the status code of the last head reported (interim
+// or final), or 0 before the first.
+func (p *ResponseParser) StatusCode() int { return p.status }
+
+// ProtoMajor returns the major HTTP version of the last head: always 1
+// once a head has been reported, 0 before.
+func (p *ResponseParser) ProtoMajor() int {
+	if p.status == 0 {
+		return 0
+	}
+	return 1
+}
+
+// ProtoMinor returns the minor HTTP version of the last head.
+func (p *ResponseParser) ProtoMinor() int { return p.minor }
+
+// Reason returns the reason phrase of the last head, possibly empty. See
+// ResponseParser for how long it stays valid.
+func (p *ResponseParser) Reason() []byte { return p.reason }
+
+// Fields returns the fields of the head just reported by
+// EventInformational or EventHead, in the order received. See
+// ResponseParser for how long they stay valid.
+func (p *ResponseParser) Fields() []RawField { return p.head }
+
+// Get returns the value of the first field of the head just reported
+// whose name equals name, ignoring ASCII case, or nil if there is none.
+// It does not allocate.
+func (p *ResponseParser) Get(name string) []byte { return lookup(p.head, name) }
+
+// Header returns the fields of the head just reported as a new
+// http.Header with canonical keys, as http.ReadResponse would build it.
+// It allocates; it is meant for the http.RoundTripper path.
+func (p *ResponseParser) Header() http.Header { return buildHeader(p.head) }
+
+// TrailerFields returns the trailer fields just reported by
+// EventTrailers. See ResponseParser for how long they stay valid.
+func (p *ResponseParser) TrailerFields() []RawField { return p.trailer }
+
+// Trailer returns the trailer fields just reported as a new http.Header.
+func (p *ResponseParser) Trailer() http.Header { return buildHeader(p.trailer) }
+
+// Body returns the body bytes just reported by EventBody: a sub-slice of
+// the input given to Feed.
+func (p *ResponseParser) Body() []byte { return p.body }
+
+// BodyRead returns the number of body bytes reported so far.
+func (p *ResponseParser) BodyRead() int64 { return p.bodyRead }
+
+// ContentLength returns the length of the final response's body with the
+// meaning of http.Response.ContentLength: the Content-Length value, 0 for
+// a response that cannot have a body (204, 304), -1 when unknown (chunked,
+// close-delimited or a tunnel). For a response to HEAD it is the announced
+// Content-Length, or -1, although no body follows.
+func (p *ResponseParser) ContentLength() int64 { return p.contentLength }
+
+// Chunked reports whether the final response announced
+// "Transfer-Encoding: chunked". Its body is chunked only if it has one
+// (see HasBody).
+func (p *ResponseParser) Chunked() bool { return p.chunked }
+
+// CloseDelimited reports whether the final response's body ends only when
+// the server closes the connection: it has neither Content-Length nor
+// chunked encoding. Such a body completes at EOF, and the connection
+// cannot be reused.
+func (p *ResponseParser) CloseDelimited() bool { return p.closeDelim }
+
+// HasBody reports whether body bytes may follow the final head. It is
+// false for a response to HEAD, a 1xx, 204 or 304 status, a
+// Content-Length of 0 and a tunnel.
+func (p *ResponseParser) HasBody() bool { return p.hasBody }
+
+// KeepAlive reports whether, once the response is complete, the
+// connection may carry another request as far as the server's response
+// is concerned: HTTP/1.1 without "Connection: close", or HTTP/1.0 with
+// "Connection: keep-alive", and a body that is not close-delimited, and
+// not a tunnel. The client's own "Connection: close", a failed or
+// incomplete read and idle expiry are for the caller to add.
+func (p *ResponseParser) KeepAlive() bool { return p.keepAlive }
+
+// Tunnel reports whether the final response hands the connection over to
+// another protocol right after its head: 101 Switching Protocols, or a
+// 2xx answer to CONNECT. Framing fields are ignored and EventDone follows
+// the head at once without consuming input. The bytes after the head are
+// not HTTP/1: at EventDone (or already at EventHead) the caller takes the
+// rest of its input, and all later input, for the new protocol instead of
+// feeding it.
+func (p *ResponseParser) Tunnel() bool { return p.tunnel }
+
+// Done reports whether the response is complete: EventDone was reported,
+// or EOF returned nil.
+func (p *ResponseParser) Done() bool { return p.state == stDone }
