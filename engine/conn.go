@@ -1,0 +1,391 @@
+package engine
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type addrPort = netip.AddrPort
+
+// Connection states, owned by the loop.
+const (
+	stateNew uint8 = iota
+	stateDialing
+	stateOpen
+	stateClosed
+)
+
+// Pending operations requested from any goroutine and carried out on the
+// loop (see Loop.schedule).
+const (
+	opFlush uint32 = 1 << iota
+	opClose
+	opCloseWrite
+	opResume
+	opIdle
+)
+
+// Conn is one engine connection. Its methods are safe for concurrent use;
+// its Handler's callbacks run on its loop.
+type Conn struct {
+	loop *Loop
+
+	// mu guards the handler, the write queue and wclosed.
+	mu      sync.Mutex
+	h       Handler
+	wq      writeQueue
+	wclosed bool // no more writes: Close or CloseWrite was called, or closed
+	limit   int
+
+	ops     atomic.Uint32
+	paused  atomic.Bool
+	closing atomic.Bool
+
+	// Owned by the loop.
+	state        uint8
+	waitWritable bool // a write hit EAGAIN; flush again when writable
+	shutPending  bool // CloseWrite once the queue drains
+	peerShut     bool // read EOF seen with a HalfCloseHandler
+	inReadyq     bool
+	fd           int
+	gen          uint32
+	remote       addrPort
+	dial         *dialState
+	idleTimeout  time.Duration
+	idleNanos    atomic.Int64 // requested idle timeout, applied by opIdle
+	idleTimer    *Timer
+	lastActive   int64
+	nc           *netConn // BackendNet only
+
+	value    any
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+}
+
+func newConn(l *Loop, h Handler) *Conn {
+	return &Conn{loop: l, h: h, fd: -1, limit: l.e.cfg.WriteQueueLimit}
+}
+
+// Loop returns the loop that runs the connection's callbacks.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// Handler returns the connection's current handler.
+func (c *Conn) Handler() Handler {
+	c.mu.Lock()
+	h := c.h
+	c.mu.Unlock()
+	return h
+}
+
+// SetHandler replaces the handler that receives the connection's events
+// from the next callback on. It may be called from any goroutine, which is
+// what a pool does when it hands an idle connection to a new user.
+func (c *Conn) SetHandler(h Handler) {
+	c.mu.Lock()
+	c.h = h
+	c.mu.Unlock()
+}
+
+// Value returns the value stored with SetValue or DialOptions.Value.
+func (c *Conn) Value() any { return c.value }
+
+// SetValue stores a value with the connection for its handler's use. Call
+// it from the loop or before the connection is shared.
+func (c *Conn) SetValue(v any) { c.value = v }
+
+// RemoteAddr returns the peer's address (the one being tried while dialing).
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remoteAddrPort()) }
+
+func (c *Conn) remoteAddrPort() addrPort {
+	if d := c.dial; d != nil {
+		return d.cur
+	}
+	return c.remote
+}
+
+// LocalAddr returns the local address of an established connection.
+func (c *Conn) LocalAddr() net.Addr {
+	return net.TCPAddrFromAddrPort(c.loop.be.localAddr(c))
+}
+
+// ConnStats are a connection's counters.
+type ConnStats struct {
+	BytesIn  int64 // read from the socket
+	BytesOut int64 // handed to the kernel
+	Queued   int64 // waiting in the write queue
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() ConnStats {
+	c.mu.Lock()
+	q := c.wq.n
+	c.mu.Unlock()
+	return ConnStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Queued: int64(q)}
+}
+
+// Write queues a copy of b and returns without blocking; the loop sends it
+// as soon as the socket takes it, coalescing queued writes into one system
+// call. Writes made while dialing go out once connected. It fails with
+// ErrWriteQueueFull, queuing nothing, when the connection's write-queue
+// limit would be passed, and with ErrClosed after Close or CloseWrite.
+func (c *Conn) Write(b []byte) error { return c.enqueue(b, false) }
+
+// SendUrgent queues b to be sent as TCP urgent (out-of-band) data, in order
+// with normal writes. Only the last byte is urgent in TCP's sense. The net
+// backend does not support it.
+func (c *Conn) SendUrgent(b []byte) error {
+	if c.loop.e.backend != BackendPoll {
+		return ErrNotSupported
+	}
+	return c.enqueue(b, true)
+}
+
+func (c *Conn) enqueue(b []byte, oob bool) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.wclosed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.wq.n+len(b) > c.limit {
+		c.mu.Unlock()
+		return ErrWriteQueueFull
+	}
+	c.wq.push(b, oob)
+	c.mu.Unlock()
+	c.loop.ctr.queued.Add(int64(len(b)))
+	c.loop.schedule(c, opFlush)
+	return nil
+}
+
+// Close closes the connection: queued bytes that the socket takes at once
+// are sent, the rest are dropped, and OnClose follows with ErrLocalClose.
+// No callback other than OnClose runs after Close returns, except one
+// already running. Close is idempotent.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.wclosed = true
+	c.mu.Unlock()
+	if !c.closing.Swap(true) {
+		c.loop.schedule(c, opClose)
+	}
+	return nil
+}
+
+// CloseWrite shuts down the sending side once every queued byte is sent
+// (TCP FIN); reading goes on. Later writes fail with ErrClosed.
+func (c *Conn) CloseWrite() error {
+	c.mu.Lock()
+	if c.wclosed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.wclosed = true
+	c.mu.Unlock()
+	c.loop.schedule(c, opCloseWrite)
+	return nil
+}
+
+// PauseRead stops reading from the socket: back-pressure, so the kernel's
+// receive window closes and the peer stops sending. OnData may still run
+// once if a read is in progress.
+func (c *Conn) PauseRead() { c.paused.Store(true) }
+
+// ResumeRead undoes PauseRead.
+func (c *Conn) ResumeRead() {
+	if c.paused.Swap(false) {
+		c.loop.schedule(c, opResume)
+	}
+}
+
+// SetIdleTimeout closes the connection with ErrIdleTimeout once nothing has
+// been read or written for d; 0 turns the timeout off.
+func (c *Conn) SetIdleTimeout(d time.Duration) {
+	c.idleNanos.Store(int64(d) | 1<<62) // the flag bit marks "set"
+	c.loop.schedule(c, opIdle)
+}
+
+// AfterFunc runs f on the connection's loop after d.
+func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer { return c.loop.AfterFunc(d, f) }
+
+// handler reads the handler for a callback.
+func (c *Conn) handler() Handler {
+	c.mu.Lock()
+	h := c.h
+	c.mu.Unlock()
+	return h
+}
+
+// runOps carries out the ops requested since the last call. Loop only.
+func (c *Conn) runOps() {
+	ops := c.ops.Swap(0)
+	if c.state == stateClosed {
+		return
+	}
+	if ops&opClose != 0 {
+		if c.state == stateOpen {
+			c.loop.be.flush(c) // best effort, never blocks
+		}
+		c.closeWith(ErrLocalClose)
+		return
+	}
+	if ops&opIdle != 0 {
+		if v := c.idleNanos.Swap(0); v != 0 {
+			c.idleTimeout = time.Duration(v &^ (1 << 62))
+			if c.state == stateOpen {
+				c.armIdle()
+			}
+		}
+	}
+	if c.state != stateOpen {
+		return // dialing: the ops that matter run once connected
+	}
+	if ops&opCloseWrite != 0 {
+		c.shutPending = true
+	}
+	if ops&(opFlush|opCloseWrite) != 0 {
+		c.loop.be.flush(c)
+		if c.state != stateOpen {
+			return
+		}
+	}
+	if ops&opResume != 0 {
+		c.loop.be.resumeRead(c)
+	}
+}
+
+// deliver hands data read from the socket to the handler. Loop only.
+func (c *Conn) deliver(data []byte) {
+	n := int64(len(data))
+	c.bytesIn.Add(n)
+	c.loop.ctr.bytesIn.Add(n)
+	c.lastActive = c.loop.now
+	c.handler().OnData(c, data)
+}
+
+// written accounts for n bytes the kernel took. Loop only.
+func (c *Conn) written(n int) {
+	c.bytesOut.Add(int64(n))
+	c.loop.ctr.bytesOut.Add(int64(n))
+	c.loop.ctr.queued.Add(-int64(n))
+	c.lastActive = c.loop.now
+	c.handler().OnWritten(c, n)
+}
+
+// afterFlush runs after the queue drained: a pending CloseWrite goes out.
+func (c *Conn) afterFlush() {
+	if c.shutPending {
+		c.shutPending = false
+		if err := c.loop.be.shutdownWrite(c); err != nil {
+			c.closeWith(err)
+		}
+	}
+}
+
+// peerEOF handles the peer's FIN. Loop only.
+func (c *Conn) peerEOF() {
+	if hc, ok := c.handler().(HalfCloseHandler); ok {
+		if !c.peerShut {
+			c.peerShut = true
+			hc.OnPeerCloseWrite(c)
+		}
+		return
+	}
+	c.closeWith(ErrPeerClosed)
+}
+
+// open marks an established connection, dialed or accepted, and tells its
+// handler. Loop only.
+func (c *Conn) open() {
+	l := c.loop
+	c.state = stateOpen
+	c.lastActive = l.now
+	l.ctr.open.Add(1)
+	if c.idleTimeout > 0 {
+		c.armIdle()
+	}
+	c.handler().OnOpen(c)
+	if c.state == stateOpen && c.ops.Load() == 0 {
+		// Writes queued while dialing, or from OnOpen, go out now.
+		c.mu.Lock()
+		pending := c.wq.n > 0
+		c.mu.Unlock()
+		if pending {
+			l.be.flush(c)
+		}
+	}
+}
+
+func (c *Conn) armIdle() {
+	if c.idleTimeout <= 0 {
+		if c.idleTimer != nil {
+			c.idleTimer.Stop()
+		}
+		return
+	}
+	if c.idleTimer == nil {
+		c.idleTimer = c.loop.AfterFunc(c.idleTimeout, c.checkIdle)
+		return
+	}
+	c.idleTimer.Reset(c.idleTimeout)
+}
+
+func (c *Conn) checkIdle() {
+	if c.state != stateOpen || c.idleTimeout <= 0 {
+		return
+	}
+	idle := time.Duration(c.loop.now - c.lastActive)
+	if idle >= c.idleTimeout {
+		c.closeWith(ErrIdleTimeout)
+		return
+	}
+	c.idleTimer.Reset(c.idleTimeout - idle)
+}
+
+// closeWith closes the connection for reason err and calls OnClose, once.
+// Loop only.
+func (c *Conn) closeWith(err error) {
+	if c.state == stateClosed {
+		return
+	}
+	l := c.loop
+	prev := c.state
+	c.state = stateClosed
+	c.closing.Store(true)
+	c.mu.Lock()
+	c.wclosed = true
+	dropped := c.wq.n
+	c.wq.release()
+	c.mu.Unlock()
+	if dropped > 0 {
+		l.ctr.queued.Add(-int64(dropped))
+	}
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
+	switch prev {
+	case stateDialing:
+		c.dial.finish()
+		delete(l.dialing, c)
+		l.ctr.dialing.Add(-1)
+	case stateOpen:
+		l.ctr.open.Add(-1)
+	}
+	l.be.closeSocket(c)
+	l.ctr.closed.Add(1)
+	c.handler().OnClose(c, err)
+}
+
+// closeAll closes every connection of the loop (shutdown). Loop only.
+func (l *Loop) closeAll(err error) {
+	if pb, ok := l.be.(interface{ allConns() []*Conn }); ok {
+		for _, c := range pb.allConns() {
+			c.closeWith(err)
+		}
+	}
+}

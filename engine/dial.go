@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// dialState is a connection's dial in progress. It is dropped once the
+// connection is open, so an established connection does not carry it.
+type dialState struct {
+	ctx       context.Context
+	network   string
+	family    int // 0 any, 4 or 6
+	address   string
+	host      string
+	port      uint16
+	noDelay   bool
+	keepAlive time.Duration
+	timeout   time.Duration
+
+	// lookup hands the resolver's answer to the loop; see Loop.startDial.
+	lookup   atomic.Int32
+	addrs    []netip.Addr
+	lookErr  error
+	next     int
+	tried    int
+	cur      addrPort
+	lastErr  error
+	timer    *Timer
+	stopCtx  func() bool
+	cancelIO context.CancelFunc // BackendNet: aborts the connect goroutine
+}
+
+// finish releases what the dial holds. Loop only.
+func (d *dialState) finish() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	if d.stopCtx != nil {
+		d.stopCtx()
+	}
+	if d.cancelIO != nil {
+		d.cancelIO()
+	}
+}
+
+// Lookup hand-off states.
+const (
+	lookupCalling  = 0 // LookupAsync has not returned
+	lookupAnswered = 1 // the callback ran before LookupAsync returned
+	lookupReturned = 2 // LookupAsync returned first; the callback posts
+)
+
+// startDial begins c's dial on its loop.
+func (l *Loop) startDial(c *Conn) {
+	d := c.dial
+	c.state = stateDialing
+	l.dialing[c] = struct{}{}
+	l.ctr.dialing.Add(1)
+	if l.isStopping() {
+		c.dialFail(ErrEngineClosed)
+		return
+	}
+	if err := d.ctx.Err(); err != nil {
+		c.dialFail(err)
+		return
+	}
+	if d.timeout > 0 {
+		d.timer = l.AfterFunc(d.timeout, func() { c.dialFail(ErrConnectTimeout) })
+	}
+	if d.ctx.Done() != nil {
+		ctx := d.ctx
+		d.stopCtx = context.AfterFunc(ctx, func() {
+			l.post(func() { c.dialFail(ctx.Err()) })
+		})
+	}
+	if ip, err := netip.ParseAddr(d.host); err == nil {
+		d.addrs = []netip.Addr{ip}
+		c.resolved()
+		return
+	}
+	network := "ip"
+	switch d.family {
+	case 4:
+		network = "ip4"
+	case 6:
+		network = "ip6"
+	}
+	// The callback may run before LookupAsync returns, on this goroutine or
+	// on a resolver worker. Whoever loses the race below hands the answer
+	// to the loop, so resolved always runs on the loop.
+	l.e.resolver.LookupAsync(d.ctx, network, d.host, func(addrs []netip.Addr, err error) {
+		d.addrs, d.lookErr = addrs, err
+		if !d.lookup.CompareAndSwap(lookupCalling, lookupAnswered) {
+			l.post(c.resolved)
+		}
+	})
+	if !d.lookup.CompareAndSwap(lookupCalling, lookupReturned) {
+		c.resolved()
+	}
+}
+
+func (l *Loop) isStopping() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stopping
+}
+
+// resolved continues a dial with the resolver's answer. Loop only.
+func (c *Conn) resolved() {
+	if c.state != stateDialing {
+		return // timed out or cancelled meanwhile
+	}
+	d := c.dial
+	if d.lookErr != nil {
+		c.dialFail(d.lookErr)
+		return
+	}
+	// Keep the addresses of the wanted family; the resolver's slice is
+	// shared, so filter into a new one only when something is dropped.
+	addrs := d.addrs
+	if d.family != 0 {
+		var keep []netip.Addr
+		for _, a := range addrs {
+			if (d.family == 4) == a.Unmap().Is4() {
+				keep = append(keep, a)
+			}
+		}
+		addrs = keep
+	}
+	d.addrs = addrs
+	if len(addrs) == 0 {
+		c.dialFail(ErrNoAddress)
+		return
+	}
+	c.tryNext()
+}
+
+// tryNext connects to the next address, or fails the dial when none is
+// left. Loop only.
+func (c *Conn) tryNext() {
+	d := c.dial
+	for d.next < len(d.addrs) {
+		a := d.addrs[d.next]
+		d.next++
+		d.tried++
+		d.cur = netip.AddrPortFrom(a.Unmap(), d.port)
+		err := c.loop.be.startConnect(c, d.cur)
+		if err == nil {
+			return // in progress, or already connected
+		}
+		d.lastErr = err
+	}
+	err := d.lastErr
+	if err == nil {
+		err = ErrNoAddress
+	}
+	c.dialFail(err)
+}
+
+// connectFailed is called by a backend when an attempt failed after
+// starting; the next address is tried. Loop only.
+func (c *Conn) connectFailed(err error) {
+	if c.state != stateDialing {
+		return
+	}
+	c.dial.lastErr = err
+	c.loop.be.closeSocket(c)
+	c.tryNext()
+}
+
+// connected is called by a backend when the attempt succeeded. Loop only.
+func (c *Conn) connected() {
+	l := c.loop
+	d := c.dial
+	d.finish()
+	c.remote = d.cur
+	c.dial = nil
+	delete(l.dialing, c)
+	l.ctr.dialing.Add(-1)
+	l.ctr.dialed.Add(1)
+	c.open()
+}
+
+// dialFail ends a dial with err. Loop only.
+func (c *Conn) dialFail(err error) {
+	if c.state != stateDialing {
+		return
+	}
+	d := c.dial
+	ctr := &c.loop.ctr
+	var te interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, ErrConnectRefused):
+		ctr.failRefused.Add(1)
+	case errors.Is(err, context.Canceled):
+		ctr.failCanceled.Add(1)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &te) && te.Timeout():
+		ctr.failTimeout.Add(1)
+	case err == d.lookErr, errors.Is(err, ErrNoAddress):
+		ctr.failDNS.Add(1)
+	default:
+		ctr.failOther.Add(1)
+	}
+	c.closeWith(&DialError{Network: d.network, Address: d.address, Addr: d.cur, Tried: d.tried, Err: err})
+}
