@@ -31,6 +31,7 @@ type FrameTooLargeError struct {
 	Max int
 }
 
+// Error describes the frame size and the limit it exceeds.
 func (e *FrameTooLargeError) Error() string {
 	return "frame: frame of " + strconv.FormatUint(e.Size, 10) +
 		" bytes exceeds the maximum of " + strconv.Itoa(e.Max)

@@ -162,6 +162,7 @@ func (d *LineDecoder) buffer(data []byte) error {
 	return nil
 }
 
+// index returns the offset of the first delimiter in b, or -1.
 func (d *LineDecoder) index(b []byte) int {
 	if len(d.delim) == 1 {
 		return bytes.IndexByte(b, d.delim[0])
@@ -169,6 +170,7 @@ func (d *LineDecoder) index(b []byte) int {
 	return bytes.Index(b, d.delimB)
 }
 
+// tooLarge returns the error for a line known to exceed the maximum.
 func (d *LineDecoder) tooLarge() error {
 	return &FrameTooLargeError{Size: uint64(d.max) + 1, Max: d.max}
 }

@@ -25,8 +25,7 @@ type Decoder struct {
 	spos        int
 	need        int // from token: length buf must reach, or needLine
 	stack       []level
-	attrPending bool  // the last element read was an attribute
-	scratch     Value // token output while scanning, not kept
+	attrPending bool // the last element read was an attribute
 
 	err error
 }
@@ -43,6 +42,8 @@ func (d *Decoder) Limits() Limits {
 	return d.lim
 }
 
+// setup fills in default limits on first use, which is what makes the zero
+// Decoder usable.
 func (d *Decoder) setup() {
 	if !d.init {
 		d.lim = d.lim.withDefaults()
@@ -156,7 +157,6 @@ func (d *Decoder) dropPending() {
 	}
 	d.pending = false
 	d.spos, d.need, d.attrPending = 0, needLine, false
-	d.scratch = Value{}
 	if cap(d.stack) > 16 {
 		d.stack = nil // a rare deep reply: do not keep its stack
 	}

@@ -76,6 +76,7 @@ func AppendBulkFloat(dst []byte, f float64) []byte {
 	return AppendBulk(dst, appendFloat(tmp[:0], f))
 }
 
+// appendFloat appends f in the text form RESP uses for doubles.
 func appendFloat(dst []byte, f float64) []byte {
 	switch {
 	case math.IsInf(f, 1):
@@ -112,6 +113,8 @@ func AppendValue(dst []byte, v *Value) ([]byte, error) {
 	return out, nil
 }
 
+// appendValue does the work of AppendValue; on error, dst may hold a partial
+// encoding, which AppendValue discards.
 func appendValue(dst []byte, v *Value) ([]byte, error) {
 	var err error
 	if v.Attrs != nil {
@@ -184,6 +187,7 @@ func appendValue(dst []byte, v *Value) ([]byte, error) {
 	return dst, fmt.Errorf("%w: type %v", ErrInvalidValue, v.Type)
 }
 
+// appendList appends each value of list in order.
 func appendList(dst []byte, list []Value) ([]byte, error) {
 	var err error
 	for i := range list {

@@ -44,6 +44,7 @@ type ProtocolError struct {
 	Seen string
 }
 
+// Error describes the problem and quotes the input.
 func (e *ProtocolError) Error() string {
 	return "resp: protocol error: " + e.Problem + " in " + e.Seen
 }
@@ -61,6 +62,7 @@ type LimitError struct {
 	Got, Max int64
 }
 
+// Error names the limit, the size seen and the maximum.
 func (e *LimitError) Error() string {
 	return "resp: " + e.Limit + " " + strconv.FormatInt(e.Got, 10) +
 		" exceeds the limit of " + strconv.FormatInt(e.Max, 10)

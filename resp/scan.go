@@ -57,11 +57,12 @@ func (d *Decoder) more(data []byte) (rest []byte, done bool, err error) {
 // applies the same checks as parse, in the same order, so that both report
 // the same error for the same input.
 func (d *Decoder) scan() (done bool, err error) {
+	var v Value // token output; only its type is used
 	for {
 		if d.attrPending && d.spos < len(d.buf) && d.buf[d.spos] == byte(Attribute) {
 			return false, protocolError("attribute followed by attribute", d.buf[d.spos:])
 		}
-		next, n, err := d.lim.token(d.buf, d.spos, &d.scratch)
+		next, n, err := d.lim.token(d.buf, d.spos, &v)
 		if err == errIncomplete {
 			d.need = next
 			return false, nil
@@ -70,7 +71,6 @@ func (d *Decoder) scan() (done bool, err error) {
 			return false, err
 		}
 		d.spos, d.need = next, needLine
-		v := &d.scratch
 		if v.Type.aggregate() && !v.Null {
 			if len(d.stack) >= d.lim.MaxDepth {
 				return false, &LimitError{Limit: "nesting depth", Got: int64(len(d.stack)) + 1, Max: int64(d.lim.MaxDepth)}

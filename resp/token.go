@@ -136,6 +136,7 @@ func (l *Limits) aggregate(b []byte, pos, next int, line []byte, v *Value) (int,
 	return next, int(count), nil
 }
 
+// saturatingDouble returns 2n, or math.MaxInt64 if that overflows.
 func saturatingDouble(n int64) int64 {
 	if n > math.MaxInt64/2 {
 		return math.MaxInt64

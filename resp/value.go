@@ -154,11 +154,14 @@ func (v *Value) footprint() (nvals, nbytes int) {
 	return nvals, nbytes
 }
 
+// cloner carves the values and bytes of a deep copy out of two allocations
+// sized in advance by footprint.
 type cloner struct {
 	vals  []Value
 	bytes []byte
 }
 
+// clone copies v, its strings and, recursively, its lists.
 func (c *cloner) clone(v *Value) Value {
 	out := *v
 	if v.Str != nil {
@@ -171,6 +174,7 @@ func (c *cloner) clone(v *Value) Value {
 	return out
 }
 
+// list copies a list of values; nil stays nil.
 func (c *cloner) list(src []Value) []Value {
 	if src == nil {
 		return nil
@@ -194,6 +198,7 @@ func (v *Value) String() string {
 	return b.String()
 }
 
+// format writes the String form of v to b.
 func (v *Value) format(b *strings.Builder) {
 	if v.Attrs != nil {
 		b.WriteString("|")
@@ -242,6 +247,7 @@ func (v *Value) format(b *strings.Builder) {
 	}
 }
 
+// formatList writes list, comma separated, between open and end.
 func formatList(b *strings.Builder, open string, list []Value, end string) {
 	b.WriteString(open)
 	for i := range list {
