@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/egress-go/egress/resolver"
 )
 
 // Backend selects how loops wait for socket readiness.
@@ -55,8 +57,8 @@ type Config struct {
 	// yet written; Write fails with ErrWriteQueueFull beyond it. Default
 	// 4 MiB.
 	WriteQueueLimit int
-	// Resolver resolves host names; default a resolver.Resolver owned by
-	// the engine.
+	// Resolver resolves host names; default a resolver.Resolver with its
+	// default settings (30 s cache), owned and closed by the engine.
 	Resolver Resolver
 	// DialTimeout bounds each dial (name look-up and every connect attempt
 	// together) when DialOptions do not; default 30 s. Negative: none.
@@ -112,7 +114,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.resolver = cfg.Resolver
 	if e.resolver == nil {
-		r := newDefaultResolver()
+		r := resolver.New(resolver.Config{})
 		e.resolver, e.ownRes = r, r
 	}
 	for i := 0; i < cfg.Loops; i++ {

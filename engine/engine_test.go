@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/resolver"
 )
 
 func TestDialWriteEcho(t *testing.T) {
@@ -770,4 +772,26 @@ func TestDialBadInput(t *testing.T) {
 	if _, err := e.Dial(context.Background(), "tcp", "127.0.0.1:1", nil, nil); err == nil {
 		t.Error("Dial with nil handler succeeded")
 	}
+}
+
+// TestDNSFailureThroughResolver: the engine's resolver path, with the
+// resolver package's typed errors (the lookup is faked: tests send no DNS
+// query).
+func TestDNSFailureThroughResolver(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		res := resolver.New(resolver.Config{Lookup: func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}})
+		defer res.Close()
+		e := newEngine(t, be, Config{Resolver: res})
+		defer e.Close()
+		r := newResult()
+		e.Dial(context.Background(), "tcp", "missing.test:443", r.handler(), nil)
+		err := r.waitClose(t)
+		mustIs(t, err, resolver.ErrNotFound)
+		var de *DialError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "missing.test") {
+			t.Fatalf("want a *DialError naming the host, got %v", err)
+		}
+	})
 }
