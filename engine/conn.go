@@ -34,11 +34,13 @@ type Conn struct {
 	loop *Loop
 
 	// mu guards the handler, the write queue and wclosed.
-	mu      sync.Mutex
-	h       Handler
-	wq      writeQueue
-	wclosed bool // no more writes: Close or CloseWrite was called, or closed
-	limit   int
+	mu        sync.Mutex
+	h         Handler
+	wq        writeQueue
+	wclosed   bool  // no more writes: Close or CloseWrite was called, or closed
+	rawClosed bool  // the socket takes no more bytes (closed); layers may write until then
+	closeErr  error // reason given to CloseWithError
+	limit     int
 
 	ops     atomic.Uint32
 	paused  atomic.Bool
@@ -59,6 +61,8 @@ type Conn struct {
 	idleTimer    *Timer
 	lastActive   int64
 	nc           *netConn // BackendNet only
+	layer        Layer
+	ready        bool // OnOpen has been called
 
 	value    any
 	bytesIn  atomic.Int64
@@ -131,7 +135,18 @@ func (c *Conn) Stats() ConnStats {
 // call. Writes made while dialing go out once connected. It fails with
 // ErrWriteQueueFull, queuing nothing, when the connection's write-queue
 // limit would be passed, and with ErrClosed after Close or CloseWrite.
-func (c *Conn) Write(b []byte) error { return c.enqueue(b, false) }
+func (c *Conn) Write(b []byte) error {
+	if c.layer != nil {
+		c.mu.Lock()
+		closed := c.wclosed
+		c.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		return c.layer.Write(c, b)
+	}
+	return c.enqueue(b, false)
+}
 
 // SendUrgent queues b to be sent as TCP urgent (out-of-band) data, in order
 // with normal writes. Only the last byte is urgent in TCP's sense. The net
@@ -167,9 +182,17 @@ func (c *Conn) enqueue(b []byte, oob bool) error {
 // are sent, the rest are dropped, and OnClose follows with ErrLocalClose.
 // No callback other than OnClose runs after Close returns, except one
 // already running. Close is idempotent.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.CloseWithError(nil) }
+
+// CloseWithError closes the connection like Close, with err as the reason
+// OnClose reports (nil means ErrLocalClose). Protocol layers use it to
+// say why they gave up on a connection.
+func (c *Conn) CloseWithError(err error) error {
 	c.mu.Lock()
 	c.wclosed = true
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
 	c.mu.Unlock()
 	if !c.closing.Swap(true) {
 		c.loop.schedule(c, opClose)
@@ -228,10 +251,19 @@ func (c *Conn) runOps() {
 		return
 	}
 	if ops&opClose != 0 {
+		c.mu.Lock()
+		reason := c.closeErr
+		c.mu.Unlock()
+		if reason == nil {
+			reason = ErrLocalClose
+		}
 		if c.state == stateOpen {
+			if c.layer != nil {
+				c.layer.Close(c)
+			}
 			c.loop.be.flush(c) // best effort, never blocks
 		}
-		c.closeWith(ErrLocalClose)
+		c.closeWith(reason)
 		return
 	}
 	if ops&opIdle != 0 {
@@ -265,6 +297,12 @@ func (c *Conn) deliver(data []byte) {
 	c.bytesIn.Add(n)
 	c.loop.ctr.bytesIn.Add(n)
 	c.lastActive = c.loop.now
+	if c.layer != nil {
+		if err := c.layer.Input(c, data); err != nil {
+			c.closeWith(err)
+		}
+		return
+	}
 	c.handler().OnData(c, data)
 }
 
@@ -289,6 +327,12 @@ func (c *Conn) afterFlush() {
 
 // peerEOF handles the peer's FIN. Loop only.
 func (c *Conn) peerEOF() {
+	if c.layer != nil {
+		if err := c.layer.InputEOF(c); err != nil {
+			c.closeWith(err)
+			return
+		}
+	}
 	if hc, ok := c.handler().(HalfCloseHandler); ok {
 		if !c.peerShut {
 			c.peerShut = true
@@ -309,7 +353,12 @@ func (c *Conn) open() {
 	if c.idleTimeout > 0 {
 		c.armIdle()
 	}
-	c.handler().OnOpen(c)
+	if c.layer != nil {
+		c.layer.Start(c) // OnOpen waits for LayerReady
+	} else {
+		c.ready = true
+		c.handler().OnOpen(c)
+	}
 	if c.state == stateOpen && c.ops.Load() == 0 {
 		// Writes queued while dialing, or from OnOpen, go out now.
 		c.mu.Lock()
@@ -358,7 +407,7 @@ func (c *Conn) closeWith(err error) {
 	c.state = stateClosed
 	c.closing.Store(true)
 	c.mu.Lock()
-	c.wclosed = true
+	c.wclosed, c.rawClosed = true, true
 	dropped := c.wq.n
 	c.wq.release()
 	c.mu.Unlock()

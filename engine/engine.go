@@ -170,6 +170,10 @@ type DialOptions struct {
 	Loop *Loop
 	// Value is stored in the Conn (see Conn.Value) before any callback.
 	Value any
+	// Layer, if set, sits between the socket and h (TLS, for one): h sees
+	// OnOpen once the layer is ready, and plaintext in OnData. A Layer
+	// value serves one connection.
+	Layer Layer
 }
 
 // Dial starts connecting to address ("host:port") over network ("tcp",
@@ -219,6 +223,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 	}
 	c := newConn(l, h)
 	c.value = o.Value
+	c.layer = o.Layer
 	if o.WriteQueueLimit > 0 {
 		c.limit = o.WriteQueueLimit
 	}

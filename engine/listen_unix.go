@@ -147,12 +147,10 @@ func (b *pollBackend) accept(s *listenSock) {
 
 // attach makes an accepted socket a connection of this loop. Loop only.
 func (b *pollBackend) attach(c *Conn, fd int, ln *Listener) {
-	h := ln.handler(c)
-	if h == nil {
+	if !ln.setup(c) {
 		unix.Close(fd)
 		return
 	}
-	c.SetHandler(h)
 	if err := b.register(c, fd); err != nil {
 		unix.Close(fd)
 		return

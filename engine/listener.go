@@ -16,12 +16,16 @@ type ListenConfig struct {
 	ReusePort bool
 	// Backlog is the listen queue length; default 1024.
 	Backlog int
+	// Layer, if set, gives each accepted connection its layer (a TLS
+	// server, for one).
+	Layer func(c *Conn) Layer
 }
 
 // Listener accepts connections into the engine's loops.
 type Listener struct {
 	e       *Engine
 	handler func(c *Conn) Handler
+	layer   func(c *Conn) Layer
 	addr    *net.TCPAddr
 	socks   []*listenSock
 	nl      net.Listener // BackendNet
@@ -62,7 +66,7 @@ func (e *Engine) Listen(network, address string, handler func(c *Conn) Handler, 
 	if closed {
 		return nil, ErrEngineClosed
 	}
-	ln := &Listener{e: e, handler: handler}
+	ln := &Listener{e: e, handler: handler, layer: lc.Layer}
 	var err error
 	if e.backend == BackendPoll {
 		err = ln.listenPoll(network, address, lc)
@@ -100,6 +104,19 @@ func (ln *Listener) Close() error {
 		}
 	})
 	return nil
+}
+
+// setup gives an accepted connection its handler and layer; false refuses it.
+func (ln *Listener) setup(c *Conn) bool {
+	h := ln.handler(c)
+	if h == nil {
+		return false
+	}
+	c.SetHandler(h)
+	if ln.layer != nil {
+		c.layer = ln.layer(c)
+	}
+	return true
 }
 
 // pick chooses the loop for a newly accepted connection.

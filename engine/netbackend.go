@@ -308,12 +308,10 @@ func (ln *Listener) listenNet(network, address string) error {
 }
 
 func (b *netBackend) attach(c *Conn, nc net.Conn, ln *Listener) {
-	h := ln.handler(c)
-	if h == nil {
+	if !ln.setup(c) {
 		nc.Close()
 		return
 	}
-	c.SetHandler(h)
 	b.adopt(c, nc)
 	b.l.ctr.accepted.Add(1)
 	c.open()

@@ -1,0 +1,81 @@
+package engine
+
+// Layer transforms a connection's byte stream between the socket and the
+// handler, so that the layers above see plaintext through the same Conn
+// and Handler API whatever runs underneath. TLS (package tlsconn) is one.
+//
+// The engine calls a Layer as follows; c is the connection it belongs to.
+type Layer interface {
+	// Start is called on the loop once the socket is connected (or
+	// accepted). The handler's OnOpen is held back until the layer calls
+	// c.LayerReady; a layer that cannot get ready calls c.CloseWithError.
+	Start(c *Conn)
+	// Input is called on the loop with bytes read from the socket, valid
+	// only during the call. The layer hands what it decodes to c.Deliver.
+	// An error closes the connection with that error as the reason.
+	Input(c *Conn, raw []byte) error
+	// InputEOF is called on the loop when the socket reads end of stream.
+	// A non-nil result closes the connection with it as the reason; nil
+	// means a graceful end, handled as the peer closing its side.
+	InputEOF(c *Conn) error
+	// Write is called by Conn.Write, from any goroutine, with the caller's
+	// bytes. The layer encodes them and queues the result with
+	// c.WriteRaw. It must not keep p after returning.
+	Write(c *Conn, p []byte) error
+	// Close is called on the loop before the connection closes locally,
+	// so the layer can queue a farewell (TLS close_notify) with WriteRaw.
+	Close(c *Conn)
+}
+
+// Layer returns the connection's layer, or nil for a plain connection.
+func (c *Conn) Layer() Layer { return c.layer }
+
+// WriteRaw queues b on the socket, below the connection's layer. Layers
+// call it; it ignores the write-queue limit, because an encoder such as
+// crypto/tls cannot take a failed write back (check WriteQueueRoom before
+// encoding instead).
+func (c *Conn) WriteRaw(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.rawClosed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.wq.push(b, false)
+	c.mu.Unlock()
+	c.loop.ctr.queued.Add(int64(len(b)))
+	c.loop.schedule(c, opFlush)
+	return nil
+}
+
+// WriteQueueRoom reports how many more bytes may be queued before Write
+// fails with ErrWriteQueueFull.
+func (c *Conn) WriteQueueRoom() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limit - c.wq.n
+}
+
+// Deliver hands bytes decoded by the layer to the handler's OnData. Loop
+// only; for Layer implementations.
+func (c *Conn) Deliver(p []byte) {
+	if c.state == stateOpen && len(p) > 0 {
+		c.handler().OnData(c, p)
+	}
+}
+
+// LayerReady tells the engine that the layer is set up (the TLS handshake
+// finished): the handler's OnOpen runs now. Loop only; for Layer
+// implementations.
+func (c *Conn) LayerReady() {
+	if c.state != stateOpen || c.ready {
+		return
+	}
+	c.ready = true
+	c.handler().OnOpen(c)
+}
+
+// Ready reports whether the handler has been told OnOpen. Loop only.
+func (c *Conn) Ready() bool { return c.ready }

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// xorLayer is a toy layer: it XORs every byte with k, becomes ready 30 ms
+// after Start, and sends a 0xFF farewell byte (encoded) on close.
+type xorLayer struct {
+	k       byte
+	started chan struct{}
+}
+
+func (x *xorLayer) Start(c *Conn) {
+	close(x.started)
+	c.AfterFunc(30*time.Millisecond, c.LayerReady)
+}
+
+func (x *xorLayer) code(p []byte) []byte {
+	out := make([]byte, len(p))
+	for i, b := range p {
+		out[i] = b ^ x.k
+	}
+	return out
+}
+
+func (x *xorLayer) Input(c *Conn, raw []byte) error {
+	if bytes.IndexByte(raw, '!'^x.k) >= 0 {
+		return errors.New("xor: forbidden byte")
+	}
+	c.Deliver(x.code(raw))
+	return nil
+}
+func (x *xorLayer) InputEOF(c *Conn) error        { return nil }
+func (x *xorLayer) Write(c *Conn, p []byte) error { return c.WriteRaw(x.code(p)) }
+func (x *xorLayer) Close(c *Conn)                 { c.WriteRaw([]byte{0xFF ^ x.k}) }
+
+func TestLayer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		got := make(chan []byte, 1)
+		srv := newGoServer(t, func(c net.Conn) {
+			buf := make([]byte, 5)
+			io.ReadFull(c, buf)
+			c.Write([]byte{'H' ^ 7, 'I' ^ 7})
+			rest, _ := io.ReadAll(c)
+			got <- append(buf, rest...)
+			c.Close()
+		})
+		e := newEngine(t, be, Config{})
+		defer e.Close()
+		x := &xorLayer{k: 7, started: make(chan struct{})}
+		r := newResult()
+		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{Layer: x})
+		<-x.started
+		select {
+		case <-r.opened:
+			t.Fatal("OnOpen before the layer was ready")
+		case <-time.After(10 * time.Millisecond):
+		}
+		r.waitOpen(t)
+		c.Write([]byte("hello"))
+		waitFor(t, "decoded reply", func() bool { return string(r.bytes()) == "HI" })
+		c.Close()
+		mustIs(t, r.waitClose(t), ErrLocalClose)
+		if b := <-got; !bytes.Equal(b, []byte{'h' ^ 7, 'e' ^ 7, 'l' ^ 7, 'l' ^ 7, 'o' ^ 7, 0xFF ^ 7}) {
+			t.Fatalf("server saw %v", b)
+		}
+	})
+}
+
+func TestLayerInputErrorAndCloseWithError(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		srv := newGoServer(t, func(c net.Conn) {
+			c.Write([]byte{'!' ^ 3})
+			io.Copy(io.Discard, c)
+			c.Close()
+		})
+		e := newEngine(t, be, Config{})
+		defer e.Close()
+		r := newResult()
+		e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{Layer: &xorLayer{k: 3, started: make(chan struct{})}})
+		if err := r.waitClose(t); err == nil || err.Error() != "xor: forbidden byte" {
+			t.Fatalf("close reason %v", err)
+		}
+
+		plain := newGoServer(t, echoServe)
+		r2 := newResult()
+		c, _ := e.Dial(context.Background(), "tcp", plain.addr(), r2.handler(), nil)
+		r2.waitOpen(t)
+		why := errors.New("protocol: bad frame")
+		c.CloseWithError(why)
+		c.Close() // the first reason sticks
+		if err := r2.waitClose(t); err != why {
+			t.Fatalf("close reason %v", err)
+		}
+	})
+}
