@@ -409,7 +409,6 @@ func (c *Conn) closeWith(err error) {
 	c.mu.Lock()
 	c.wclosed, c.rawClosed = true, true
 	dropped := c.wq.n
-	c.wq.release()
 	c.mu.Unlock()
 	if dropped > 0 {
 		l.ctr.queued.Add(-int64(dropped))
@@ -425,7 +424,10 @@ func (c *Conn) closeWith(err error) {
 	case stateOpen:
 		l.ctr.open.Add(-1)
 	}
-	l.be.closeSocket(c)
+	l.be.closeSocket(c) // the net backend may still send what is queued
+	c.mu.Lock()
+	c.wq.release()
+	c.mu.Unlock()
 	l.ctr.closed.Add(1)
 	c.handler().OnClose(c, err)
 }

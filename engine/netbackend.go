@@ -30,7 +30,12 @@ type netConn struct {
 	done       chan struct{} // closed when the connection closes
 	ackPending bool          // loop: a chunk delivered while paused, not yet acked
 	writing    bool          // loop: a writer goroutine is running
+	wdone      chan struct{} // closed when the running writer goroutine ends
 }
+
+// lingerTimeout bounds how long a closing connection may take to send what
+// was queued before Close (a TLS close_notify, the end of a request).
+const lingerTimeout = 2 * time.Second
 
 func newNetBackend(l *Loop) loopBackend {
 	t := time.NewTimer(time.Hour)
@@ -201,10 +206,12 @@ func (b *netBackend) flush(c *Conn) {
 	c.wq.chunks, c.wq.off, c.wq.n = nil, 0, 0
 	c.mu.Unlock()
 	n.writing = true
+	n.wdone = make(chan struct{})
 	l := b.l
 	l.e.wg.Add(1)
 	go func() {
 		defer l.e.wg.Done()
+		defer close(n.wdone)
 		written, err := bufs.WriteTo(n.c)
 		for _, p := range owned {
 			bufpool.Put(p)
@@ -235,6 +242,9 @@ func (b *netBackend) onWritten(c *Conn, n *netConn, written, total int, err erro
 	b.flush(c) // whatever was queued meanwhile, or a pending CloseWrite
 }
 
+// closeSocket closes c's net.Conn. Bytes still queued, and those a writer
+// goroutine is sending, go out first, within lingerTimeout, on a goroutine
+// of their own so the loop never waits.
 func (b *netBackend) closeSocket(c *Conn) {
 	n := c.nc
 	if n == nil {
@@ -242,7 +252,33 @@ func (b *netBackend) closeSocket(c *Conn) {
 	}
 	delete(b.conns, c)
 	close(n.done)
-	n.c.Close()
+	c.mu.Lock()
+	var rest net.Buffers
+	var owned [][]byte
+	for i := range c.wq.chunks {
+		rest = append(rest, c.wq.pending(i))
+		owned = append(owned, c.wq.chunks[i].b)
+	}
+	c.wq.chunks, c.wq.off, c.wq.n = nil, 0, 0
+	c.mu.Unlock()
+	if len(rest) == 0 && !n.writing {
+		n.c.Close()
+		return
+	}
+	wdone := n.wdone
+	b.l.e.wg.Add(1)
+	go func() {
+		defer b.l.e.wg.Done()
+		n.c.SetWriteDeadline(time.Now().Add(lingerTimeout))
+		if wdone != nil {
+			<-wdone
+		}
+		rest.WriteTo(n.c)
+		for _, p := range owned {
+			bufpool.Put(p)
+		}
+		n.c.Close()
+	}()
 }
 
 func (b *netBackend) shutdownWrite(c *Conn) error {
