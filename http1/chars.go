@@ -3,11 +3,11 @@ package http1
 // Byte classes used by both the encoder and the parser. One table lookup
 // per byte keeps validation cheap enough to run on every field.
 const (
-	classToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
-	classValue              // field-vchar, SP or HTAB (RFC 9110 §5.5)
-	classTarget             // a URI character allowed in a path or query (RFC 3986)
-	classRegName            // unreserved or sub-delims: a registered host name
-	classQText              // qdtext inside a quoted-string (RFC 9110 §5.6.4)
+	classToken   = 1 << iota // tchar (RFC 9110 §5.6.2)
+	classValue               // field-vchar, SP or HTAB (RFC 9110 §5.5)
+	classTarget              // a URI character allowed in a path or query (RFC 3986)
+	classRegName             // unreserved or sub-delims: a registered host name
+	classQText               // qdtext inside a quoted-string (RFC 9110 §5.6.4)
 )
 
 var byteClass = func() (t [256]uint8) {

@@ -52,11 +52,11 @@ var (
 
 // Sentinels for the limits of Limits, returned wrapped in a *LimitError.
 var (
-	ErrHeaderTooLarge    = errors.New("http1: response head too large")
-	ErrTooManyFields     = errors.New("http1: too many header fields")
-	ErrTrailerTooLarge   = errors.New("http1: trailer section too large")
-	ErrTooManyTrailers   = errors.New("http1: too many trailer fields")
-	ErrChunkLineTooLong  = errors.New("http1: chunk-size line too long")
+	ErrHeaderTooLarge   = errors.New("http1: response head too large")
+	ErrTooManyFields    = errors.New("http1: too many header fields")
+	ErrTrailerTooLarge  = errors.New("http1: trailer section too large")
+	ErrTooManyTrailers  = errors.New("http1: too many trailer fields")
+	ErrChunkLineTooLong = errors.New("http1: chunk-size line too long")
 )
 
 // Sentinels for a connection that ended before the response did. A body

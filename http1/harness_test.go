@@ -16,12 +16,12 @@ type result struct {
 	eofCalls bool  // whether EOF was reached without a Feed error
 
 	// From the final head, if one was reported.
-	head                                           bool
-	status, minor                                  int
-	cl                                             int64
+	head                                            bool
+	status, minor                                   int
+	cl                                              int64
 	chunked, closeDelim, keepAlive, tunnel, hasBody bool
-	fields                                         string
-	done                                           bool
+	fields                                          string
+	done                                            bool
 }
 
 // String renders r canonically. The excerpt quoted by ErrExtraData depends

@@ -325,14 +325,11 @@ func (p *ResponseParser) putBuf() {
 // section completes it is parsed and its event returned; until then
 // everything is buffered and EventNone returned.
 func (p *ResponseParser) readSection(b []byte) (int, Event, error) {
-	var avail int
-	var limitErr error
-	if p.state == stHead {
-		avail = p.Limits.maxHeadBytes() - p.headBytes - p.secBytes
-		limitErr = &LimitError{Err: ErrHeaderTooLarge, Limit: p.Limits.maxHeadBytes()}
-	} else {
-		avail = p.Limits.maxTrailerBytes() - p.secBytes
-		limitErr = &LimitError{Err: ErrTrailerTooLarge, Limit: p.Limits.maxTrailerBytes()}
+	limit, sentinel := p.Limits.maxHeadBytes(), ErrHeaderTooLarge
+	avail := limit - p.headBytes - p.secBytes
+	if p.state == stTrailer {
+		limit, sentinel = p.Limits.maxTrailerBytes(), ErrTrailerTooLarge
+		avail = limit - p.secBytes
 	}
 	// Scanning only up to the limit makes the result independent of how
 	// the input was split: an oversized section fails at the same byte
@@ -343,7 +340,7 @@ func (p *ResponseParser) readSection(b []byte) (int, Event, error) {
 	}
 	if end < 0 {
 		if len(b) > avail {
-			return 0, EventNone, limitErr
+			return 0, EventNone, &LimitError{Err: sentinel, Limit: limit}
 		}
 		p.buf = append(bufpool.Grow(p.buf, len(b)), b...)
 		p.secBytes += len(b)
@@ -385,34 +382,53 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
+	// The framing fields of every head are checked, although an interim
+	// response never has content and a 101 hands the connection over: a
+	// malformed Content-Length is a broken server wherever it appears,
+	// and net/http refuses it too.
+	fr, err := readFraming(fields, minor, p.method != methodConnect || code/100 != 2)
+	if err != nil {
+		return EventNone, err
+	}
 	p.status, p.minor, p.reason, p.head = code, minor, reason, fields
 	if code < 200 && code != 101 {
-		// Interim response: its framing fields mean nothing, as it never
-		// has content. The final response comes next.
+		// Interim response; the final one comes next.
 		p.scan = sectionScan{}
 		return EventInformational, nil
 	}
-	return EventHead, p.frame(fields)
+	p.frame(fr)
+	return EventHead, nil
 }
 
-// frame decides, from a final head, how the body is delimited and whether
-// the connection can be reused (RFC 9112 §6.3 and §9.3).
-func (p *ResponseParser) frame(fields []RawField) error {
-	var closeTok, keepAliveTok bool
+// framing is what the fields of a head say about connection and length.
+type framing struct {
+	length       int64 // the Content-Length value, or -1 without one
+	chunked      bool  // Transfer-Encoding: chunked
+	closeTok     bool  // Connection: close
+	keepAliveTok bool  // Connection: keep-alive
+}
+
+// readFraming extracts and checks the framing fields of a head. When
+// check is false (a 2xx answer to CONNECT, whose Content-Length and
+// Transfer-Encoding RFC 9110 §9.3.6 has the client ignore) only Connection
+// is read.
+func readFraming(fields []RawField, minor int, check bool) (framing, error) {
+	fr := framing{length: -1}
 	var cl, te []byte
 	var clField, teField RawField // for errors: the field as received
 	teCount := 0
 	for _, f := range fields {
 		switch {
 		case equalFold(f.Name, "Connection"):
-			closeTok = closeTok || hasToken(f.Value, "close")
-			keepAliveTok = keepAliveTok || hasToken(f.Value, "keep-alive")
+			fr.closeTok = fr.closeTok || hasToken(f.Value, "close")
+			fr.keepAliveTok = fr.keepAliveTok || hasToken(f.Value, "keep-alive")
+		case !check:
 		case equalFold(f.Name, "Content-Length"):
 			// Repeats of one value are tolerated, as RFC 9110 §8.6
 			// allows and net/http does; different values mean two parties
 			// could disagree on where the body ends.
 			if cl != nil && !bytes.Equal(cl, f.Value) {
-				return protoErr(ErrConflictingLength, joinSeen(clField, f))
+				return fr, protoErr(ErrConflictingLength, joinSeen(clField, f))
 			}
 			cl, clField = f.Value, f
 		case equalFold(f.Name, "Transfer-Encoding"):
@@ -420,25 +436,10 @@ func (p *ResponseParser) frame(fields []RawField) error {
 			teCount++
 		}
 	}
-	// HTTP/1.1 defaults to persistent connections, HTTP/1.0 to closing
-	// them unless the server opts in (RFC 9112 §9.3).
-	p.keepAlive = !closeTok && (p.minor > 0 || keepAliveTok)
-	p.state = stEnd
-	p.contentLength = 0
-
-	// After 101 or a 2xx to CONNECT the connection speaks another protocol
-	// (or carries a tunnel) right after the head; framing fields are
-	// ignored, as RFC 9110 §9.3.6 requires for CONNECT.
-	if p.status == 101 || p.method == methodConnect && p.status/100 == 2 {
-		p.tunnel, p.keepAlive, p.contentLength = true, false, -1
-		return nil
-	}
-
-	length := int64(-1)
 	if cl != nil {
 		var ok bool
-		if length, ok = parseContentLength(cl); !ok {
-			return protoErr(ErrBadContentLength, joinSeen(clField))
+		if fr.length, ok = parseContentLength(cl); !ok {
+			return fr, protoErr(ErrBadContentLength, joinSeen(clField))
 		}
 	}
 	if teCount > 0 {
@@ -446,31 +447,49 @@ func (p *ResponseParser) frame(fields []RawField) error {
 		// RFC 9112 §6.3 says it "ought to be handled as an error" and a
 		// client loses nothing by doing so.
 		if cl != nil {
-			return protoErr(ErrLengthAndChunked, joinSeen(clField, teField))
+			return fr, protoErr(ErrLengthAndChunked, joinSeen(clField, teField))
 		}
 		// Only a single "chunked" is supported, like net/http and nginx:
 		// other codings are not used in practice, and each extra form
 		// accepted is one more way for two parsers to disagree. HTTP/1.0
 		// has no Transfer-Encoding at all (RFC 9112 §6.1).
-		if teCount > 1 || p.minor == 0 || !equalFold(te, "chunked") {
-			return protoErr(ErrUnsupportedTransferEncoding, joinSeen(teField))
+		if teCount > 1 || minor == 0 || !equalFold(te, "chunked") {
+			return fr, protoErr(ErrUnsupportedTransferEncoding, joinSeen(teField))
 		}
-		p.chunked = true
+		fr.chunked = true
 	}
+	return fr, nil
+}
 
+// frame decides, from a final head, how the body is delimited and whether
+// the connection can be reused (RFC 9112 §6.3 and §9.3).
+func (p *ResponseParser) frame(fr framing) {
+	// HTTP/1.1 defaults to persistent connections, HTTP/1.0 to closing
+	// them unless the server opts in (RFC 9112 §9.3).
+	p.keepAlive = !fr.closeTok && (p.minor > 0 || fr.keepAliveTok)
+	p.state = stEnd
+	p.contentLength = 0
+
+	// After 101 or a 2xx to CONNECT the connection speaks another protocol
+	// (or carries a tunnel) right after the head.
+	if p.status == 101 || p.method == methodConnect && p.status/100 == 2 {
+		p.tunnel, p.keepAlive, p.contentLength = true, false, -1
+		return
+	}
+	p.chunked = fr.chunked
 	switch {
 	case p.method == methodHead:
 		// The fields describe the response a GET would have had.
-		p.contentLength = length
+		p.contentLength = fr.length
 	case p.status == 204 || p.status == 304:
 		// No content whatever the fields say (RFC 9110 §15.3.5, §15.4.5).
-	case p.chunked:
+	case fr.chunked:
 		p.contentLength, p.hasBody, p.state = -1, true, stChunkLine
 		p.chunk.reset()
-	case length >= 0:
-		p.contentLength = length
-		if length > 0 {
-			p.hasBody, p.state, p.remaining = true, stLength, length
+	case fr.length >= 0:
+		p.contentLength = fr.length
+		if fr.length > 0 {
+			p.hasBody, p.state, p.remaining = true, stLength, fr.length
 		}
 	default:
 		// Neither: the body runs until the server closes the connection,
@@ -478,7 +497,6 @@ func (p *ResponseParser) frame(fields []RawField) error {
 		p.contentLength, p.hasBody, p.state = -1, true, stClose
 		p.closeDelim, p.keepAlive = true, false
 	}
-	return nil
 }
 
 // joinSeen renders fields as received, "Name: value" separated by
