@@ -89,7 +89,7 @@ type chunkLine struct {
 	digits uint8
 	size   int64
 	n      int      // bytes of the line consumed so far
-	seen   [32]byte // its first bytes, quoted in errors
+	seen   [16]byte // its first bytes, quoted in errors
 }
 
 func (c *chunkLine) reset() {

@@ -41,7 +41,7 @@
 // Body bytes are never copied. A head or trailer section is parsed where
 // it lies in the input when it arrives whole; one split across reads is
 // copied into a buffer from a shared pool and returned at the next call, so
-// an idle connection's parser holds no memory beyond its own fields. Field
+// an idle connection's parser holds no memory beyond the struct itself. Field
 // names and values are exposed as byte slices, valid until the next call,
 // so that a client that only needs a few fields allocates nothing: parsing
 // a keep-alive response with a Content-Length body costs no allocation.

@@ -24,7 +24,7 @@ var (
 	// without CR.
 	ErrBareLF = errors.New("http1: line ends in bare LF")
 	// ErrLengthAndChunked: a response carries both Content-Length and
-	// Transfer-Encoding, the classic request smuggling vector.
+	// Transfer-Encoding, the classic smuggling vector.
 	ErrLengthAndChunked = errors.New("http1: both Content-Length and Transfer-Encoding")
 	// ErrConflictingLength: Content-Length appears more than once with
 	// different values.
@@ -52,10 +52,16 @@ var (
 
 // Sentinels for the limits of Limits, returned wrapped in a *LimitError.
 var (
-	ErrHeaderTooLarge   = errors.New("http1: response head too large")
-	ErrTooManyFields    = errors.New("http1: too many header fields")
-	ErrTrailerTooLarge  = errors.New("http1: trailer section too large")
-	ErrTooManyTrailers  = errors.New("http1: too many trailer fields")
+	// ErrHeaderTooLarge: the heads of a response exceed MaxHeadBytes.
+	ErrHeaderTooLarge = errors.New("http1: response head too large")
+	// ErrTooManyFields: a head has more than MaxHeaderFields fields.
+	ErrTooManyFields = errors.New("http1: too many header fields")
+	// ErrTrailerTooLarge: the trailer section exceeds MaxTrailerBytes.
+	ErrTrailerTooLarge = errors.New("http1: trailer section too large")
+	// ErrTooManyTrailers: the trailer has more than MaxTrailerFields fields.
+	ErrTooManyTrailers = errors.New("http1: too many trailer fields")
+	// ErrChunkLineTooLong: a chunk-size line, extensions included, is
+	// longer than 4096 bytes.
 	ErrChunkLineTooLong = errors.New("http1: chunk-size line too long")
 )
 
@@ -83,6 +89,7 @@ type ProtocolError struct {
 	Seen string
 }
 
+// Error returns the sentinel's message followed by the quoted excerpt.
 func (e *ProtocolError) Error() string {
 	return e.Err.Error() + ": " + strconv.Quote(e.Seen)
 }
@@ -106,6 +113,7 @@ type LimitError struct {
 	Limit int
 }
 
+// Error returns the sentinel's message followed by the limit.
 func (e *LimitError) Error() string {
 	return e.Err.Error() + " (limit " + strconv.Itoa(e.Limit) + ")"
 }
@@ -123,6 +131,7 @@ type TruncatedError struct {
 	Got int64
 }
 
+// Error says how many body bytes arrived, and how many were expected.
 func (e *TruncatedError) Error() string {
 	if e.Expected < 0 {
 		return "http1: response body truncated: connection closed after " +
@@ -138,12 +147,21 @@ func (e *TruncatedError) Unwrap() error { return io.ErrUnexpectedEOF }
 // Sentinels for a request head or trailer that cannot be written safely,
 // returned wrapped in a *RequestError.
 var (
-	ErrBadMethod        = errors.New("http1: invalid method")
-	ErrBadTarget        = errors.New("http1: invalid request target")
-	ErrBadHost          = errors.New("http1: invalid Host")
-	ErrBadFieldName     = errors.New("http1: invalid header field name")
-	ErrBadFieldValue    = errors.New("http1: invalid header field value")
-	ErrBadLength        = errors.New("http1: invalid ContentLength")
+	// ErrBadMethod: the method is not a token.
+	ErrBadMethod = errors.New("http1: invalid method")
+	// ErrBadTarget: the request-target has a byte outside URI syntax,
+	// a broken percent-escape, or none of the four request-target forms.
+	ErrBadTarget = errors.New("http1: invalid request target")
+	// ErrBadHost: the Host is not host[:port].
+	ErrBadHost = errors.New("http1: invalid Host")
+	// ErrBadFieldName: a field name is not a token.
+	ErrBadFieldName = errors.New("http1: invalid header field name")
+	// ErrBadFieldValue: a field value holds a control byte (CR, LF, NUL...).
+	ErrBadFieldValue = errors.New("http1: invalid header field value")
+	// ErrBadLength: RequestHead.ContentLength is below -1.
+	ErrBadLength = errors.New("http1: invalid ContentLength")
+	// ErrForbiddenTrailer: a trailer field, or a Trailer announcement,
+	// names Content-Length, Transfer-Encoding, Host or Trailer.
 	ErrForbiddenTrailer = errors.New("http1: field not allowed in a trailer")
 )
 
@@ -159,6 +177,7 @@ type RequestError struct {
 	Value string
 }
 
+// Error returns the sentinel's message, the field and the quoted value.
 func (e *RequestError) Error() string {
 	s := e.Err.Error()
 	if e.Name != "" {

@@ -4,10 +4,10 @@ package http1
 // head is under 1 KiB with a dozen fields) and small enough that a hostile
 // one cannot make a connection hold much memory.
 const (
-	DefaultMaxHeadBytes     = 64 << 10
-	DefaultMaxHeaderFields  = 100
-	DefaultMaxTrailerBytes  = 16 << 10
-	DefaultMaxTrailerFields = 32
+	DefaultMaxHeadBytes     = 64 << 10 // status lines and fields of a response
+	DefaultMaxHeaderFields  = 100      // fields in one head
+	DefaultMaxTrailerBytes  = 16 << 10 // trailer section
+	DefaultMaxTrailerFields = 32       // fields in the trailer
 )
 
 // maxChunkLine bounds a chunk-size line including its extensions. Real

@@ -35,6 +35,7 @@ const (
 
 var eventNames = [...]string{"None", "Informational", "Head", "Body", "Trailers", "Done"}
 
+// String returns the event's name, such as "Head".
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
 		return eventNames[e]
@@ -71,8 +72,8 @@ var fieldPool = sync.Pool{New: func() any { s := make([]RawField, 0, 16); return
 
 // ResponseParser is an incremental HTTP/1.1 response parser: a pure codec
 // that an event loop feeds with bytes as they arrive and that reports what
-// they complete. It makes no system calls, starts no goroutines and keeps
-// no reference to its input after a call returns.
+// they complete. It makes no system calls, starts no goroutines, and
+// refers to its input only until the next call.
 //
 // A parser parses one response at a time. Reset prepares it for the next
 // one and says which method the request used. The zero value is ready to
@@ -108,11 +109,10 @@ type ResponseParser struct {
 	secBytes  int // bytes of the current section received so far
 	headBytes int // bytes of the heads completed so far (1xx included)
 
-	fields  *[]RawField // pooled backing for the fields exposed now
-	head    []RawField  // fields of the last head, while exposed
-	trailer []RawField  // trailer fields, while exposed
-	reason  []byte
-	body    []byte
+	fields    *[]RawField // pooled: the fields exposed until the next call
+	isTrailer bool        // whether they are trailer fields, not head fields
+	reason    []byte
+	body      []byte
 
 	status        int
 	minor         int
@@ -302,7 +302,7 @@ func (p *ResponseParser) release() {
 		clear(*p.fields) // drop references into the caller's input
 		*p.fields = (*p.fields)[:0]
 		fieldPool.Put(p.fields)
-		p.fields, p.head, p.trailer = nil, nil, nil
+		p.fields = nil
 	}
 	if p.buf != nil && p.secBytes == 0 {
 		p.putBuf()
@@ -390,7 +390,7 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
-	p.status, p.minor, p.reason, p.head = code, minor, reason, fields
+	p.status, p.minor, p.reason, p.isTrailer = code, minor, reason, false
 	if code < 200 && code != 101 {
 		// Interim response; the final one comes next.
 		p.scan = sectionScan{}
@@ -527,7 +527,7 @@ func (p *ResponseParser) parseTrailer(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
-	p.trailer = fields
+	p.isTrailer = true
 	return EventTrailers, nil
 }
 
@@ -554,24 +554,34 @@ func (p *ResponseParser) Reason() []byte { return p.reason }
 // Fields returns the fields of the head just reported by
 // EventInformational or EventHead, in the order received. See
 // ResponseParser for how long they stay valid.
-func (p *ResponseParser) Fields() []RawField { return p.head }
+func (p *ResponseParser) Fields() []RawField {
+	if p.fields == nil || p.isTrailer {
+		return nil
+	}
+	return *p.fields
+}
 
 // Get returns the value of the first field of the head just reported
 // whose name equals name, ignoring ASCII case, or nil if there is none.
 // It does not allocate.
-func (p *ResponseParser) Get(name string) []byte { return lookup(p.head, name) }
+func (p *ResponseParser) Get(name string) []byte { return lookup(p.Fields(), name) }
 
 // Header returns the fields of the head just reported as a new
 // http.Header with canonical keys, as http.ReadResponse would build it.
 // It allocates; it is meant for the http.RoundTripper path.
-func (p *ResponseParser) Header() http.Header { return buildHeader(p.head) }
+func (p *ResponseParser) Header() http.Header { return buildHeader(p.Fields()) }
 
 // TrailerFields returns the trailer fields just reported by
 // EventTrailers. See ResponseParser for how long they stay valid.
-func (p *ResponseParser) TrailerFields() []RawField { return p.trailer }
+func (p *ResponseParser) TrailerFields() []RawField {
+	if p.fields == nil || !p.isTrailer {
+		return nil
+	}
+	return *p.fields
+}
 
 // Trailer returns the trailer fields just reported as a new http.Header.
-func (p *ResponseParser) Trailer() http.Header { return buildHeader(p.trailer) }
+func (p *ResponseParser) Trailer() http.Header { return buildHeader(p.TrailerFields()) }
 
 // Body returns the body bytes just reported by EventBody: a sub-slice of
 // the input given to Feed.
@@ -613,8 +623,8 @@ func (p *ResponseParser) KeepAlive() bool { return p.keepAlive }
 
 // Tunnel reports whether the final response hands the connection over to
 // another protocol right after its head: 101 Switching Protocols, or a
-// 2xx answer to CONNECT. Framing fields are ignored and EventDone follows
-// the head at once without consuming input. The bytes after the head are
+// 2xx answer to CONNECT. Content-Length and Transfer-Encoding do not
+// apply, and EventDone follows the head at once without consuming input. The bytes after the head are
 // not HTTP/1: at EventDone (or already at EventHead) the caller takes the
 // rest of its input, and all later input, for the new protocol instead of
 // feeding it.

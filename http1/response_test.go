@@ -649,3 +649,41 @@ func TestEventString(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleHoldsNothing checks that a parser keeps no pooled memory from
+// the moment it reports EventDone (or EOF returns), or fails, however the
+// input was split: an idle connection must not hold a buffer.
+func TestIdleHoldsNothing(t *testing.T) {
+	cases := append(append([]respCase(nil), validResponses...), invalidResponses...)
+	for _, c := range cases {
+		in := []byte(c.in)
+		for _, chunks := range [][][]byte{{in}, bytewise(in), splitAt(in, len(in)/2)} {
+			p := ResponseParser{Limits: c.limits}
+			p.Reset(c.method)
+			var err error
+			done := false
+		feed:
+			for _, chunk := range chunks {
+				for {
+					var ev Event
+					var n int
+					ev, n, err = p.Feed(chunk)
+					chunk = chunk[n:]
+					if err != nil || ev == EventDone {
+						done = ev == EventDone
+						break feed
+					}
+					if ev == EventNone {
+						break
+					}
+				}
+			}
+			if !done && err == nil {
+				err = p.EOF()
+			}
+			if p.buf != nil || p.fields != nil {
+				t.Errorf("%s: idle parser holds buf=%d bytes, fields=%v (err %v)", c.name, cap(p.buf), p.fields != nil, err)
+			}
+		}
+	}
+}
