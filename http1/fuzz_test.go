@@ -38,7 +38,9 @@ func FuzzResponseParser(f *testing.F) {
 		if sel&0x80 != 0 {
 			p.Limits = smallLimits
 		}
-		want := parse(&p, method, [][]byte{data}, true).String()
+		whole := parse(&p, method, [][]byte{data}, true)
+		checkErrorType(t, whole.err)
+		want := whole.String()
 
 		rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
 		var cuts []int
@@ -60,6 +62,20 @@ func FuzzResponseParser(f *testing.F) {
 			differential(t, method, data)
 		}
 	})
+}
+
+// checkErrorType requires every error to be one of the package's typed
+// errors, so that a caller can always tell what went wrong.
+func checkErrorType(t *testing.T, err error) {
+	var pe *ProtocolError
+	var le *LimitError
+	var te *TruncatedError
+	switch {
+	case err == nil, errors.As(err, &pe), errors.As(err, &le), errors.As(err, &te),
+		err == ErrNoResponse, err == ErrHeadTruncated:
+		return
+	}
+	t.Fatalf("untyped error %T: %v", err, err)
 }
 
 var bwsBeforeExt = regexp.MustCompile(`[0-9a-fA-F][ \t]+;`)

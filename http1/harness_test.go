@@ -13,7 +13,7 @@ type result struct {
 	body     string
 	trailers string
 	err      error // the first error from Feed or EOF
-	eofCalls bool  // whether EOF was reached without a Feed error
+	done     bool  // Done() at the end
 
 	// From the final head, if one was reported.
 	head                                            bool
@@ -21,7 +21,6 @@ type result struct {
 	cl                                              int64
 	chunked, closeDelim, keepAlive, tunnel, hasBody bool
 	fields                                          string
-	done                                            bool
 }
 
 // String renders r canonically. The excerpt quoted by ErrExtraData depends
@@ -142,7 +141,6 @@ func parse(p *ResponseParser, method string, chunks [][]byte, eof bool) *result 
 		return r
 	}
 	if eof {
-		r.eofCalls = true
 		r.err = p.EOF()
 	}
 	r.done = p.Done()

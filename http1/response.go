@@ -624,10 +624,10 @@ func (p *ResponseParser) KeepAlive() bool { return p.keepAlive }
 // Tunnel reports whether the final response hands the connection over to
 // another protocol right after its head: 101 Switching Protocols, or a
 // 2xx answer to CONNECT. Content-Length and Transfer-Encoding do not
-// apply, and EventDone follows the head at once without consuming input. The bytes after the head are
-// not HTTP/1: at EventDone (or already at EventHead) the caller takes the
-// rest of its input, and all later input, for the new protocol instead of
-// feeding it.
+// apply, and EventDone follows the head at once without consuming input.
+// The bytes after the head are not HTTP/1: at EventDone (or already at
+// EventHead) the caller takes the rest of its input, and all later input,
+// for the new protocol instead of feeding it.
 func (p *ResponseParser) Tunnel() bool { return p.tunnel }
 
 // Done reports whether the response is complete: EventDone was reported,

@@ -593,8 +593,8 @@ func TestEOFCompletesCloseDelimited(t *testing.T) {
 	if ev, _, _ := p.Feed([]byte("abc")); ev != EventBody || string(p.Body()) != "abc" {
 		t.Fatalf("body event = %v %q", ev, p.Body())
 	}
-	if p.Done() {
-		t.Fatal("done before EOF")
+	if p.Done() || p.BodyRead() != 3 {
+		t.Fatalf("done %v, BodyRead %d before EOF", p.Done(), p.BodyRead())
 	}
 	if err := p.EOF(); err != nil || !p.Done() {
 		t.Fatalf("EOF = %v, done %v", err, p.Done())
@@ -607,6 +607,9 @@ func TestGetAndHeader(t *testing.T) {
 	ev, _, err := p.Feed(in)
 	if ev != EventHead || err != nil {
 		t.Fatal(ev, err)
+	}
+	if p.ProtoMajor() != 1 || p.ProtoMinor() != 1 || p.StatusCode() != 200 || string(p.Reason()) != "OK" {
+		t.Errorf("status line read as %d.%d %d %q", p.ProtoMajor(), p.ProtoMinor(), p.StatusCode(), p.Reason())
 	}
 	if got := string(p.Get("content-type")); got != "text/plain" {
 		t.Errorf("Get(content-type) = %q", got)
