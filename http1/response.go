@@ -331,6 +331,9 @@ func (p *ResponseParser) readSection(b []byte) (int, Event, error) {
 		limit, sentinel = p.Limits.maxTrailerBytes(), ErrTrailerTooLarge
 		avail = limit - p.secBytes
 	}
+	// Limits lowered in the middle of a response must not make this
+	// negative.
+	avail = max(avail, 0)
 	// Scanning only up to the limit makes the result independent of how
 	// the input was split: an oversized section fails at the same byte
 	// whether it came whole or in pieces.

@@ -690,3 +690,16 @@ func TestIdleHoldsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsLoweredMidResponse checks that changing Limits in the middle
+// of a head, which the documentation advises against, fails cleanly.
+func TestLimitsLoweredMidResponse(t *testing.T) {
+	var p ResponseParser
+	if _, _, err := p.Feed([]byte(okHead + "X-Long: " + strings.Repeat("a", 200))); err != nil {
+		t.Fatal(err)
+	}
+	p.Limits.MaxHeadBytes = 10
+	if _, _, err := p.Feed([]byte("\r\n\r\n")); !errors.Is(err, ErrHeaderTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+}
