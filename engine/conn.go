@@ -25,7 +25,6 @@ const (
 	opClose
 	opCloseWrite
 	opResume
-	opIdle
 )
 
 // Conn is one engine connection. Its methods are safe for concurrent use;
@@ -52,15 +51,13 @@ type Conn struct {
 	shutPending  bool // CloseWrite once the queue drains
 	peerShut     bool // read EOF seen with a HalfCloseHandler
 	inReadyq     bool
-	fd           int
+	fd           int32
 	gen          uint32
+	dialIdx      int32 // index in the loop's dialing list
 	remote       addrPort
 	dial         *dialState
-	idleTimeout  time.Duration
-	idleNanos    atomic.Int64 // requested idle timeout, applied by opIdle
-	idleTimer    *Timer
-	lastActive   int64
-	nc           *netConn // BackendNet only
+	idle         *idleState // nil until an idle timeout is set
+	nc           *netConn   // BackendNet only
 	layer        Layer
 	ready        bool // OnOpen has been called
 
@@ -69,8 +66,15 @@ type Conn struct {
 	bytesOut atomic.Int64
 }
 
+// idleState is the idle-timeout bookkeeping of a connection that has one.
+type idleState struct {
+	timeout    time.Duration
+	timer      *Timer
+	lastActive int64 // loop clock of the last read or write
+}
+
 func newConn(l *Loop, h Handler) *Conn {
-	return &Conn{loop: l, h: h, fd: -1, limit: l.e.cfg.WriteQueueLimit}
+	return &Conn{loop: l, h: h, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
 }
 
 // Loop returns the loop that runs the connection's callbacks.
@@ -229,8 +233,20 @@ func (c *Conn) ResumeRead() {
 // SetIdleTimeout closes the connection with ErrIdleTimeout once nothing has
 // been read or written for d; 0 turns the timeout off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	c.idleNanos.Store(int64(d) | 1<<62) // the flag bit marks "set"
-	c.loop.schedule(c, opIdle)
+	c.loop.post(func() { c.setIdleTimeout(d) })
+}
+
+func (c *Conn) setIdleTimeout(d time.Duration) {
+	if c.idle == nil {
+		if d <= 0 {
+			return
+		}
+		c.idle = &idleState{lastActive: c.loop.now}
+	}
+	c.idle.timeout = d
+	if c.state == stateOpen {
+		c.armIdle()
+	}
 }
 
 // AfterFunc runs f on the connection's loop after d.
@@ -266,14 +282,6 @@ func (c *Conn) runOps() {
 		c.closeWith(reason)
 		return
 	}
-	if ops&opIdle != 0 {
-		if v := c.idleNanos.Swap(0); v != 0 {
-			c.idleTimeout = time.Duration(v &^ (1 << 62))
-			if c.state == stateOpen {
-				c.armIdle()
-			}
-		}
-	}
 	if c.state != stateOpen {
 		return // dialing: the ops that matter run once connected
 	}
@@ -296,7 +304,9 @@ func (c *Conn) deliver(data []byte) {
 	n := int64(len(data))
 	c.bytesIn.Add(n)
 	c.loop.ctr.bytesIn.Add(n)
-	c.lastActive = c.loop.now
+	if c.idle != nil {
+		c.idle.lastActive = c.loop.now
+	}
 	if c.layer != nil {
 		if err := c.layer.Input(c, data); err != nil {
 			c.closeWith(err)
@@ -311,7 +321,9 @@ func (c *Conn) written(n int) {
 	c.bytesOut.Add(int64(n))
 	c.loop.ctr.bytesOut.Add(int64(n))
 	c.loop.ctr.queued.Add(-int64(n))
-	c.lastActive = c.loop.now
+	if c.idle != nil {
+		c.idle.lastActive = c.loop.now
+	}
 	c.handler().OnWritten(c, n)
 }
 
@@ -348,9 +360,9 @@ func (c *Conn) peerEOF() {
 func (c *Conn) open() {
 	l := c.loop
 	c.state = stateOpen
-	c.lastActive = l.now
 	l.ctr.open.Add(1)
-	if c.idleTimeout > 0 {
+	if c.idle != nil {
+		c.idle.lastActive = l.now
 		c.armIdle()
 	}
 	if c.layer != nil {
@@ -370,30 +382,36 @@ func (c *Conn) open() {
 	}
 }
 
+// armIdle starts (or stops, for a zero timeout) the idle timer. Rather
+// than moving the timer on every read and write, the timer fires at the
+// earliest possible deadline and checks when the connection was last
+// active.
 func (c *Conn) armIdle() {
-	if c.idleTimeout <= 0 {
-		if c.idleTimer != nil {
-			c.idleTimer.Stop()
+	s := c.idle
+	if s.timeout <= 0 {
+		if s.timer != nil {
+			s.timer.Stop()
 		}
 		return
 	}
-	if c.idleTimer == nil {
-		c.idleTimer = c.loop.AfterFunc(c.idleTimeout, c.checkIdle)
+	if s.timer == nil {
+		s.timer = c.loop.AfterFunc(s.timeout, c.checkIdle)
 		return
 	}
-	c.idleTimer.Reset(c.idleTimeout)
+	s.timer.Reset(s.timeout)
 }
 
 func (c *Conn) checkIdle() {
-	if c.state != stateOpen || c.idleTimeout <= 0 {
+	s := c.idle
+	if c.state != stateOpen || s.timeout <= 0 {
 		return
 	}
-	idle := time.Duration(c.loop.now - c.lastActive)
-	if idle >= c.idleTimeout {
+	idle := time.Duration(c.loop.now - s.lastActive)
+	if idle >= s.timeout {
 		c.closeWith(ErrIdleTimeout)
 		return
 	}
-	c.idleTimer.Reset(c.idleTimeout - idle)
+	s.timer.Reset(s.timeout - idle)
 }
 
 // closeWith closes the connection for reason err and calls OnClose, once.
@@ -413,13 +431,13 @@ func (c *Conn) closeWith(err error) {
 	if dropped > 0 {
 		l.ctr.queued.Add(-int64(dropped))
 	}
-	if c.idleTimer != nil {
-		c.idleTimer.Stop()
+	if c.idle != nil && c.idle.timer != nil {
+		c.idle.timer.Stop()
 	}
 	switch prev {
 	case stateDialing:
 		c.dial.finish()
-		delete(l.dialing, c)
+		l.removeDialing(c)
 		l.ctr.dialing.Add(-1)
 	case stateOpen:
 		l.ctr.open.Add(-1)

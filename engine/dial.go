@@ -58,7 +58,8 @@ const (
 func (l *Loop) startDial(c *Conn) {
 	d := c.dial
 	c.state = stateDialing
-	l.dialing[c] = struct{}{}
+	c.dialIdx = int32(len(l.dialing))
+	l.dialing = append(l.dialing, c)
 	l.ctr.dialing.Add(1)
 	if l.isStopping() {
 		c.dialFail(ErrEngineClosed)
@@ -100,6 +101,24 @@ func (l *Loop) startDial(c *Conn) {
 	})
 	if !d.lookup.CompareAndSwap(lookupCalling, lookupReturned) {
 		c.resolved()
+	}
+}
+
+// removeDialing takes c off the loop's dialing list. The list is a slice
+// with each connection's index in it, rather than a map, because a map
+// never gives back the memory that a burst of dials made it grow to.
+func (l *Loop) removeDialing(c *Conn) {
+	i, last := int(c.dialIdx), len(l.dialing)-1
+	if i < 0 {
+		return
+	}
+	l.dialing[i] = l.dialing[last]
+	l.dialing[i].dialIdx = int32(i)
+	l.dialing[last] = nil
+	l.dialing = l.dialing[:last]
+	c.dialIdx = -1
+	if cap(l.dialing) > 64 && len(l.dialing) < cap(l.dialing)/4 {
+		l.dialing = append([]*Conn(nil), l.dialing...)
 	}
 }
 
@@ -179,7 +198,7 @@ func (c *Conn) connected() {
 	d.finish()
 	c.remote = d.cur
 	c.dial = nil
-	delete(l.dialing, c)
+	l.removeDialing(c)
 	l.ctr.dialing.Add(-1)
 	l.ctr.dialed.Add(1)
 	c.open()

@@ -227,7 +227,9 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 	if o.WriteQueueLimit > 0 {
 		c.limit = o.WriteQueueLimit
 	}
-	c.idleTimeout = o.IdleTimeout
+	if o.IdleTimeout > 0 {
+		c.idle = &idleState{timeout: o.IdleTimeout}
+	}
 	d := &dialState{
 		ctx: ctx, network: network, family: family, address: address, host: host, port: uint16(port),
 		noDelay: !o.NoDelayOff, keepAlive: e.cfg.KeepAlive, timeout: e.cfg.DialTimeout,

@@ -31,7 +31,7 @@ type Loop struct {
 	spareTasks []func()
 	spareConnq []*Conn
 	readyq     []*Conn // connections with unread input left by the read cap
-	dialing    map[*Conn]struct{}
+	dialing    []*Conn // dials in progress, with Conn.dialIdx their index
 	nextGen    uint32
 	now        int64 // monotonic clock, refreshed once per iteration
 
@@ -64,7 +64,7 @@ type loopBackend interface {
 }
 
 func newLoop(e *Engine, id int) (*Loop, error) {
-	l := &Loop{e: e, id: id, buf: make([]byte, e.cfg.ReadBufferSize), dialing: map[*Conn]struct{}{}}
+	l := &Loop{e: e, id: id, buf: make([]byte, e.cfg.ReadBufferSize)}
 	var err error
 	if e.backend == BackendPoll {
 		l.be, err = newPollBackend(l)
@@ -210,8 +210,8 @@ func (l *Loop) shutdown() {
 			c.runOps()
 		}
 	}
-	for c := range l.dialing {
-		c.closeWith(ErrEngineClosed)
+	for len(l.dialing) > 0 {
+		l.dialing[len(l.dialing)-1].closeWith(ErrEngineClosed)
 	}
 	l.closeAll(ErrEngineClosed)
 	l.mu.Lock()

@@ -196,14 +196,9 @@ func (b *netBackend) flush(c *Conn) {
 		c.afterFlush()
 		return
 	}
-	bufs := make(net.Buffers, 0, len(c.wq.chunks))
-	owned := make([][]byte, 0, len(c.wq.chunks))
-	for i := range c.wq.chunks {
-		bufs = append(bufs, c.wq.pending(i))
-		owned = append(owned, c.wq.chunks[i].b)
-	}
 	total := c.wq.n
-	c.wq.chunks, c.wq.off, c.wq.n = nil, 0, 0
+	pending, owned := c.wq.take()
+	bufs := net.Buffers(pending)
 	c.mu.Unlock()
 	n.writing = true
 	n.wdone = make(chan struct{})
@@ -253,13 +248,8 @@ func (b *netBackend) closeSocket(c *Conn) {
 	delete(b.conns, c)
 	close(n.done)
 	c.mu.Lock()
-	var rest net.Buffers
-	var owned [][]byte
-	for i := range c.wq.chunks {
-		rest = append(rest, c.wq.pending(i))
-		owned = append(owned, c.wq.chunks[i].b)
-	}
-	c.wq.chunks, c.wq.off, c.wq.n = nil, 0, 0
+	pending, owned := c.wq.take()
+	rest := net.Buffers(pending)
 	c.mu.Unlock()
 	if len(rest) == 0 && !n.writing {
 		n.c.Close()

@@ -97,7 +97,7 @@ func (b *pollBackend) ready(c *Conn, ev int) {
 // trusts SO_ERROR only when getpeername agrees that the socket is
 // connected, since a spurious wake-up can come before the connect ends.
 func (b *pollBackend) connectDone(c *Conn) bool {
-	errno, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	errno, err := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR)
 	if err != nil {
 		c.connectFailed(err)
 		return false
@@ -110,7 +110,7 @@ func (b *pollBackend) connectDone(c *Conn) bool {
 		c.connectFailed(classifyConnect(syscall.Errno(errno)))
 		return false
 	}
-	if _, err := unix.Getpeername(c.fd); err != nil {
+	if _, err := unix.Getpeername(int(c.fd)); err != nil {
 		if err == unix.ENOTCONN {
 			return false // not yet
 		}
@@ -130,7 +130,7 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 	}
 	l := b.l
 	for i := 0; i < maxReadsPerEvent; i++ {
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := unix.Read(int(c.fd), l.buf)
 		if n > 0 {
 			c.deliver(l.buf[:n])
 			if c.state != stateOpen || c.closing.Load() || c.paused.Load() {
@@ -178,7 +178,7 @@ func (b *pollBackend) flush(c *Conn) {
 		var n int
 		var err error
 		if c.wq.chunks[0].oob {
-			n, err = unix.SendmsgN(c.fd, c.wq.pending(0), nil, nil, unix.MSG_OOB)
+			n, err = unix.SendmsgN(int(c.fd), c.wq.pending(0), nil, nil, unix.MSG_OOB)
 		} else {
 			b.iov = b.iov[:0]
 			for i := range c.wq.chunks {
@@ -190,7 +190,7 @@ func (b *pollBackend) flush(c *Conn) {
 				v.SetLen(len(p))
 				b.iov = append(b.iov, v)
 			}
-			n, err = writev(c.fd, b.iov)
+			n, err = writev(int(c.fd), b.iov)
 		}
 		if err != nil {
 			if err == unix.EAGAIN {
@@ -264,7 +264,7 @@ func (b *pollBackend) register(c *Conn, fd int) error {
 	if l.nextGen == 0 {
 		l.nextGen = 1
 	}
-	c.fd, c.gen = fd, l.nextGen
+	c.fd, c.gen = int32(fd), l.nextGen
 	if fd >= len(b.conns) {
 		n := max(2*len(b.conns), fd+1, 1024)
 		grown := make([]*Conn, n)
@@ -287,26 +287,26 @@ func (b *pollBackend) closeSocket(c *Conn) {
 	if b.conns[c.fd] == c {
 		b.conns[c.fd] = nil
 	}
-	unix.Close(c.fd) // also removes it from the poller
+	unix.Close(int(c.fd)) // also removes it from the poller
 	c.fd = -1
 }
 
 func (b *pollBackend) shutdownWrite(c *Conn) error {
-	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil && err != unix.ENOTCONN {
 		return &OpError{Op: "shutdown", Err: err}
 	}
 	return nil
 }
 
 func (b *pollBackend) sendUrgent(c *Conn, p []byte) (int, error) {
-	return unix.SendmsgN(c.fd, p, nil, nil, unix.MSG_OOB)
+	return unix.SendmsgN(int(c.fd), p, nil, nil, unix.MSG_OOB)
 }
 
 func (b *pollBackend) localAddr(c *Conn) addrPort {
 	if c.fd < 0 {
 		return addrPort{}
 	}
-	sa, err := unix.Getsockname(c.fd)
+	sa, err := unix.Getsockname(int(c.fd))
 	if err != nil {
 		return addrPort{}
 	}

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/egress-go/egress/internal/bufpool"
+import (
+	"sync"
+
+	"github.com/egress-go/egress/internal/bufpool"
+)
 
 // chunkSize is the smallest buffer a write queue takes from the pool.
 const chunkSize = 4 << 10
@@ -15,11 +19,17 @@ type chunk struct {
 // writeQueue holds the bytes a connection has yet to send, in pooled
 // chunks that return to the pool once sent: an idle connection holds none.
 type writeQueue struct {
-	chunks []chunk
-	inline [1]chunk // backing for the usual single chunk, saving an allocation
-	off    int      // bytes of chunks[0] already sent
-	n      int      // bytes queued and unsent
+	chunks []chunk // backed by a pooled chunkArray while non-empty
+	off    int     // bytes of chunks[0] already sent
+	n      int     // bytes queued and unsent
 }
+
+// chunkArray backs a queue's chunk list; it goes back to chunkArrays when
+// the queue drains, so that neither an idle connection nor a busy one in
+// steady state pays for it.
+type chunkArray [4]chunk
+
+var chunkArrays = sync.Pool{New: func() any { return new(chunkArray) }}
 
 func (q *writeQueue) push(b []byte, oob bool) {
 	q.n += len(b)
@@ -33,7 +43,7 @@ func (q *writeQueue) push(b []byte, oob bool) {
 		return
 	}
 	if q.chunks == nil {
-		q.chunks = q.inline[:0]
+		q.chunks = chunkArrays.Get().(*chunkArray)[:0]
 	}
 	size := len(b)
 	if !oob {
@@ -68,7 +78,7 @@ func (q *writeQueue) popHead() {
 	q.chunks[len(q.chunks)-1] = chunk{}
 	q.chunks = q.chunks[:len(q.chunks)-1]
 	if len(q.chunks) == 0 {
-		q.chunks = q.inline[:0] // let a grown backing array go
+		q.dropArray()
 	}
 }
 
@@ -78,7 +88,31 @@ func (q *writeQueue) release() {
 		bufpool.Put(q.chunks[i].b)
 		q.chunks[i] = chunk{}
 	}
-	q.chunks, q.off, q.n = nil, 0, 0
+	q.dropArray()
+	q.off, q.n = 0, 0
+}
+
+// dropArray gives the chunk list's backing array back to the pool, unless
+// appends outgrew it.
+func (q *writeQueue) dropArray() {
+	if cap(q.chunks) == len(chunkArray{}) {
+		q.chunks = q.chunks[:len(chunkArray{})]
+		clear(q.chunks)
+		chunkArrays.Put((*chunkArray)(q.chunks))
+	}
+	q.chunks = nil
+}
+
+// take hands every queued chunk to the caller, who now owns the buffers,
+// and empties the queue. pending returns their unsent bytes.
+func (q *writeQueue) take() (pending, owned [][]byte) {
+	for i := range q.chunks {
+		pending = append(pending, q.pending(i))
+		owned = append(owned, q.chunks[i].b)
+	}
+	q.dropArray()
+	q.off, q.n = 0, 0
+	return pending, owned
 }
 
 // pending returns the unsent bytes of chunk i.
