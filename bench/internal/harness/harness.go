@@ -1,0 +1,264 @@
+// Package harness runs benchmark clients as child processes, interleaved
+// over several rounds, and reports medians with their spread as tables of
+// ratios against an anchor.
+//
+// Every client runs in a process of its own, so its CPU time and memory
+// are its own: the child measures itself over the measurement window and
+// prints one JSON Row. The parent waits for idle cores before each run,
+// counts the CPU that processes other than the client and server used
+// meanwhile, and repeats a run that something else disturbed.
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/egress-go/egress/bench/internal/measure"
+)
+
+// Row is one measured result, in the JSON form the harness writes.
+type Row struct {
+	Scenario          string  `json:"scenario"`
+	Client            string  `json:"client"`
+	Conns             int     `json:"conns"`
+	Pinned            bool    `json:"pinned"`
+	RPS               float64 `json:"rps"`
+	CPUUsPerReq       float64 `json:"cpu_us_per_req"`
+	P50Us             float64 `json:"p50_us"`
+	P99Us             float64 `json:"p99_us"`
+	BytesRSSPerConn   float64 `json:"bytes_rss_per_conn,omitempty"`
+	BytesHeapPerConn  float64 `json:"bytes_heap_per_conn,omitempty"`
+	BytesStackPerConn float64 `json:"bytes_stack_per_conn,omitempty"`
+	Op                string  `json:"op,omitempty"`
+	Pipeline          int     `json:"pipeline,omitempty"`
+	Rounds            int     `json:"rounds"`
+	Spread            float64 `json:"spread_pct"`      // (max-min)/median of the main figure, percent
+	OtherCPU          float64 `json:"other_cpu_share"` // share of a core used by other processes meanwhile
+	Errors            int64   `json:"errors,omitempty"`
+}
+
+// Self is the harness binary, re-executed for roles.
+var Self, _ = os.Executable()
+
+// Proc is a running child.
+type Proc struct {
+	cmd    *exec.Cmd
+	out    *bufio.Reader
+	Ready  string // the first line the child printed
+	stderr strings.Builder
+}
+
+// Start runs role in a child, pinned to cpu unless cpu < 0, and waits for
+// its first line of output (a server prints its addresses there).
+func Start(cpu int, role string, params any) (*Proc, error) {
+	p, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{Self, "role", role, string(p)}
+	if cpu >= 0 {
+		args = append([]string{"taskset", "-c", fmt.Sprint(cpu)}, args...)
+	}
+	pr := &Proc{cmd: exec.Command(args[0], args[1:]...)}
+	pr.cmd.Stderr = &pr.stderr
+	stdout, err := pr.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := pr.cmd.Start(); err != nil {
+		return nil, err
+	}
+	pr.out = bufio.NewReader(stdout)
+	line, err := pr.out.ReadString('\n')
+	if err != nil {
+		pr.cmd.Process.Kill()
+		pr.cmd.Wait()
+		return nil, fmt.Errorf("%s: %v: %s", role, err, pr.stderr.String())
+	}
+	pr.Ready = strings.TrimSpace(line)
+	return pr, nil
+}
+
+// Result reads the child's JSON row (its last line) and waits for it.
+func (p *Proc) Result() (Row, error) {
+	rest, _ := io.ReadAll(p.out)
+	err := p.cmd.Wait()
+	lines := strings.Split(strings.TrimSpace(p.Ready+"\n"+string(rest)), "\n")
+	var r Row
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &r); jerr != nil {
+		return r, fmt.Errorf("child: %v %v: %s", err, jerr, p.stderr.String())
+	}
+	return r, nil
+}
+
+// Stop ends a server child and returns the CPU time it used.
+func (p *Proc) Stop() time.Duration {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, p.out); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+	}
+	p.cmd.Wait()
+	if st := p.cmd.ProcessState; st != nil {
+		return st.UserTime() + st.SystemTime()
+	}
+	return 0
+}
+
+// CPU returns the CPU time a finished child used.
+func (p *Proc) CPU() time.Duration {
+	if st := p.cmd.ProcessState; st != nil {
+		return st.UserTime() + st.SystemTime()
+	}
+	return 0
+}
+
+// Run measures one client once: fn starts whatever the run needs and
+// returns the row and the CPU time its own processes used. Run waits for
+// quiet cores first and repeats, once, a run that other processes
+// disturbed (more than 15% of a core on average).
+func Run(fn func() (Row, time.Duration, error)) (Row, error) {
+	var row Row
+	for attempt := 0; attempt < 2; attempt++ {
+		measure.WaitIdle(0.10, 20*time.Second)
+		a, start := measure.ReadCoreTimes(), time.Now()
+		r, own, err := fn()
+		if err != nil {
+			return r, err
+		}
+		all := measure.Jiffies(a, measure.ReadCoreTimes())
+		elapsed := time.Since(start)
+		r.OtherCPU = math.Max(0, float64(all-own)/float64(elapsed))
+		row = r
+		if r.OtherCPU < 0.15 {
+			break
+		}
+	}
+	return row, nil
+}
+
+// Rounds runs every client once per round, interleaved (A B C A B C …),
+// and returns one row per client holding the medians.
+func Rounds(rounds int, clients []string, one func(client string) (Row, error)) ([]Row, error) {
+	per := map[string][]Row{}
+	for r := 0; r < rounds; r++ {
+		for _, c := range clients {
+			row, err := one(c)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "  %s: %v\n", c, err)
+				continue
+			}
+			per[c] = append(per[c], row)
+		}
+	}
+	var out []Row
+	for _, c := range clients {
+		if rs := per[c]; len(rs) > 0 {
+			out = append(out, median(rs))
+		}
+	}
+	return out, nil
+}
+
+// median combines rounds: each figure is the median of its rounds; the
+// spread is that of the row's main figure.
+func median(rs []Row) Row {
+	m := rs[0]
+	pick := func(get func(Row) float64) (float64, float64) {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		spread := 0.0
+		if med != 0 {
+			spread = 100 * (v[len(v)-1] - v[0]) / med
+		}
+		return med, spread
+	}
+	var s1, s2 float64
+	m.RPS, s1 = pick(func(r Row) float64 { return r.RPS })
+	m.CPUUsPerReq, s2 = pick(func(r Row) float64 { return r.CPUUsPerReq })
+	m.P50Us, _ = pick(func(r Row) float64 { return r.P50Us })
+	m.P99Us, _ = pick(func(r Row) float64 { return r.P99Us })
+	m.OtherCPU, _ = pick(func(r Row) float64 { return r.OtherCPU })
+	var s3 float64
+	m.BytesRSSPerConn, s3 = pick(func(r Row) float64 { return r.BytesRSSPerConn })
+	m.BytesHeapPerConn, _ = pick(func(r Row) float64 { return r.BytesHeapPerConn })
+	m.BytesStackPerConn, _ = pick(func(r Row) float64 { return r.BytesStackPerConn })
+	m.Spread = math.Max(s1, math.Max(s2, s3))
+	m.Rounds = len(rs)
+	return m
+}
+
+// Column is one figure of a table.
+type Column struct {
+	Name  string
+	Get   func(Row) float64
+	Ratio bool // also print the ratio to the anchor's value
+}
+
+// PrintTable writes rows as a table with ratios against the anchor client.
+func PrintTable(w io.Writer, title, anchor string, rows []Row, cols []Column) {
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "client\tconns\t"
+	for _, c := range cols {
+		head += c.Name + "\t"
+		if c.Ratio {
+			head += "vs " + anchor + "\t"
+		}
+	}
+	fmt.Fprintln(tw, head+"spread\tother cpu\t")
+	var base *Row
+	for i := range rows {
+		if rows[i].Client == anchor {
+			base = &rows[i]
+		}
+	}
+	for _, r := range rows {
+		line := fmt.Sprintf("%s\t%d\t", r.Client, r.Conns)
+		for _, c := range cols {
+			line += format(c.Get(r)) + "\t"
+			if c.Ratio {
+				if base != nil && c.Get(*base) != 0 {
+					line += fmt.Sprintf("%.2fx\t", c.Get(r)/c.Get(*base))
+				} else {
+					line += "-\t"
+				}
+			}
+		}
+		line += fmt.Sprintf("%.0f%%\t%.0f%%\t", r.Spread, 100*r.OtherCPU)
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+}
+
+func format(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case math.Abs(v) >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
