@@ -1,0 +1,152 @@
+package egress
+
+import (
+	"context"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/egress-go/egress/http1"
+)
+
+// Exchange is a request and the callbacks that receive its response: the
+// non-blocking API. Send returns at once; the callbacks run on the
+// connection's loop goroutine and must not block. Once OnDone has run, the
+// Exchange may be changed and sent again (from OnDone itself, even), which
+// is how a load generator keeps connections busy with no goroutine and no
+// allocation per request.
+type Exchange struct {
+	// Method defaults to GET.
+	Method string
+	// URL is an absolute http or https URL. It is parsed when it changes.
+	URL string
+	// Header fields sent after Host, as they are.
+	Header []http1.HeaderField
+	// Body is sent with the head, with its Content-Length.
+	Body []byte
+	// Context, if set, cancels the exchange; nil means none.
+	Context context.Context
+
+	// OnHead is called when the response head has arrived; StatusCode
+	// and HeaderValue describe it during the call.
+	OnHead func(ex *Exchange)
+	// OnBody is called with body bytes as they arrive, valid only during
+	// the call. Use Pause and Resume to hold the flow.
+	OnBody func(ex *Exchange, p []byte)
+	// OnDone is called last, once: err is nil when the whole response was
+	// received.
+	OnDone func(ex *Exchange, err error)
+
+	x       exchange
+	busy    atomic.Bool
+	parsed  string // the URL that target, host and key were made from
+	status  int
+	parser  *http1.ResponseParser // during callbacks only
+	lastErr error
+}
+
+// Send starts the exchange and returns at once. It fails only for a
+// request that cannot be sent (a bad URL, a closed transport, an Exchange
+// still in flight); every other failure arrives in OnDone.
+func (t *Transport) Send(ex *Exchange) error {
+	if !ex.busy.CompareAndSwap(false, true) {
+		return ErrBusy
+	}
+	x := &ex.x
+	if ex.parsed != ex.URL || x.t != t {
+		u, err := url.Parse(ex.URL)
+		if err == nil {
+			x.key, err = t.keyFor(u)
+		}
+		if err != nil {
+			ex.busy.Store(false)
+			return err
+		}
+		x.t, x.snk = t, ex
+		x.target, x.host = u.RequestURI(), u.Host
+		ex.parsed = ex.URL
+	}
+	if !t.isOpen() {
+		ex.busy.Store(false)
+		return ErrTransportClosed
+	}
+	x.method = ex.Method
+	if x.method == "" {
+		x.method = "GET"
+	}
+	x.fields, x.body, x.contentLength = ex.Header, ex.Body, int64(len(ex.Body))
+	x.reqClose = t.opts.DisableKeepAlives
+	x.ctx = ex.Context
+	if x.ctx == nil {
+		x.ctx = context.Background()
+	}
+	x.retries, ex.status = 0, 0
+	t.stats.requests.Add(1)
+	x.start()
+	return nil
+}
+
+// StatusCode is the response's status, from OnHead on.
+func (ex *Exchange) StatusCode() int { return ex.status }
+
+// HeaderValue returns the first value of the named response field, during
+// OnHead only (the slice is valid for that call).
+func (ex *Exchange) HeaderValue(name string) []byte {
+	if ex.parser == nil {
+		return nil
+	}
+	return ex.parser.Get(name)
+}
+
+// Reused reports whether the exchange ran on a connection that had served
+// earlier requests.
+func (ex *Exchange) Reused() bool { return ex.x.reused }
+
+// Retries reports how many times the request was replayed.
+func (ex *Exchange) Retries() int { return ex.x.retries }
+
+// Pause stops reading the response (back-pressure) until Resume. Call it
+// from OnHead or OnBody.
+func (ex *Exchange) Pause() { ex.x.pauseConn() }
+
+// Resume undoes Pause; it may be called from any goroutine.
+func (ex *Exchange) Resume() {
+	x := &ex.x
+	if hc := x.hc; hc != nil {
+		hc.c.Loop().Post(func() { x.resumeConn(hc) })
+	}
+}
+
+func (ex *Exchange) attached(*exchange)                             {}
+func (ex *Exchange) informational(*exchange, *http1.ResponseParser) {}
+func (ex *Exchange) trailers(*exchange, *http1.ResponseParser)      {}
+
+func (ex *Exchange) head(x *exchange, p *http1.ResponseParser) {
+	ex.status = p.StatusCode()
+	if ex.OnHead != nil {
+		ex.parser = p
+		ex.OnHead(ex)
+		ex.parser = nil
+	}
+}
+
+func (ex *Exchange) body(x *exchange, b []byte) {
+	if ex.OnBody != nil {
+		ex.OnBody(ex, b)
+	}
+}
+
+func (ex *Exchange) done(x *exchange, err error, retry bool) {
+	if retry {
+		x.retries++
+		x.t.stats.retries.Add(1)
+		x.start()
+		return
+	}
+	if err != nil {
+		x.t.stats.failures.Add(1)
+	}
+	ex.busy.Store(false)
+	if ex.OnDone != nil {
+		ex.OnDone(ex, err)
+	}
+}

@@ -1,0 +1,193 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/pool"
+)
+
+// sink is where a response goes: to a blocked RoundTrip (pull) or to an
+// Exchange's callbacks (push). Its methods run on the connection's loop,
+// except done for a request that never got a connection.
+type sink interface {
+	// attached: a connection was found and the request head queued.
+	attached(x *exchange)
+	informational(x *exchange, p *http1.ResponseParser)
+	head(x *exchange, p *http1.ResponseParser)
+	body(x *exchange, b []byte)
+	trailers(x *exchange, p *http1.ResponseParser)
+	// done ends the exchange. retry says the transport may replay the
+	// request on another connection (DESIGN rule 6); a sink that can
+	// rewind the body does so and calls start again.
+	done(x *exchange, err error, retry bool)
+}
+
+// exchange is one request in flight, from asking the pool for a connection
+// to the end of the response. Both APIs drive the same exchange.
+type exchange struct {
+	t   *Transport
+	ctx context.Context
+	snk sink
+
+	// The request.
+	method        string
+	target        string // request-target as sent
+	host          string // Host field
+	key           pool.Key
+	fields        []http1.HeaderField
+	header        http.Header
+	body          []byte // a body known up front, sent with the head
+	streamed      bool   // the body is pumped by a RoundTrip goroutine
+	contentLength int64
+	expect100     bool
+	reqClose      bool
+	trace         *httptrace.ClientTrace
+
+	// While attached to a connection.
+	pc       *pool.Conn
+	hc       *h1conn
+	reused   bool
+	gotByte  bool
+	aborted  error       // set on the loop when the transport gave up (timeout, cancel)
+	paused   bool        // the exchange paused its connection (back-pressure); loop
+	bodySent atomic.Bool // the whole request body was queued
+	retries  int
+
+	gotConnFn func(*pool.Conn, error) // x.gotConn, made once
+	stopCtx   func() bool
+}
+
+// start asks the pool for a connection; gotConn continues.
+func (x *exchange) start() {
+	x.gotByte, x.aborted, x.reused, x.pc, x.hc = false, nil, false, nil, nil
+	x.bodySent.Store(!x.streamed)
+	if x.gotConnFn == nil {
+		x.gotConnFn = x.gotConn
+	}
+	if x.trace != nil && x.trace.GetConn != nil {
+		x.trace.GetConn(x.key.Addr)
+	}
+	x.t.pool.RequestAsync(x.ctx, x.key, x.t.handler, x.gotConnFn)
+}
+
+// gotConn attaches the exchange to a connection and writes the request.
+// It runs on the pool's callback goroutine: the caller's, or a loop.
+func (x *exchange) gotConn(pc *pool.Conn, err error) {
+	if err != nil {
+		x.snk.done(x, err, false)
+		return
+	}
+	c := pc.Engine()
+	hc := getH1conn()
+	hc.x, hc.c = x, c
+	x.pc, x.hc, x.reused = pc, hc, pc.Reused()
+	hc.parser.Reset(x.method)
+	c.SetValue(hc)
+	if t := x.trace; t != nil && t.GotConn != nil {
+		t.GotConn(httptrace.GotConnInfo{Conn: traceConn{c}, Reused: x.reused, WasIdle: x.reused, IdleTime: pc.IdleTime()})
+	}
+	head := &http1.RequestHead{
+		Method: x.method, Target: x.target, Host: x.host, Fields: x.fields, Header: x.header,
+		ContentLength: x.contentLength, Close: x.reqClose,
+	}
+	var encErr error
+	hc.wbuf, encErr = http1.AppendRequestHead(hc.wbuf[:0], head)
+	if encErr != nil {
+		// Caught before anything was written: the connection is clean.
+		x.detach(true)
+		x.snk.done(x, encErr, false)
+		return
+	}
+	if !x.streamed {
+		hc.wbuf = append(hc.wbuf, x.body...)
+	}
+	// The hooks run before the bytes reach the loop, so that they come
+	// before GotFirstResponseByte, which the loop calls.
+	if t := x.trace; t != nil {
+		if t.WroteHeaders != nil {
+			t.WroteHeaders()
+		}
+		if !x.streamed && t.WroteRequest != nil {
+			t.WroteRequest(httptrace.WroteRequestInfo{})
+		}
+	}
+	x.t.armHeaderTimer(x)
+	if err := c.Write(hc.wbuf); err != nil {
+		return // the connection closed under us; OnClose decides (and may retry)
+	}
+	x.snk.attached(x) // only now may a streamed body follow the head
+}
+
+// detach ends the exchange's hold on its connection, giving it back to the
+// pool (reusable or not). Loop, or before anything was written.
+func (x *exchange) detach(reusable bool) {
+	hc, pc := x.hc, x.pc
+	if hc == nil {
+		return
+	}
+	x.hc, x.pc = nil, nil
+	hc.stopTimers()
+	if x.paused {
+		x.paused = false
+		hc.c.ResumeRead() // the connection goes back able to read
+	}
+	hc.c.SetValue(nil)
+	pc.Release(reusable)
+	putH1conn(hc)
+}
+
+// abort gives up on the exchange with err (timeout, cancellation, a body
+// closed early): on the loop, the connection is closed and OnClose
+// finishes the exchange without a retry.
+func (x *exchange) abort(hc *h1conn, err error) {
+	if x.hc != hc || hc == nil {
+		return
+	}
+	x.aborted = err
+	hc.c.CloseWithError(err)
+}
+
+// pauseConn stops the connection reading for back-pressure. Loop only.
+func (x *exchange) pauseConn() {
+	if x.hc != nil && !x.paused {
+		x.paused = true
+		x.hc.c.PauseRead()
+	}
+}
+
+// resumeConn undoes pauseConn if hc still serves x. Loop only.
+func (x *exchange) resumeConn(hc *h1conn) {
+	if x.hc == hc && hc != nil && x.paused {
+		x.paused = false
+		hc.c.ResumeRead()
+	}
+}
+
+// canRetry applies DESIGN rule 6: only a request that failed on a reused
+// connection before any response byte arrived, and that can be replayed.
+func (x *exchange) canRetry() bool {
+	return x.reused && !x.gotByte && x.aborted == nil && x.retries < maxRetries && x.t.isOpen()
+}
+
+// traceConn lets httptrace's GotConnInfo report addresses. It is not for
+// I/O: the engine owns the socket.
+type traceConn struct{ c *engine.Conn }
+
+func (tc traceConn) Read([]byte) (int, error)         { return 0, errTraceConn }
+func (tc traceConn) Write([]byte) (int, error)        { return 0, errTraceConn }
+func (tc traceConn) Close() error                     { return errTraceConn }
+func (tc traceConn) LocalAddr() net.Addr              { return tc.c.LocalAddr() }
+func (tc traceConn) RemoteAddr() net.Addr             { return tc.c.RemoteAddr() }
+func (tc traceConn) SetDeadline(time.Time) error      { return errTraceConn }
+func (tc traceConn) SetReadDeadline(time.Time) error  { return errTraceConn }
+func (tc traceConn) SetWriteDeadline(time.Time) error { return errTraceConn }
+
+var errTraceConn = errors.New("egress: the connection in GotConnInfo reports addresses only")

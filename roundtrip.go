@@ -1,0 +1,385 @@
+package egress
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/egress-go/egress/http1"
+)
+
+// roundTrip is the sink of a blocking RoundTrip: the caller's goroutine
+// waits for the head, pumps a streamed request body, and then reads the
+// body through a bodyPipe the loop fills.
+type roundTrip struct {
+	req  *http.Request
+	x    exchange
+	gzip bool // the transport asked for gzip and decodes it
+
+	mu         sync.Mutex
+	cond       sync.Cond // signalled on every event the caller waits for
+	isAttached bool      // a connection was found and the head written
+	got100     bool
+	resp       *http.Response
+	err        error
+	retry      bool
+	finished   bool
+	pipe       *bodyPipe
+	hc         *h1conn     // the connection serving the current attempt
+	stopCtx    func() bool // unregisters the context watch
+}
+
+// RoundTrip sends req and returns the response once its head has
+// arrived; the body streams as it is read. It implements
+// http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("egress: request has no URL")
+	}
+	if !t.isOpen() {
+		closeBody(req)
+		return nil, ErrTransportClosed
+	}
+	key, err := t.keyFor(req.URL)
+	if err != nil {
+		closeBody(req)
+		return nil, &RequestError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
+	}
+	rt := &roundTrip{req: req}
+	rt.cond.L = &rt.mu
+	x := &rt.x
+	x.t, x.snk, x.ctx, x.key = t, rt, req.Context(), key
+	x.method = req.Method
+	if x.method == "" {
+		x.method = http.MethodGet
+	}
+	x.target = req.URL.RequestURI()
+	x.host = req.Host
+	if x.host == "" {
+		x.host = req.URL.Host
+	}
+	x.header = req.Header
+	x.reqClose = req.Close || t.opts.DisableKeepAlives
+	x.trace = httptrace.ContextClientTrace(x.ctx)
+	x.contentLength = outgoingLength(req)
+	x.streamed = x.contentLength != 0
+	x.expect100 = x.streamed && strings.EqualFold(req.Header.Get("Expect"), "100-continue")
+	if !t.opts.DisableCompression && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" && x.method != http.MethodHead {
+		rt.gzip = true
+		x.fields = gzipField
+	}
+
+	body := req.Body
+	if x.ctx.Done() != nil {
+		rt.stopCtx = afterCancel(rt)
+	}
+	for {
+		t.stats.requests.Add(1)
+		rt.reset()
+		x.start()
+		if x.streamed {
+			rt.pump(body)
+		}
+		resp, err, retry := rt.waitHead()
+		if err == nil {
+			return resp, nil
+		}
+		if retry && (!x.streamed || req.GetBody != nil) {
+			if x.streamed {
+				if body, err = req.GetBody(); err != nil {
+					return nil, rt.wrap(err)
+				}
+			}
+			x.retries++
+			t.stats.retries.Add(1)
+			continue
+		}
+		t.stats.failures.Add(1)
+		closeBody(req)
+		if rt.stopCtx != nil {
+			rt.stopCtx()
+		}
+		return nil, rt.wrap(err)
+	}
+}
+
+var gzipField = []http1.HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// outgoingLength is the body length to announce: 0 for no body, -1 for
+// unknown (chunked).
+func outgoingLength(req *http.Request) int64 {
+	if req.Body == nil || req.Body == http.NoBody {
+		return 0
+	}
+	if req.ContentLength != 0 {
+		return req.ContentLength
+	}
+	return -1 // a body of unknown length
+}
+
+func (rt *roundTrip) wrap(err error) error {
+	return &RequestError{Method: rt.x.method, URL: rt.req.URL.Redacted(), Reused: rt.x.reused, Retried: rt.x.retries, Err: err}
+}
+
+func (rt *roundTrip) reset() {
+	rt.mu.Lock()
+	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe = false, false, nil, nil, false, false, nil
+	rt.mu.Unlock()
+}
+
+// afterCancel makes the request's context reach the loop: a cancelled
+// request frees its connection at once (closing it mid-response).
+func afterCancel(rt *roundTrip) func() bool {
+	ctx := rt.x.ctx
+	return context.AfterFunc(ctx, func() {
+		x := &rt.x
+		rt.mu.Lock()
+		hc := rt.hc
+		rt.mu.Unlock()
+		if hc != nil {
+			hc.c.Loop().Post(func() { x.abort(hc, ctx.Err()) })
+		}
+		rt.mu.Lock()
+		if rt.pipe != nil {
+			rt.pipe.fail(ctx.Err())
+		}
+		rt.cond.Broadcast()
+		rt.mu.Unlock()
+	})
+}
+
+func (rt *roundTrip) wake() {
+	rt.mu.Lock()
+	rt.cond.Broadcast()
+	rt.mu.Unlock()
+}
+
+func (rt *roundTrip) waitHead() (*http.Response, error, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for rt.resp == nil && !rt.finished {
+		rt.cond.Wait()
+	}
+	if rt.resp != nil {
+		return rt.resp, nil, false
+	}
+	return nil, rt.err, rt.retry
+}
+
+// pump sends a streamed request body from the caller's goroutine, waiting
+// for room in the connection's write queue rather than buffering, and
+// stopping early if the response ends the exchange first.
+func (rt *roundTrip) pump(body io.Reader) {
+	x := &rt.x
+	rt.mu.Lock()
+	for !rt.isAttached && !rt.finished {
+		rt.cond.Wait()
+	}
+	if rt.finished {
+		rt.mu.Unlock()
+		return
+	}
+	c := rt.hc.c
+	if x.expect100 {
+		deadline := time.Now().Add(x.t.opts.ExpectContinueTimeout)
+		tm := time.AfterFunc(x.t.opts.ExpectContinueTimeout, rt.wake)
+		for !rt.got100 && rt.resp == nil && !rt.finished && time.Now().Before(deadline) {
+			rt.cond.Wait()
+		}
+		tm.Stop()
+		if rt.resp != nil || rt.finished {
+			rt.mu.Unlock()
+			return // the server answered without wanting the body
+		}
+	}
+	rt.mu.Unlock()
+
+	chunked := x.contentLength < 0
+	buf := make([]byte, 32<<10)
+	var frame []byte
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			p := buf[:n]
+			if chunked {
+				frame = http1.AppendChunk(frame[:0], p)
+				p = frame
+			}
+			if !rt.waitRoom(len(p)) || c.Write(p) != nil {
+				return
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// The body failed: the request cannot be completed on this
+			// connection.
+			rt.mu.Lock()
+			hc := rt.hc
+			rt.mu.Unlock()
+			if hc != nil {
+				c.Loop().Post(func() { x.abort(hc, &bodyReadError{rerr}) })
+			}
+			return
+		}
+	}
+	if chunked {
+		last, _ := http1.AppendLastChunk(nil, nil)
+		if !rt.waitRoom(len(last)) || c.Write(last) != nil {
+			return
+		}
+	}
+	x.bodySent.Store(true)
+	if t := x.trace; t != nil && t.WroteRequest != nil {
+		t.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+}
+
+// waitRoom blocks until the connection can queue n more bytes, reporting
+// false if the exchange ended meanwhile.
+func (rt *roundTrip) waitRoom(n int) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for {
+		if rt.finished || rt.hc == nil {
+			return false
+		}
+		if room := rt.hc.c.WriteQueueRoom(); room >= n || room >= 256<<10 {
+			return true
+		}
+		rt.cond.Wait()
+	}
+}
+
+// bodyReadError wraps a failure of the request body's reader.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "egress: reading request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// Sink methods, on the loop.
+
+func (rt *roundTrip) informational(x *exchange, p *http1.ResponseParser) {
+	if p.StatusCode() == http.StatusContinue {
+		rt.mu.Lock()
+		rt.got100 = true
+		rt.cond.Broadcast()
+		rt.mu.Unlock()
+		if t := x.trace; t != nil && t.Got100Continue != nil {
+			t.Got100Continue()
+		}
+		return
+	}
+	if t := x.trace; t != nil && t.Got1xxResponse != nil {
+		t.Got1xxResponse(p.StatusCode(), textproto.MIMEHeader(p.Header()))
+	}
+}
+
+func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
+	code := p.StatusCode()
+	resp := &http.Response{
+		Status:        strconv.Itoa(code) + " " + string(p.Reason()),
+		StatusCode:    code,
+		Proto:         "HTTP/" + strconv.Itoa(p.ProtoMajor()) + "." + strconv.Itoa(p.ProtoMinor()),
+		ProtoMajor:    p.ProtoMajor(),
+		ProtoMinor:    p.ProtoMinor(),
+		Header:        p.Header(),
+		ContentLength: p.ContentLength(),
+		Close:         !p.KeepAlive(),
+		Request:       rt.req,
+		Body:          http.NoBody,
+	}
+	if p.Chunked() {
+		resp.TransferEncoding = []string{"chunked"}
+		resp.Trailer = http.Header{}
+	}
+	if p.HasBody() {
+		pipe := newBodyPipe(x, x.t.opts.BodyWindow)
+		resp.Body = pipe
+		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+			resp.Header.Del("Content-Encoding")
+			resp.Header.Del("Content-Length")
+			resp.ContentLength = -1
+			resp.Uncompressed = true
+			resp.Body = &gzipBody{src: pipe}
+		}
+		rt.mu.Lock()
+		rt.pipe = pipe
+		rt.mu.Unlock()
+	}
+	rt.mu.Lock()
+	rt.resp = resp
+	rt.cond.Broadcast()
+	rt.mu.Unlock()
+}
+
+func (rt *roundTrip) body(x *exchange, b []byte) { rt.pipe.write(b) }
+
+func (rt *roundTrip) trailers(x *exchange, p *http1.ResponseParser) {
+	if rt.resp != nil && rt.resp.Trailer != nil {
+		for k, v := range p.Trailer() {
+			rt.resp.Trailer[k] = v
+		}
+	}
+}
+
+func (rt *roundTrip) done(x *exchange, err error, retry bool) {
+	rt.mu.Lock()
+	rt.finished, rt.err, rt.retry, rt.hc = true, err, retry, nil
+	if !retry && rt.stopCtx != nil {
+		rt.stopCtx()
+	}
+	pipe := rt.pipe
+	rt.cond.Broadcast()
+	rt.mu.Unlock()
+	if pipe != nil {
+		if err != nil {
+			pipe.fail(err)
+		} else {
+			pipe.closeWrite()
+		}
+	}
+}
+
+func (rt *roundTrip) attached(x *exchange) {
+	rt.mu.Lock()
+	rt.isAttached, rt.hc = true, x.hc
+	rt.cond.Broadcast()
+	rt.mu.Unlock()
+}
+
+// gzipBody decodes a gzip response body, creating the decoder on the
+// first read so that a body closed unread costs nothing.
+type gzipBody struct {
+	src *bodyPipe
+	zr  *gzip.Reader
+	err error
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.zr == nil && g.err == nil {
+		g.zr, g.err = gzip.NewReader(g.src)
+	}
+	if g.err != nil {
+		return 0, g.err
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.src.Close() }

@@ -1,0 +1,250 @@
+package egress
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/pool"
+)
+
+// Options configure a Transport. The zero value is ready to use.
+type Options struct {
+	// Engine runs the connections; nil starts one owned by the Transport
+	// (one loop per core) and closed with it.
+	Engine *engine.Engine
+	// Pool settings; the zero value means pool.DefaultConfig (1,024 idle
+	// per host, 90 s idle expiry). Pool.Dial is set by the Transport.
+	Pool *pool.Config
+
+	// DialTimeout bounds connecting (name look-up and TCP); default 30 s.
+	DialTimeout time.Duration
+	// TLSClientConfig is used for https; nil means verification on with
+	// the system roots, TLS 1.2 at least.
+	TLSClientConfig *tls.Config
+	// TLSHandshakeTimeout bounds the TLS handshake; default 10 s.
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response head once
+	// the request is written; 0 means none (the context still applies).
+	ResponseHeaderTimeout time.Duration
+	// BodyIdleTimeout fails a response whose body stops arriving for this
+	// long; 0 means none.
+	BodyIdleTimeout time.Duration
+	// ExpectContinueTimeout is how long a request with "Expect:
+	// 100-continue" waits for the server's go-ahead before sending the
+	// body anyway; default 1 s.
+	ExpectContinueTimeout time.Duration
+	// BodyWindow bounds the response bytes buffered ahead of a body's
+	// reader; past it the connection stops reading (back-pressure).
+	// Default 64 KiB.
+	BodyWindow int
+	// DisableCompression stops the transport from asking for gzip and
+	// decoding it, as in net/http.
+	DisableCompression bool
+	// DisableKeepAlives closes every connection after one request.
+	DisableKeepAlives bool
+	// Proxy returns the proxy for a request, as http.ProxyFromEnvironment
+	// does; nil means no proxy.
+	Proxy func(*http.Request) (*url.URL, error)
+}
+
+// Transport is an HTTP/1.1 client on the engine: an http.RoundTripper and
+// a non-blocking API (Send). It is safe for concurrent use; create one per
+// set of settings and share it.
+type Transport struct {
+	opts    Options
+	eng     *engine.Engine
+	ownEng  bool
+	pool    *pool.Pool
+	handler handler
+	tls     *tlsClients
+	closed  atomic.Bool
+	stats   transportCounters
+	closeMu sync.Mutex
+}
+
+type transportCounters struct {
+	requests, retries, failures atomic.Int64
+}
+
+// Stats are a transport's counters.
+type Stats struct {
+	Requests int64 // requests started
+	Retries  int64 // replays on a fresh connection (DESIGN rule 6)
+	Failures int64 // requests that ended in an error
+	Pool     pool.Stats
+}
+
+// NewTransport creates a Transport.
+func NewTransport(opts Options) (*Transport, error) {
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 30 * time.Second
+	}
+	if opts.TLSHandshakeTimeout == 0 {
+		opts.TLSHandshakeTimeout = 10 * time.Second
+	}
+	if opts.ExpectContinueTimeout == 0 {
+		opts.ExpectContinueTimeout = DefaultExpectContinueTimeout
+	}
+	if opts.BodyWindow <= 0 {
+		opts.BodyWindow = DefaultBodyWindow
+	}
+	t := &Transport{opts: opts, eng: opts.Engine}
+	t.handler = handler{t}
+	if t.eng == nil {
+		e, err := engine.New(engine.Config{})
+		if err != nil {
+			return nil, err
+		}
+		t.eng, t.ownEng = e, true
+	}
+	pc := pool.DefaultConfig()
+	if opts.Pool != nil {
+		pc = *opts.Pool
+	}
+	if opts.DisableKeepAlives {
+		pc.MaxIdlePerKey = 0
+	}
+	pc.Dial = t.dial
+	t.tls = newTLSClients(opts)
+	t.pool = pool.New(t.eng, pc)
+	return t, nil
+}
+
+// Engine returns the engine the transport runs on.
+func (t *Transport) Engine() *engine.Engine { return t.eng }
+
+// Pool returns the transport's connection pool.
+func (t *Transport) Pool() *pool.Pool { return t.pool }
+
+// Stats returns the transport's counters.
+func (t *Transport) Stats() Stats {
+	return Stats{
+		Requests: t.stats.requests.Load(),
+		Retries:  t.stats.retries.Load(),
+		Failures: t.stats.failures.Load(),
+		Pool:     t.pool.Stats(),
+	}
+}
+
+// Close closes every connection; requests in flight fail. An engine the
+// transport started is shut down too.
+func (t *Transport) Close() error {
+	t.closeMu.Lock()
+	defer t.closeMu.Unlock()
+	if t.closed.Swap(true) {
+		return nil
+	}
+	t.pool.Close()
+	if t.ownEng {
+		t.eng.Close()
+	}
+	return nil
+}
+
+func (t *Transport) isOpen() bool { return !t.closed.Load() }
+
+// dial opens a pooled connection: TCP, then TLS for https keys.
+func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*engine.Conn, error) {
+	o := &engine.DialOptions{Timeout: t.opts.DialTimeout}
+	if key.Proxy != "" {
+		return nil, errors.New("egress: proxies are not supported yet")
+	}
+	if key.TLS != nil {
+		host, _, err := net.SplitHostPort(key.Addr)
+		if err != nil {
+			return nil, err
+		}
+		if o.Layer = t.tls.layer(key.TLS, host); o.Layer == nil {
+			return nil, errNoTLS
+		}
+	}
+	return t.eng.Dial(ctx, "tcp", key.Addr, h, o)
+}
+
+// keyFor builds the pool key of a request URL.
+func (t *Transport) keyFor(u *url.URL) (pool.Key, error) {
+	var port string
+	var cfg *tls.Config
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+		port = "80"
+	case "https":
+		port = "443"
+		cfg = t.tls.config()
+	default:
+		return pool.Key{}, ErrUnsupportedScheme
+	}
+	host := u.Hostname()
+	if host == "" {
+		return pool.Key{}, errors.New("egress: URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	return pool.KeyFor("tcp", net.JoinHostPort(host, port), cfg, ""), nil
+}
+
+// Timers. Each h1conn keeps one engine timer per loop it meets, re-armed
+// per phase, so a request with timeouts allocates nothing in steady state.
+
+func (t *Transport) timerFor(hc *h1conn) *engine.Timer {
+	if hc.timer == nil || hc.timerL != hc.c.Loop() {
+		if hc.timer != nil {
+			hc.timer.Stop()
+		}
+		hc.timerL = hc.c.Loop()
+		hc.timer = hc.timerL.AfterFunc(time.Hour, hc.onTimer)
+	}
+	return hc.timer
+}
+
+func (t *Transport) armHeaderTimer(x *exchange) {
+	if d := t.opts.ResponseHeaderTimeout; d > 0 && x.hc != nil {
+		hc := x.hc
+		hc.phase = phaseHeader
+		t.timerFor(hc).Reset(d)
+	}
+}
+
+func (t *Transport) armBodyTimer(hc *h1conn) {
+	if d := t.opts.BodyIdleTimeout; d > 0 {
+		hc.phase = phaseBody
+		t.timerFor(hc).Reset(d)
+	}
+}
+
+func (t *Transport) touchBodyTimer(hc *h1conn) {
+	if hc.phase == phaseBody {
+		hc.timer.Reset(t.opts.BodyIdleTimeout)
+	}
+}
+
+func (hc *h1conn) stopTimers() {
+	if hc.phase != phaseNone {
+		hc.phase = phaseNone
+		hc.timer.Stop()
+	}
+}
+
+// onTimer runs on the loop when a phase's time is up.
+func (hc *h1conn) onTimer() {
+	x := hc.x
+	if x == nil {
+		return
+	}
+	switch hc.phase {
+	case phaseHeader:
+		x.abort(hc, ErrHeaderTimeout)
+	case phaseBody:
+		x.abort(hc, ErrBodyIdleTimeout)
+	}
+}

@@ -1,0 +1,506 @@
+package egress
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/http1"
+)
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestMethodsHeadersStatus(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Method", r.Method)
+		w.Header().Set("X-Echo", r.Header.Get("X-Test"))
+		w.WriteHeader(201)
+		if r.Method != http.MethodHead {
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RequestURI(), body)
+		}
+	}))
+	tr := newTestTransport(t, Options{})
+	client := &http.Client{Transport: tr}
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		var body io.Reader
+		if m == "POST" || m == "PUT" || m == "PATCH" {
+			body = strings.NewReader("payload")
+		}
+		req, _ := http.NewRequest(m, srv.URL+"/p?q=1", body)
+		req.Header.Set("X-Test", "v-"+m)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || resp.Header.Get("X-Method") != m || resp.Header.Get("X-Echo") != "v-"+m {
+			t.Fatalf("%s: %d %v", m, resp.StatusCode, resp.Header)
+		}
+		want := m + " /p?q=1 "
+		if body != nil {
+			want += "payload"
+		}
+		if m == "HEAD" {
+			want = ""
+		}
+		if string(got) != want {
+			t.Fatalf("%s body %q, want %q", m, got, want)
+		}
+	}
+	if s := tr.Stats(); s.Pool.Dials != 1 {
+		t.Fatalf("7 sequential requests used %d connections", s.Pool.Dials)
+	}
+}
+
+func TestRedirectsAndCookies(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/start":
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "abc"})
+			http.Redirect(w, r, "/next", http.StatusFound)
+		case "/next":
+			c, err := r.Cookie("session")
+			if err != nil {
+				http.Error(w, "no cookie", 400)
+				return
+			}
+			fmt.Fprint(w, "cookie="+c.Value)
+		}
+	}))
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Transport: newTestTransport(t, Options{}), Jar: jar}
+	resp, err := client.Get(srv.URL + "/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "cookie=abc" || resp.Request.URL.Path != "/next" {
+		t.Fatalf("got %q at %s", b, resp.Request.URL)
+	}
+}
+
+func TestUploadsAndChunkedDownloadWithTrailers(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Set("X-Length", fmt.Sprint(r.ContentLength))
+		w.Header().Set("X-TE", strings.Join(r.TransferEncoding, ","))
+		w.(http.Flusher).Flush() // forces a chunked response
+		fmt.Fprintf(w, "%d", n)
+		w.Header().Set("X-Sum", fmt.Sprintf("%x", h.Sum(nil)))
+	}))
+	client := &http.Client{Transport: newTestTransport(t, Options{})}
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	sum := fmt.Sprintf("%x", sha256.Sum256(payload))
+
+	// Known length.
+	resp, err := client.Post(srv.URL, "application/octet-stream", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != fmt.Sprint(len(payload)) || resp.Header.Get("X-Length") != fmt.Sprint(len(payload)) {
+		t.Fatalf("Content-Length upload: %q %v", b, resp.Header)
+	}
+	if resp.Trailer.Get("X-Sum") != sum || len(resp.TransferEncoding) != 1 {
+		t.Fatalf("trailer %v, TE %v", resp.Trailer, resp.TransferEncoding)
+	}
+
+	// Unknown length: chunked.
+	pr, pw := io.Pipe()
+	go func() {
+		for off := 0; off < len(payload); off += 100_000 {
+			pw.Write(payload[off:min(off+100_000, len(payload))])
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("PUT", srv.URL, pr)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != fmt.Sprint(len(payload)) || resp.Header.Get("X-TE") != "chunked" || resp.Trailer.Get("X-Sum") != sum {
+		t.Fatalf("chunked upload: %q %v %v", b, resp.Header, resp.Trailer)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	leakCheck(t)
+	var bodies atomic.Int64
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refuse" {
+			w.WriteHeader(http.StatusExpectationFailed) // without reading the body: no 100
+			return
+		}
+		b, _ := io.ReadAll(r.Body) // reading sends 100 Continue
+		bodies.Add(int64(len(b)))
+		fmt.Fprint(w, len(b))
+	}))
+	var got100 atomic.Bool
+	client := &http.Client{Transport: newTestTransport(t, Options{ExpectContinueTimeout: 5 * time.Second})}
+	trace := &httptrace.ClientTrace{Got100Continue: func() { got100.Store(true) }}
+	post := func(path string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(strings.Repeat("x", 5000)))
+		req.Header.Set("Expect", "100-continue")
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	start := time.Now()
+	if resp := post("/accept"); resp.StatusCode != 200 || !got100.Load() || bodies.Load() != 5000 {
+		t.Fatalf("accepted: %d, 100=%v, server read %d", resp.StatusCode, got100.Load(), bodies.Load())
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Fatal("waited for the expect timeout although the server sent 100")
+	}
+	if resp := post("/refuse"); resp.StatusCode != http.StatusExpectationFailed || bodies.Load() != 5000 {
+		t.Fatalf("refused: %d, server read %d", resp.StatusCode, bodies.Load())
+	}
+}
+
+func TestGzip(t *testing.T) {
+	leakCheck(t)
+	text := strings.Repeat("compressible ", 1000)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			fmt.Fprint(w, "plain:"+r.Header.Get("Accept-Encoding"))
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, text)
+		zw.Close()
+	}))
+	tr := newTestTransport(t, Options{})
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != text || !resp.Uncompressed || resp.Header.Get("Content-Encoding") != "" || resp.ContentLength != -1 {
+		t.Fatalf("gzip: %d bytes, uncompressed=%v, header %v", len(b), resp.Uncompressed, resp.Header)
+	}
+	// The caller's own Accept-Encoding is left alone, and so is the body.
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, _ = tr.RoundTrip(req)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "plain:identity" {
+		t.Fatalf("explicit encoding: %q", b)
+	}
+	off := newTestTransport(t, Options{DisableCompression: true})
+	resp, _ = (&http.Client{Transport: off}).Get(srv.URL)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "plain:" {
+		t.Fatalf("DisableCompression: %q", b)
+	}
+}
+
+func TestReuseObservedThroughTrace(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	client := &http.Client{Transport: newTestTransport(t, Options{})}
+	var mu sync.Mutex // hooks run on the caller's goroutine and on the loop
+	var reused []bool
+	var events []string
+	ev := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	trace := &httptrace.ClientTrace{
+		GetConn:              func(string) { ev("get") },
+		GotConn:              func(i httptrace.GotConnInfo) { mu.Lock(); reused = append(reused, i.Reused); mu.Unlock(); ev("got") },
+		WroteHeaders:         func() { ev("headers") },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { ev("wrote") },
+		GotFirstResponseByte: func() { ev("first-byte") },
+	}
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", srv.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(reused) != "[false true true]" {
+		t.Fatalf("reused %v", reused)
+	}
+	if got := strings.Join(events[:5], ","); got != "get,got,headers,wrote,first-byte" {
+		t.Fatalf("trace order %s", got)
+	}
+}
+
+// staleServer answers one request per connection, then closes the
+// connection when the next request arrives, without answering: the stale
+// keep-alive connection a client must retry around.
+func staleServer(t *testing.T) (addr string, conns *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = &atomic.Int64{}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				c.Read(buf) // the next request: dropped on the floor
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+func TestRetryOnStaleConnection(t *testing.T) {
+	leakCheck(t)
+	addr, conns := staleServer(t)
+	tr := newTestTransport(t, Options{})
+	client := &http.Client{Transport: tr}
+	for i := 0; i < 5; i++ {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "ok" {
+			t.Fatalf("request %d: %q", i, b)
+		}
+	}
+	if s := tr.Stats(); s.Retries != 4 || s.Failures != 0 || conns.Load() != 5 {
+		t.Fatalf("retries %d failures %d conns %d", s.Retries, s.Failures, conns.Load())
+	}
+	// A POST with a body that cannot be rewound is not replayed.
+	resp, err := client.Post("http://"+addr+"/", "text/plain", io.NopCloser(strings.NewReader("once")))
+	if err == nil {
+		resp.Body.Close()
+		// It may have landed on a fresh connection, which is fine.
+	} else if !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("POST error %v", err)
+	}
+}
+
+func TestIdleConnectionsClosedByServer(t *testing.T) {
+	leakCheck(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := newTestTransport(t, Options{})
+	client := &http.Client{Transport: tr}
+	for i := 0; i < 4; i++ {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		time.Sleep(200 * time.Millisecond) // the server closes the idle connection
+	}
+	s := tr.Stats()
+	if s.Failures != 0 || s.Pool.Dials != 4 || s.Pool.PeerClosedIdle < 3 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestTruncatedAndResetBodies(t *testing.T) {
+	leakCheck(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			n, _ := c.Read(buf)
+			if strings.Contains(string(buf[:n]), "/reset") {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+				time.Sleep(20 * time.Millisecond)
+				c.(*net.TCPConn).SetLinger(0)
+			} else {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+			}
+			c.Close()
+		}
+	}()
+	client := &http.Client{Transport: newTestTransport(t, Options{})}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var te *http1.TruncatedError
+	if !errors.As(err, &te) || te.Expected != 10 || te.Got != 5 || string(b) != "hello" {
+		t.Fatalf("truncated: %q, %v", b, err)
+	}
+	resp, err = client.Get("http://" + ln.Addr().String() + "/reset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || !(errors.As(err, &te) || errors.Is(err, ErrConnClosed)) {
+		t.Fatalf("reset mid-body: %v", err)
+	}
+}
+
+func TestHeaderTimeout(t *testing.T) {
+	leakCheck(t)
+	release := make(chan struct{})
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer close(release)
+	tr := newTestTransport(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
+	start := time.Now()
+	_, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if !errors.Is(err, ErrHeaderTimeout) {
+		t.Fatalf("err %v", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("%v is not a timeout", err)
+	}
+	if d := time.Since(start); d < 90*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestCancelMidBodyReleasesConnection(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(make([]byte, 1<<20))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	tr := newTestTransport(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 1000))
+	cancel()
+	_, err = io.ReadAll(resp.Body)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: %v", err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for tr.Engine().Stats().Open != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connection still open: %+v", tr.Engine().Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLargeDownloadBoundedMemory streams 1 GiB through a slow reader and
+// checks that the heap stays small: back-pressure, not buffering.
+func TestLargeDownloadBoundedMemory(t *testing.T) {
+	leakCheck(t)
+	size := int64(1 << 30)
+	if testing.Short() || raceEnabled {
+		size = 128 << 20
+	}
+	chunk := bytes.Repeat([]byte("egress!!"), 8192) // 64 KiB
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for sent := int64(0); sent < size; sent += int64(len(chunk)) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	tr := newTestTransport(t, Options{})
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak uint64
+	buf := make([]byte, 32<<10)
+	var total int64
+	for i := 0; ; i++ {
+		n, err := resp.Body.Read(buf)
+		total += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2048 == 0 {
+			time.Sleep(20 * time.Millisecond) // a slow reader: the window fills
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	if total != size {
+		t.Fatalf("read %d of %d", total, size)
+	}
+	if grew := int64(peak) - int64(base); grew > 32<<20 {
+		t.Fatalf("heap grew by %d MiB while streaming %d MiB", grew>>20, size>>20)
+	}
+}
