@@ -116,7 +116,7 @@ func (ex *Exchange) Resume() {
 	}
 }
 
-func (ex *Exchange) attached(*exchange)                             {}
+func (ex *Exchange) attached(*exchange, *h1conn)                    {}
 func (ex *Exchange) informational(*exchange, *http1.ResponseParser) {}
 func (ex *Exchange) trailers(*exchange, *http1.ResponseParser)      {}
 

@@ -19,7 +19,7 @@ import (
 // except done for a request that never got a connection.
 type sink interface {
 	// attached: a connection was found and the request head queued.
-	attached(x *exchange)
+	attached(x *exchange, hc *h1conn)
 	informational(x *exchange, p *http1.ResponseParser)
 	head(x *exchange, p *http1.ResponseParser)
 	body(x *exchange, b []byte)
@@ -123,7 +123,7 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	if err := c.Write(hc.wbuf); err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
-	x.snk.attached(x) // only now may a streamed body follow the head
+	x.snk.attached(x, hc) // only now may a streamed body follow the head
 }
 
 // detach ends the exchange's hold on its connection, giving it back to the

@@ -357,9 +357,13 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	}
 }
 
-func (rt *roundTrip) attached(x *exchange) {
+func (rt *roundTrip) attached(x *exchange, hc *h1conn) {
 	rt.mu.Lock()
-	rt.isAttached, rt.hc = true, x.hc
+	if rt.finished {
+		rt.mu.Unlock()
+		return // the response came and went already
+	}
+	rt.isAttached, rt.hc = true, hc
 	rt.cond.Broadcast()
 	rt.mu.Unlock()
 }
