@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,8 +16,21 @@ const maxIovecs = 64
 // poller is epoll in edge-triggered mode with an eventfd for wake-ups.
 // The generation of the connection is kept in the event's spare word, so a
 // stale event for a reused descriptor number can be told apart.
+//
+// The loop never blocks in epoll_wait itself. A goroutine blocked in a
+// system call keeps its P until the runtime's sysmon takes it back, which
+// can take milliseconds in a quiet process, and that latency lands on every
+// request. Instead the epoll descriptor, which is itself pollable, is
+// handed to Go's netpoller: the loop polls with a zero timeout and, when
+// nothing is ready, parks in the runtime (holding no P and no thread)
+// until the descriptor becomes readable or a read deadline passes.
 type poller struct {
 	epfd, efd int
+	file      *os.File        // epfd, registered with Go's netpoller
+	raw       syscall.RawConn // parks the loop until epfd is readable
+	n         int             // events found by the last poll
+	err       error
+	pollFn    func(fd uintptr) bool // poll, made once
 	events    [256]unix.EpollEvent
 	wakeBuf   [8]byte
 }
@@ -34,7 +51,37 @@ func openPoller() (*poller, error) {
 		unix.Close(efd)
 		return nil, &OpError{Op: "epoll_ctl", Err: err}
 	}
-	return &poller{epfd: epfd, efd: efd}, nil
+	p := &poller{epfd: epfd, efd: efd}
+	// A non-blocking descriptor is what os.NewFile registers with the
+	// runtime's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(efd)
+		return nil, &OpError{Op: "setnonblock", Err: err}
+	}
+	p.file = os.NewFile(uintptr(epfd), "egress-epoll")
+	raw, err := p.file.SyscallConn()
+	if err != nil {
+		p.file.Close()
+		unix.Close(efd)
+		return nil, &OpError{Op: "epoll", Err: err}
+	}
+	p.raw = raw
+	p.pollFn = p.poll
+	return p, nil
+}
+
+// poll collects ready events without blocking; it reports whether the
+// loop has something to do (events or an error).
+func (p *poller) poll(uintptr) bool {
+	for {
+		n, err := unix.EpollWait(p.epfd, p.events[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		p.n, p.err = n, err
+		return n > 0 || err != nil
+	}
 }
 
 func (p *poller) add(fd int, gen uint32) error {
@@ -63,14 +110,28 @@ func (p *poller) removeListener(fd int) {
 }
 
 func (p *poller) wait(timeoutMs int) (int, error) {
-	n, err := unix.EpollWait(p.epfd, p.events[:], timeoutMs)
-	if err != nil {
-		if err == unix.EINTR {
+	if p.poll(0) || timeoutMs == 0 {
+		return p.result()
+	}
+	var deadline time.Time
+	if timeoutMs > 0 {
+		deadline = time.Now().Add(time.Duration(timeoutMs) * time.Millisecond)
+	}
+	p.file.SetReadDeadline(deadline)
+	if err := p.raw.Read(p.pollFn); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, nil
 		}
-		return 0, &OpError{Op: "epoll_wait", Err: err}
+		return 0, &OpError{Op: "epoll wait", Err: err}
 	}
-	return n, nil
+	return p.result()
+}
+
+func (p *poller) result() (int, error) {
+	if p.err != nil {
+		return 0, &OpError{Op: "epoll_wait", Err: p.err}
+	}
+	return p.n, nil
 }
 
 // event decodes event i; fd is -1 for a wake-up, which it also consumes.
@@ -101,7 +162,7 @@ func (p *poller) wake() {
 }
 
 func (p *poller) close() {
-	unix.Close(p.epfd)
+	p.file.Close() // closes epfd
 	unix.Close(p.efd)
 }
 

@@ -1,0 +1,161 @@
+package egress
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+)
+
+// One keep-alive GET round trip against a local server, egress (both
+// APIs) and net/http in the same run: go test -bench Get -benchmem.
+//
+// The server is a raw loop that answers every request head with a canned
+// response and allocates nothing per request, so that the allocations
+// reported are the client's alone.
+func newBenchServer(tb testing.TB) *cannedServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &cannedServer{ln: ln, URL: "http://" + ln.Addr().String()}
+	tb.Cleanup(s.close)
+	s.wg.Add(1)
+	go s.serve()
+	return s
+}
+
+type cannedServer struct {
+	ln   net.Listener
+	URL  string
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	cons []net.Conn
+}
+
+var cannedResponse = []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, egress")
+
+func (s *cannedServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.cons = append(s.cons, c)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			buf := make([]byte, 8192)
+			have := 0
+			for {
+				n, err := c.Read(buf[have:])
+				if err != nil {
+					return
+				}
+				have += n
+				for {
+					i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+					if i < 0 {
+						break
+					}
+					if _, err := c.Write(cannedResponse); err != nil {
+						return
+					}
+					have = copy(buf, buf[i+4:have])
+				}
+			}
+		}()
+	}
+}
+
+func (s *cannedServer) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.cons {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// exchangeLoop runs n sequential exchanges on one reused Exchange.
+func exchangeLoop(tb testing.TB, t *Transport, url string) func(n int) {
+	done := make(chan error, 1)
+	ex := &Exchange{URL: url, OnDone: func(_ *Exchange, err error) { done <- err }}
+	return func(n int) {
+		for i := 0; i < n; i++ {
+			if err := t.Send(ex); err != nil {
+				tb.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkGetExchange(b *testing.B) {
+	srv := newBenchServer(b)
+	t := newTestTransport(&testing.T{}, Options{})
+	defer t.Close()
+	run := exchangeLoop(b, t, srv.URL+"/")
+	run(10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	run(b.N)
+}
+
+func BenchmarkGetRoundTrip(b *testing.B) {
+	srv := newBenchServer(b)
+	t, _ := NewTransport(Options{})
+	defer t.Close()
+	benchClient(b, &http.Client{Transport: t}, srv.URL)
+}
+
+func BenchmarkGetNetHTTP(b *testing.B) {
+	srv := newBenchServer(b)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	benchClient(b, &http.Client{Transport: tr}, srv.URL)
+}
+
+func benchClient(b *testing.B, c *http.Client, url string) {
+	req, _ := http.NewRequest("GET", url, nil)
+	get := func() {
+		resp, err := c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for i := 0; i < 10; i++ {
+		get()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		get()
+	}
+}
+
+// TestExchangeSteadyStateAllocs pins the non-blocking API's promise: a
+// reused Exchange on a kept-alive connection allocates nothing per request.
+func TestExchangeSteadyStateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	leakCheck(t)
+	srv := newBenchServer(t)
+	tr := newTestTransport(t, Options{})
+	run := exchangeLoop(t, tr, srv.URL+"/")
+	run(20)
+	if a := testing.AllocsPerRun(200, func() { run(1) }); a > 0 {
+		t.Fatalf("%.1f allocations per request, want 0", a)
+	}
+}
