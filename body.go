@@ -28,10 +28,10 @@ type bodyPipe struct {
 	wantResume bool  // the loop paused the connection for this pipe
 }
 
-func newBodyPipe(x *exchange, window int) *bodyPipe {
-	p := &bodyPipe{x: x, hc: x.hc, loop: x.hc.c.Loop(), window: window}
+// init readies the pipe for x's response. Loop only, before it is shared.
+func (p *bodyPipe) init(x *exchange, window int) {
+	p.x, p.hc, p.loop, p.window = x, x.hc, x.hc.c.Loop(), window
 	p.cond.L = &p.mu
-	return p
 }
 
 // write appends body bytes. Loop only.

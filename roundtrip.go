@@ -33,6 +33,7 @@ type roundTrip struct {
 	retry      bool
 	finished   bool
 	pipe       *bodyPipe
+	pipeStore  bodyPipe    // the pipe, without an allocation of its own
 	hc         *h1conn     // the connection serving the current attempt
 	stopCtx    func() bool // unregisters the context watch
 }
@@ -110,6 +111,35 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, rt.wrap(err)
 	}
+}
+
+// statusLine builds Response.Status; the usual reasons come from a table.
+func statusLine(code int, reason []byte) string {
+	if code >= 100 && code < 600 {
+		if s := statusLines[code]; s != "" && s[4:] == string(reason) {
+			return s
+		}
+	}
+	return strconv.Itoa(code) + " " + string(reason)
+}
+
+var statusLines = func() (t [600]string) {
+	for c := 100; c < 600; c++ {
+		if txt := http.StatusText(c); txt != "" {
+			t[c] = strconv.Itoa(c) + " " + txt
+		}
+	}
+	return
+}()
+
+func protoString(major, minor int) string {
+	switch {
+	case major == 1 && minor == 1:
+		return "HTTP/1.1"
+	case major == 1 && minor == 0:
+		return "HTTP/1.0"
+	}
+	return "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor)
 }
 
 var gzipField = []http1.HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
@@ -294,9 +324,9 @@ func (rt *roundTrip) informational(x *exchange, p *http1.ResponseParser) {
 func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
 	code := p.StatusCode()
 	resp := &http.Response{
-		Status:        strconv.Itoa(code) + " " + string(p.Reason()),
+		Status:        statusLine(code, p.Reason()),
 		StatusCode:    code,
-		Proto:         "HTTP/" + strconv.Itoa(p.ProtoMajor()) + "." + strconv.Itoa(p.ProtoMinor()),
+		Proto:         protoString(p.ProtoMajor(), p.ProtoMinor()),
 		ProtoMajor:    p.ProtoMajor(),
 		ProtoMinor:    p.ProtoMinor(),
 		Header:        p.Header(),
@@ -310,7 +340,8 @@ func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
 		resp.Trailer = http.Header{}
 	}
 	if p.HasBody() {
-		pipe := newBodyPipe(x, x.t.opts.BodyWindow)
+		pipe := &rt.pipeStore
+		pipe.init(x, x.t.opts.BodyWindow)
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 			resp.Header.Del("Content-Encoding")

@@ -66,6 +66,7 @@ type Transport struct {
 	pool    *pool.Pool
 	handler handler
 	tls     *tlsClients
+	keys    keyCache
 	closed  atomic.Bool
 	stats   transportCounters
 	closeMu sync.Mutex
@@ -170,8 +171,41 @@ func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*
 	return t.eng.Dial(ctx, "tcp", key.Addr, h, o)
 }
 
-// keyFor builds the pool key of a request URL.
+// keyCache remembers the pool key of each scheme and authority seen, so
+// that a request to a known host builds no strings. It is bounded: when
+// full it starts over.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[[2]string]pool.Key
+}
+
+const keyCacheSize = 4096
+
+// keyFor returns the pool key of a request URL.
 func (t *Transport) keyFor(u *url.URL) (pool.Key, error) {
+	c := &t.keys
+	ck := [2]string{u.Scheme, u.Host}
+	c.mu.Lock()
+	k, ok := c.m[ck]
+	c.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	k, err := t.makeKey(u)
+	if err != nil {
+		return k, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= keyCacheSize {
+		c.m = make(map[[2]string]pool.Key)
+	}
+	c.m[ck] = k
+	c.mu.Unlock()
+	return k, nil
+}
+
+// makeKey builds the pool key of a request URL.
+func (t *Transport) makeKey(u *url.URL) (pool.Key, error) {
 	var port string
 	var cfg *tls.Config
 	switch strings.ToLower(u.Scheme) {
