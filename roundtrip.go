@@ -71,12 +71,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x.header = req.Header
 	x.reqClose = req.Close || t.opts.DisableKeepAlives
 	x.trace = httptrace.ContextClientTrace(x.ctx)
+	if err := t.proxyFor(req, x); err != nil {
+		closeBody(req)
+		return nil, &RequestError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
+	}
 	x.contentLength = outgoingLength(req)
 	x.streamed = x.contentLength != 0
 	x.expect100 = x.streamed && strings.EqualFold(req.Header.Get("Expect"), "100-continue")
 	if !t.opts.DisableCompression && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" && x.method != http.MethodHead {
 		rt.gzip = true
-		x.fields = gzipField
+		if x.fields == nil {
+			x.fields = gzipField // shared, never appended to
+		} else {
+			x.fields = append(x.fields, gzipField...)
+		}
 	}
 
 	body := req.Body

@@ -156,9 +156,6 @@ func (t *Transport) isOpen() bool { return !t.closed.Load() }
 // dial opens a pooled connection: TCP, then TLS for https keys.
 func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*engine.Conn, error) {
 	o := &engine.DialOptions{Timeout: t.opts.DialTimeout}
-	if key.Proxy != "" {
-		return nil, errors.New("egress: proxies are not supported yet")
-	}
 	if key.TLS != nil {
 		host, _, err := net.SplitHostPort(key.Addr)
 		if err != nil {
@@ -168,7 +165,13 @@ func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*
 			return nil, errNoTLS
 		}
 	}
-	return t.eng.Dial(ctx, "tcp", key.Addr, h, o)
+	dial := func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error) {
+		return t.eng.Dial(ctx, "tcp", addr, h, o)
+	}
+	if key.Proxy != "" {
+		return t.dialProxy(key, h, o, dial)
+	}
+	return dial(key.Addr, h, o)
 }
 
 // keyCache remembers the pool key of each scheme and authority seen, so

@@ -140,14 +140,14 @@ func (c *Conn) Stats() ConnStats {
 // ErrWriteQueueFull, queuing nothing, when the connection's write-queue
 // limit would be passed, and with ErrClosed after Close or CloseWrite.
 func (c *Conn) Write(b []byte) error {
-	if c.layer != nil {
-		c.mu.Lock()
-		closed := c.wclosed
-		c.mu.Unlock()
+	c.mu.Lock()
+	l, closed := c.layer, c.wclosed
+	c.mu.Unlock()
+	if l != nil {
 		if closed {
 			return ErrClosed
 		}
-		return c.layer.Write(c, b)
+		return l.Write(c, b)
 	}
 	return c.enqueue(b, false)
 }

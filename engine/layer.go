@@ -1,5 +1,7 @@
 package engine
 
+import "errors"
+
 // Layer transforms a connection's byte stream between the socket and the
 // handler, so that the layers above see plaintext through the same Conn
 // and Handler API whatever runs underneath. TLS (package tlsconn) is one.
@@ -28,7 +30,31 @@ type Layer interface {
 }
 
 // Layer returns the connection's layer, or nil for a plain connection.
-func (c *Conn) Layer() Layer { return c.layer }
+func (c *Conn) Layer() Layer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.layer
+}
+
+// StartLayer puts l between the socket and the handler of an open
+// connection: TLS through a proxy's CONNECT tunnel, or after STARTTLS.
+// The handler's OnOpen runs again once l calls LayerReady. Loop only, and
+// only on a connection that has no layer yet.
+func (c *Conn) StartLayer(l Layer) error {
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	c.mu.Lock()
+	if c.layer != nil {
+		c.mu.Unlock()
+		return errors.New("egress: connection already has a layer")
+	}
+	c.layer = l
+	c.mu.Unlock()
+	c.ready = false
+	l.Start(c)
+	return nil
+}
 
 // WriteRaw queues b on the socket, below the connection's layer. Layers
 // call it; it ignores the write-queue limit, because an encoder such as
