@@ -33,9 +33,10 @@ type roundTrip struct {
 	retry      bool
 	finished   bool
 	pipe       *bodyPipe
-	pipeStore  bodyPipe    // the pipe, without an allocation of its own
-	hc         *h1conn     // the connection serving the current attempt
-	stopCtx    func() bool // unregisters the context watch
+	pipeStore  bodyPipe       // the pipe, without an allocation of its own
+	bodiless   *http.Response // a response with no body, handed over in done
+	hc         *h1conn        // the connection serving the current attempt
+	stopCtx    func() bool    // unregisters the context watch
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -176,7 +177,7 @@ func (rt *roundTrip) wrap(err error) error {
 
 func (rt *roundTrip) reset() {
 	rt.mu.Lock()
-	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe = false, false, nil, nil, false, false, nil
+	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe, rt.bodiless = false, false, nil, nil, false, false, nil, nil
 	rt.mu.Unlock()
 }
 
@@ -363,8 +364,15 @@ func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
 		rt.mu.Unlock()
 	}
 	rt.mu.Lock()
-	rt.resp = resp
-	rt.cond.Broadcast()
+	if p.HasBody() {
+		rt.resp = resp
+		rt.cond.Broadcast()
+	} else {
+		// Nothing follows the head: hand the response over in done, once
+		// the connection is back in the pool, so that the caller's next
+		// request can reuse it.
+		rt.bodiless = resp
+	}
 	rt.mu.Unlock()
 }
 
@@ -381,6 +389,9 @@ func (rt *roundTrip) trailers(x *exchange, p *http1.ResponseParser) {
 func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	rt.mu.Lock()
 	rt.finished, rt.err, rt.retry, rt.hc = true, err, retry, nil
+	if err == nil && rt.bodiless != nil {
+		rt.resp, rt.bodiless = rt.bodiless, nil
+	}
 	if !retry && rt.stopCtx != nil {
 		rt.stopCtx()
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -155,7 +157,7 @@ func (t *Transport) isOpen() bool { return !t.closed.Load() }
 
 // dial opens a pooled connection: TCP, then TLS for https keys.
 func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*engine.Conn, error) {
-	o := &engine.DialOptions{Timeout: t.opts.DialTimeout}
+	o := &engine.DialOptions{Timeout: t.opts.DialTimeout, Trace: dialTrace(httptrace.ContextClientTrace(ctx))}
 	if key.TLS != nil {
 		host, _, err := net.SplitHostPort(key.Addr)
 		if err != nil {
@@ -205,6 +207,31 @@ func (t *Transport) keyFor(u *url.URL) (pool.Key, error) {
 	c.m[ck] = k
 	c.mu.Unlock()
 	return k, nil
+}
+
+// dialTrace passes the engine's dial steps to httptrace's hooks.
+func dialTrace(ct *httptrace.ClientTrace) *engine.DialTrace {
+	if ct == nil || (ct.DNSStart == nil && ct.DNSDone == nil && ct.ConnectStart == nil && ct.ConnectDone == nil) {
+		return nil
+	}
+	return &engine.DialTrace{
+		DNSStart: func(host string) {
+			if ct.DNSStart != nil {
+				ct.DNSStart(httptrace.DNSStartInfo{Host: host})
+			}
+		},
+		DNSDone: func(addrs []netip.Addr, err error) {
+			if ct.DNSDone != nil {
+				ips := make([]net.IPAddr, len(addrs))
+				for i, a := range addrs {
+					ips[i] = net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()}
+				}
+				ct.DNSDone(httptrace.DNSDoneInfo{Addrs: ips, Err: err})
+			}
+		},
+		ConnectStart: ct.ConnectStart,
+		ConnectDone:  ct.ConnectDone,
+	}
 }
 
 // makeKey builds the pool key of a request URL.

@@ -504,3 +504,34 @@ func TestLargeDownloadBoundedMemory(t *testing.T) {
 		t.Fatalf("heap grew by %d MiB while streaming %d MiB", grew>>20, size>>20)
 	}
 }
+
+func TestTraceDNSAndConnect(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	var mu sync.Mutex
+	var got []string
+	add := func(s string) { mu.Lock(); got = append(got, s); mu.Unlock() }
+	trace := &httptrace.ClientTrace{
+		DNSStart:     func(i httptrace.DNSStartInfo) { add("dns-start " + i.Host) },
+		DNSDone:      func(i httptrace.DNSDoneInfo) { add(fmt.Sprintf("dns-done %v", i.Err == nil && len(i.Addrs) > 0)) },
+		ConnectStart: func(network, addr string) { add("connect-start " + network) },
+		ConnectDone:  func(network, addr string, err error) { add(fmt.Sprintf("connect-done %v", err)) },
+	}
+	tr := newTestTransport(t, Options{})
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://localhost:"+port+"/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	s := strings.Join(got, "|")
+	// localhost may resolve to ::1 first where nothing listens: a failed
+	// attempt is reported too, then the one that connects.
+	if !strings.HasPrefix(s, "dns-start localhost|dns-done true|connect-start tcp|") || !strings.HasSuffix(s, "connect-done <nil>") {
+		t.Fatalf("trace: %s", s)
+	}
+}

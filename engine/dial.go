@@ -20,6 +20,7 @@ type dialState struct {
 	noDelay   bool
 	keepAlive time.Duration
 	timeout   time.Duration
+	trace     *DialTrace
 
 	// lookup hands the resolver's answer to the loop; see Loop.startDial.
 	lookup   atomic.Int32
@@ -83,6 +84,9 @@ func (l *Loop) startDial(c *Conn) {
 		c.resolved()
 		return
 	}
+	if d.trace != nil && d.trace.DNSStart != nil {
+		d.trace.DNSStart(d.host)
+	}
 	network := "ip"
 	switch d.family {
 	case 4:
@@ -93,8 +97,11 @@ func (l *Loop) startDial(c *Conn) {
 	// The callback may run before LookupAsync returns, on this goroutine or
 	// on a resolver worker. Whoever loses the race below hands the answer
 	// to the loop, so resolved always runs on the loop.
-	l.e.resolver.LookupAsync(d.ctx, network, d.host, func(addrs []netip.Addr, err error) {
+	l.e.resolver.LookupAsync(withoutValues{d.ctx}, network, d.host, func(addrs []netip.Addr, err error) {
 		d.addrs, d.lookErr = addrs, err
+		if d.trace != nil && d.trace.DNSDone != nil {
+			d.trace.DNSDone(addrs, err)
+		}
 		if !d.lookup.CompareAndSwap(lookupCalling, lookupAnswered) {
 			l.post(c.resolved)
 		}
@@ -121,6 +128,13 @@ func (l *Loop) removeDialing(c *Conn) {
 		l.dialing = append([]*Conn(nil), l.dialing...)
 	}
 }
+
+// withoutValues passes a dial's deadline and cancellation to the resolver
+// but not its values: net's resolver would otherwise fire the httptrace
+// DNS hooks a second time (the dial reports DNS itself, cache hits too).
+type withoutValues struct{ context.Context }
+
+func (withoutValues) Value(any) any { return nil }
 
 func (l *Loop) isStopping() bool {
 	l.mu.Lock()
@@ -167,10 +181,14 @@ func (c *Conn) tryNext() {
 		d.next++
 		d.tried++
 		d.cur = netip.AddrPortFrom(a.Unmap(), d.port)
+		if d.trace != nil && d.trace.ConnectStart != nil {
+			d.trace.ConnectStart("tcp", d.cur.String())
+		}
 		err := c.loop.be.startConnect(c, d.cur)
 		if err == nil {
 			return // in progress, or already connected
 		}
+		d.traceConnectDone(err)
 		d.lastErr = err
 	}
 	err := d.lastErr
@@ -187,6 +205,7 @@ func (c *Conn) connectFailed(err error) {
 		return
 	}
 	c.dial.lastErr = err
+	c.dial.traceConnectDone(err)
 	c.loop.be.closeSocket(c)
 	c.tryNext()
 }
@@ -195,6 +214,7 @@ func (c *Conn) connectFailed(err error) {
 func (c *Conn) connected() {
 	l := c.loop
 	d := c.dial
+	d.traceConnectDone(nil)
 	d.finish()
 	c.remote = d.cur
 	c.dial = nil
@@ -202,6 +222,12 @@ func (c *Conn) connected() {
 	l.ctr.dialing.Add(-1)
 	l.ctr.dialed.Add(1)
 	c.open()
+}
+
+func (d *dialState) traceConnectDone(err error) {
+	if d.trace != nil && d.trace.ConnectDone != nil {
+		d.trace.ConnectDone("tcp", d.cur.String(), err)
+	}
 }
 
 // dialFail ends a dial with err. Loop only.

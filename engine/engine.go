@@ -174,6 +174,19 @@ type DialOptions struct {
 	// OnOpen once the layer is ready, and plaintext in OnData. A Layer
 	// value serves one connection.
 	Layer Layer
+	// Trace, if set, is told of the dial's steps (httptrace's DNS and
+	// connect hooks are built on it).
+	Trace *DialTrace
+}
+
+// DialTrace hooks run on the loop, or on a resolver worker for DNSDone,
+// as a dial goes through its steps. Nil fields are skipped; hooks must not
+// block.
+type DialTrace struct {
+	DNSStart     func(host string)
+	DNSDone      func(addrs []netip.Addr, err error)
+	ConnectStart func(network, addr string)
+	ConnectDone  func(network, addr string, err error)
 }
 
 // Dial starts connecting to address ("host:port") over network ("tcp",
@@ -232,7 +245,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 	}
 	d := &dialState{
 		ctx: ctx, network: network, family: family, address: address, host: host, port: uint16(port),
-		noDelay: !o.NoDelayOff, keepAlive: e.cfg.KeepAlive, timeout: e.cfg.DialTimeout,
+		noDelay: !o.NoDelayOff, keepAlive: e.cfg.KeepAlive, timeout: e.cfg.DialTimeout, trace: o.Trace,
 	}
 	if o.KeepAlive != 0 {
 		d.keepAlive = o.KeepAlive
