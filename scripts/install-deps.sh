@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the system packages that the tests and benchmarks use as real
-# peers (nginx for the TLS and HTTP integration tests). Idempotent: a
+# peers (nginx for the TLS and HTTP integration tests). With the argument
+# "bench" it also installs the benchmark anchors that bench/run measures
+# against (wrk, and h2load from nghttp2-client). Idempotent: a
 # package already installed is skipped, and `apt-get update` runs at most
 # once. Without root (or without apt-get) it explains and exits 0, so the
 # tests that need a missing package skip instead of failing.
@@ -9,6 +11,9 @@
 set -eu
 
 PACKAGES="nginx"
+if [ "${1:-}" = bench ]; then
+	PACKAGES="$PACKAGES wrk nghttp2-client"
+fi
 
 missing=""
 for p in $PACKAGES; do

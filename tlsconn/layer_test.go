@@ -1,0 +1,401 @@
+package tlsconn
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+)
+
+var backends = []engine.Backend{engine.BackendPoll, engine.BackendNet}
+
+func forEachBackend(t *testing.T, f func(t *testing.T, be engine.Backend)) {
+	for _, be := range backends {
+		t.Run(be.String(), func(t *testing.T) {
+			checkLeaks(t)
+			f(t, be)
+		})
+	}
+}
+
+// TestEchoGoServer exchanges data with a crypto/tls server, verifying the
+// certificate for the dial host name, and closes with close_notify.
+func TestEchoGoServer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		gotEOF := make(chan error, 1)
+		srv := newGoTLSServer(t, serverTLS(), func(c *tls.Conn) {
+			buf := make([]byte, 5)
+			io.ReadFull(c, buf)
+			c.Write(bytes.ToUpper(buf))
+			_, err := c.Read(buf) // our close_notify reads as io.EOF
+			gotEOF <- err
+		})
+		e := newEngine(t, be)
+		cl := newClient(t, Config{})
+		r := newResult()
+		c := dial(t, e, cl, localhostAddr(srv.addr()), r)
+		r.waitOpen(t)
+		if err := c.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.waitData(t, 5); string(got) != "HELLO" {
+			t.Fatalf("got %q", got)
+		}
+		st, ok := State(c)
+		if !ok || st.Version != tls.VersionTLS13 || st.ServerName != "localhost" || len(st.PeerCertificates) == 0 {
+			t.Fatalf("state %v: version %x, server name %q", ok, st.Version, st.ServerName)
+		}
+		c.Close()
+		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		if err := <-gotEOF; err != io.EOF {
+			t.Fatalf("server read %v, want io.EOF (close_notify)", err)
+		}
+	})
+}
+
+// TestEchoEngineServer runs both ends on engines, moves a megabyte each
+// way (records split across reads at every size), and writes before the
+// handshake has finished.
+func TestEchoEngineServer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		e := newEngine(t, be)
+		addr := newEngineServer(t, e, serverTLS(), echoHandler)
+		cl := newClient(t, Config{})
+		payload := make([]byte, 1<<20)
+		rand.Read(payload)
+		r := newResult()
+		c := dialServerName(t, e, cl, addr, "localhost", r)
+		// Queued before the connection is even up; sent after the
+		// handshake, in order.
+		for off := 0; off < len(payload); off += 100 << 10 {
+			if err := c.Write(payload[off:min(off+100<<10, len(payload))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.waitOpen(t)
+		if got := r.waitData(t, len(payload)); !bytes.Equal(got, payload) {
+			t.Fatalf("echo differs (%d bytes)", len(got))
+		}
+		c.Close()
+		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+	})
+}
+
+// TestIPAddressVerified dials an IP literal: no SNI is sent and the
+// certificate's IP addresses are what is checked.
+func TestIPAddressVerified(t *testing.T) {
+	checkLeaks(t)
+	sni := make(chan string, 1)
+	cfg := serverTLS()
+	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni <- h.ServerName
+		return nil, nil
+	}
+	e := newEngine(t, engine.BackendPoll)
+	addr := newEngineServer(t, e, cfg, echoHandler)
+	cl := newClient(t, Config{})
+	r := newResult()
+	c := dial(t, e, cl, addr, r)
+	r.waitOpen(t)
+	if s := <-sni; s != "" {
+		t.Fatalf("SNI %q sent for an IP address", s)
+	}
+	c.Close()
+	r.waitClose(t)
+}
+
+// TestPeerCloseNotify: the server ends the session properly, then
+// abruptly; each is reported as such.
+func TestPeerCloseNotify(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		srv := newGoTLSServer(t, serverTLS(), func(c *tls.Conn) {
+			c.Write([]byte("bye"))
+			c.Close() // close_notify, then FIN
+		})
+		e := newEngine(t, be)
+		cl := newClient(t, Config{})
+		r := newResult()
+		dialServerName(t, e, cl, srv.addr(), "localhost", r)
+		r.waitOpen(t)
+		err := r.waitClose(t)
+		mustIs(t, err, ErrCloseNotify)
+		mustIs(t, err, engine.ErrPeerClosed)
+		if got := string(r.bytes()); got != "bye" {
+			t.Fatalf("got %q before close_notify", got)
+		}
+	})
+}
+
+func TestPeerCloseTruncated(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		raw := make(chan net.Conn, 1)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := tls.Server(c, serverTLS())
+			if tc.Handshake() == nil {
+				tc.Write([]byte("partial"))
+			}
+			c.Close() // TCP close, no close_notify
+			raw <- c
+		}()
+		e := newEngine(t, be)
+		cl := newClient(t, Config{})
+		r := newResult()
+		dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
+		r.waitOpen(t)
+		err = r.waitClose(t)
+		mustIs(t, err, ErrTruncated)
+		if errors.Is(err, engine.ErrPeerClosed) {
+			t.Fatal("a truncated session must not look like a clean close")
+		}
+		if got := string(r.bytes()); got != "partial" {
+			t.Fatalf("got %q", got)
+		}
+		<-raw
+	})
+}
+
+// TestPeerClosesDuringHandshake: a server that reads the ClientHello and
+// hangs up (FIN), or resets, is reported as a handshake failure, not as a
+// clean close.
+func TestPeerClosesDuringHandshake(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		for _, reset := range []bool{false, true} {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				if reset {
+					c.Read(make([]byte, 100)) // the handshake has begun
+					c.(*net.TCPConn).SetLinger(0)
+				} else {
+					// Read the whole ClientHello, so that the close is a FIN.
+					c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+					io.Copy(io.Discard, c)
+				}
+				c.Close()
+			}()
+			e := newEngine(t, be)
+			cl := newClient(t, Config{})
+			r := newResult()
+			dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
+			err = r.waitClose(t)
+			want := engine.ErrPeerClosed
+			if reset {
+				want = engine.ErrReset
+			}
+			var he *HandshakeError
+			if !errors.As(err, &he) || !errors.Is(err, want) {
+				t.Fatalf("reset %v: close reason %v (%T)", reset, err, err)
+			}
+			if len(r.opened) != 0 {
+				t.Fatal("OnOpen ran")
+			}
+		}
+	})
+}
+
+// TestNotTLS: a server that answers with something else fails the
+// handshake with crypto/tls's own words.
+func TestNotTLS(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+		io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	e := newEngine(t, engine.BackendPoll)
+	cl := newClient(t, Config{})
+	r := newResult()
+	dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
+	err = r.waitClose(t)
+	var he *HandshakeError
+	if !errors.As(err, &he) {
+		t.Fatalf("close reason %v (%T)", err, err)
+	}
+	t.Log(err)
+}
+
+// TestWriteQueueLimit: plaintext held during the handshake, and ciphertext
+// afterwards, stay within the connection's write-queue limit.
+func TestWriteQueueLimit(t *testing.T) {
+	checkLeaks(t)
+	e := newEngine(t, engine.BackendPoll)
+	// The server waits before its handshake, so that the first writes
+	// find it in progress, and then reads nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make(chan struct{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		time.Sleep(200 * time.Millisecond)
+		if tls.Server(c, serverTLS()).Handshake() == nil {
+			<-block
+		}
+	}()
+	defer func() { close(block); ln.Close(); <-served }()
+	cl := newClient(t, Config{})
+	r := newResult()
+	c, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), r.handler(), &engine.DialOptions{Layer: cl.Layer("localhost"), WriteQueueLimit: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(make([]byte, 60<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(make([]byte, 8<<10)); !errors.Is(err, engine.ErrWriteQueueFull) {
+		t.Fatalf("second write during handshake: %v", err)
+	}
+	r.waitOpen(t)
+	// The server does not read: the queue fills and Write says so
+	// instead of growing it.
+	full := false
+	for i := 0; i < 1000 && !full; i++ {
+		err := c.Write(make([]byte, 16<<10))
+		full = errors.Is(err, engine.ErrWriteQueueFull)
+		if err != nil && !full {
+			t.Fatal(err)
+		}
+	}
+	if !full {
+		t.Fatal("write queue never reported full")
+	}
+	if q := c.Stats().Queued; q > int64(64<<10+sealedSize(16<<10)) {
+		t.Fatalf("queued %d bytes, limit 64 KiB", q)
+	}
+	c.Close()
+	r.waitClose(t)
+	if err := c.Write([]byte("x")); !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+}
+
+// TestCloseDuringHandshake: closing while the worker waits frees it at
+// once.
+func TestCloseDuringHandshake(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		ln := silentServer(t)
+		e := newEngine(t, be)
+		cl := newClient(t, Config{HandshakeTimeout: time.Minute})
+		r := newResult()
+		c := dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
+		waitWorkers(t, 1)
+		if _, ok := State(c); ok {
+			t.Fatal("State ok during the handshake")
+		}
+		c.Close()
+		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		waitWorkers(t, 0)
+	})
+}
+
+// TestEngineCloseDuringHandshake: shutting the engine down frees workers
+// blocked in handshakes.
+func TestEngineCloseDuringHandshake(t *testing.T) {
+	checkLeaks(t)
+	ln := silentServer(t)
+	e, err := engine.New(engine.Config{Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, Config{HandshakeTimeout: time.Minute})
+	var closed atomic.Int32
+	for i := 0; i < 5; i++ {
+		h := &engine.HandlerFuncs{Close: func(c *engine.Conn, err error) {
+			if errors.Is(err, engine.ErrEngineClosed) {
+				closed.Add(1)
+			}
+		}}
+		if _, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), h, &engine.DialOptions{Layer: cl.Layer("localhost")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitWorkers(t, 5)
+	e.Close()
+	if closed.Load() != 5 {
+		t.Fatalf("%d of 5 closed with ErrEngineClosed", closed.Load())
+	}
+	waitWorkers(t, 0)
+}
+
+// silentServer accepts TCP connections and never answers.
+func silentServer(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln
+}
+
+// waitWorkers waits until exactly n client handshake workers run.
+func waitWorkers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		running, _ := clientPool.stats()
+		if running == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handshake workers running, want %d", running, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

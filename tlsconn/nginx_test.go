@@ -1,0 +1,281 @@
+package tlsconn
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+)
+
+// nginxOpts configures one nginx TLS server.
+type nginxOpts struct {
+	certPEM, keyPEM []byte
+	http2           bool   // offer h2 by ALPN
+	clientCA        []byte // require a client certificate signed by this CA
+}
+
+// startNginx runs nginx in the foreground with a generated configuration
+// in a temporary directory, on a free loopback port, and stops it at
+// cleanup. It skips the test when nginx is not installed.
+func startNginx(t *testing.T, o nginxOpts) (addr string) {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			t.Skip("nginx not installed (scripts/install-deps.sh installs it)")
+		}
+		bin = "/usr/sbin/nginx"
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "cert.pem", o.certPEM)
+	writeFile(t, dir, "key.pem", o.keyPEM)
+	var clientAuth string
+	if o.clientCA != nil {
+		writeFile(t, dir, "clientca.pem", o.clientCA)
+		clientAuth = fmt.Sprintf("ssl_client_certificate %s/clientca.pem;\n\t\tssl_verify_client on;", dir)
+	}
+	var user string
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers keep access to the temporary directory
+	}
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		listen := "127.0.0.1:" + port + " ssl"
+		if o.http2 {
+			listen += " http2"
+		}
+		conf := fmt.Sprintf(`%[1]s
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	ssl_session_cache shared:egress:1m;
+	server {
+		listen %[3]s;
+		server_name localhost;
+		ssl_certificate %[2]s/cert.pem;
+		ssl_certificate_key %[2]s/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		%[4]s
+		location / {
+			default_type text/plain;
+			return 200 "hello from nginx; client=$ssl_client_s_dn; sni=$ssl_server_name\n";
+		}
+	}
+}
+`, user, dir, listen, clientAuth)
+		confPath := writeFile(t, dir, "nginx.conf", []byte(conf))
+		cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // workers die with the group
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start nginx: %v", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		stop := func() {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-exited
+			}
+		}
+		addr = net.JoinHostPort("127.0.0.1", port)
+		if waitListening(addr, exited) {
+			t.Cleanup(stop)
+			return addr
+		}
+		stop()
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		if attempt == 2 || !bytes.Contains(log, []byte("Address already in use")) {
+			t.Fatalf("nginx did not start:\n%s", log)
+		}
+	}
+}
+
+// waitListening waits until addr accepts connections, or the process
+// exits, or 10 s pass.
+func waitListening(addr string, exited chan error) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// httpGet sends a GET with Connection: close and collects the response
+// until the server closes.
+func httpGet(t *testing.T, e *engine.Engine, cl *Client, addr, serverName string) (resp string, st tls.ConnectionState, closeErr error) {
+	t.Helper()
+	r := newResult()
+	r.onOpen = func(c *engine.Conn) {
+		st, _ = State(c)
+		c.Write([]byte("GET / HTTP/1.1\r\nHost: " + serverName + "\r\nConnection: close\r\n\r\n"))
+	}
+	dialServerName(t, e, cl, addr, serverName, r)
+	r.waitOpen(t)
+	closeErr = r.waitClose(t)
+	return string(r.bytes()), st, closeErr
+}
+
+func TestNginxHTTP(t *testing.T) {
+	checkLeaks(t)
+	p := pki()
+	addr := startNginx(t, nginxOpts{certPEM: p.serverCertPEM, keyPEM: p.serverKeyPEM})
+	for _, be := range backends {
+		e := newEngine(t, be)
+		cl := newClient(t, Config{})
+		resp, st, err := httpGet(t, e, cl, addr, "localhost")
+		if !strings.HasPrefix(resp, "HTTP/1.1 200 OK\r\n") || !strings.Contains(resp, "hello from nginx") || !strings.Contains(resp, "sni=localhost") {
+			t.Fatalf("%v: response %q", be, resp)
+		}
+		if st.Version != tls.VersionTLS13 {
+			t.Fatalf("version %x", st.Version)
+		}
+		// nginx ends the session with close_notify after Connection: close.
+		mustIs(t, err, ErrCloseNotify)
+
+		// A dial by name: resolved by the engine, SNI from the name.
+		r := newResult()
+		r.onOpen = func(c *engine.Conn) {
+			c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+		}
+		dial(t, e, cl, localhostAddr(addr), r)
+		r.waitOpen(t)
+		mustIs(t, r.waitClose(t), ErrCloseNotify)
+		if !strings.Contains(string(r.bytes()), "sni=localhost") {
+			t.Fatalf("response %q", r.bytes())
+		}
+	}
+}
+
+func TestNginxVerify(t *testing.T) {
+	checkLeaks(t)
+	p := pki()
+	good := startNginx(t, nginxOpts{certPEM: p.serverCertPEM, keyPEM: p.serverKeyPEM})
+	expired := startNginx(t, nginxOpts{certPEM: p.expiredCertPEM, keyPEM: p.expiredKeyPEM})
+	e := newEngine(t, engine.BackendPoll)
+	for _, vc := range verifyCases(p) {
+		t.Run(vc.name, func(t *testing.T) {
+			addr := good
+			if bytes.Equal(vc.cert(p).Certificate[0], p.expiredCert.Certificate[0]) {
+				addr = expired
+			}
+			checkVerify(t, e, addr, vc)
+		})
+	}
+}
+
+func TestNginxALPN(t *testing.T) {
+	checkLeaks(t)
+	p := pki()
+	addr := startNginx(t, nginxOpts{certPEM: p.serverCertPEM, keyPEM: p.serverKeyPEM, http2: true})
+	e := newEngine(t, engine.BackendPoll)
+	for _, c := range []struct {
+		offer []string
+		want  string
+	}{
+		{[]string{"h2", "http/1.1"}, "h2"},
+		{[]string{"http/1.1"}, "http/1.1"},
+	} {
+		cl := newClient(t, Config{NextProtos: c.offer, RequireALPN: true})
+		r := newResult()
+		conn := dialServerName(t, e, cl, addr, "localhost", r)
+		r.waitOpen(t)
+		if got := NegotiatedProtocol(conn); got != c.want {
+			t.Fatalf("offer %v: negotiated %q, want %q", c.offer, got, c.want)
+		}
+		if c.want == "http/1.1" {
+			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+			r.waitClose(t)
+			if !strings.HasPrefix(string(r.bytes()), "HTTP/1.1 200 OK") {
+				t.Fatalf("response %q", r.bytes())
+			}
+			continue
+		}
+		conn.Close()
+		r.waitClose(t)
+	}
+}
+
+func TestNginxClientCertificate(t *testing.T) {
+	checkLeaks(t)
+	p := pki()
+	addr := startNginx(t, nginxOpts{certPEM: p.serverCertPEM, keyPEM: p.serverKeyPEM, clientCA: p.clientCA.pem})
+	e := newEngine(t, engine.BackendPoll)
+	keys := encryptedKeys(t)
+	for name, cfg := range map[string]Config{
+		"plain key":     {CertPEM: p.clientCertPEM, KeyPEM: p.clientKeyPEM},
+		"encrypted key": {CertPEM: p.clientCertPEM, KeyPEM: keys["pkcs8 pbkdf2"], KeyPassword: keyPassword},
+		"legacy key":    {CertPEM: p.clientCertPEM, KeyPEM: keys["legacy pem"], KeyPassword: keyPassword},
+	} {
+		resp, _, _ := httpGet(t, e, newClient(t, cfg), addr, "localhost")
+		if !strings.HasPrefix(resp, "HTTP/1.1 200 OK") || !strings.Contains(resp, "CN=egress test client") {
+			t.Fatalf("%s: response %q", name, resp)
+		}
+	}
+	if _, err := NewClient(&Config{CertPEM: p.clientCertPEM, KeyPEM: keys["pkcs8 pbkdf2"], KeyPassword: "wrong"}); err == nil {
+		t.Fatal("wrong password accepted")
+	} else {
+		mustIs(t, err, ErrKeyPassword)
+	}
+	// Without a certificate nginx completes the handshake and answers 400.
+	resp, _, _ := httpGet(t, e, newClient(t, Config{}), addr, "localhost")
+	if !strings.HasPrefix(resp, "HTTP/1.1 400") || !strings.Contains(resp, "No required SSL certificate was sent") {
+		t.Fatalf("without certificate: response %q", resp)
+	}
+}
+
+func TestNginxResumption(t *testing.T) {
+	checkLeaks(t)
+	p := pki()
+	addr := startNginx(t, nginxOpts{certPEM: p.serverCertPEM, keyPEM: p.serverKeyPEM})
+	e := newEngine(t, engine.BackendPoll)
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		cl := newClient(t, Config{TLS: &tls.Config{MaxVersion: version}, RootCAsPEM: p.ca.pem})
+		if _, st, _ := httpGet(t, e, cl, addr, "localhost"); st.DidResume || st.Version != version {
+			t.Fatalf("first: resumed %v, version %x", st.DidResume, st.Version)
+		}
+		if _, st, _ := httpGet(t, e, cl, addr, "localhost"); !st.DidResume {
+			t.Fatalf("%s: second connection not resumed", tls.VersionName(version))
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package tlsconn
+
+import (
+	"crypto/tls"
+
+	"github.com/egress-go/egress/engine"
+)
+
+// State returns the TLS state of c: version, cipher suite, the peer's
+// certificates, ALPN, whether the session was resumed. ok is false when c
+// has no TLS layer of this package or its handshake has not succeeded. It
+// may be called from any goroutine, and still answers after c closed.
+func State(c *engine.Conn) (state tls.ConnectionState, ok bool) {
+	l := layerOf(c)
+	if l == nil {
+		return tls.ConnectionState{}, false
+	}
+	l.mu.Lock()
+	done := l.established
+	l.mu.Unlock()
+	if !done {
+		return tls.ConnectionState{}, false
+	}
+	return l.tc.ConnectionState(), true
+}
+
+// NegotiatedProtocol returns the ALPN protocol the peers agreed on, or ""
+// when none was (or the handshake has not succeeded). Any goroutine.
+func NegotiatedProtocol(c *engine.Conn) string {
+	l := layerOf(c)
+	if l == nil {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.proto
+}
+
+func layerOf(c *engine.Conn) *layer {
+	if c == nil {
+		return nil
+	}
+	l, _ := c.Layer().(*layer)
+	return l
+}
