@@ -1,0 +1,27 @@
+// Package target is egress's embedded HTTP/1.1 test server: what
+// `egress bench` with no URL measures, what `egress serve` runs, and what
+// the tests and examples talk to.
+//
+// It runs on the engine's accept side in the hybrid pattern: one listening
+// socket per loop (SO_REUSEPORT), so each loop accepts and serves its own
+// connections with no hand-off between goroutines. Requests are parsed by
+// http1.RequestParser and answered from the loop without blocking it:
+// delays are loop timers, and large bodies are generated as the socket
+// drains, so a response of any size costs a bounded amount of memory.
+//
+// Endpoints (any method; HEAD gets the head alone):
+//
+//	/               "hello, egress\n"
+//	/bytes/N        N bytes (application/octet-stream)
+//	/chunked?n=&size=
+//	                n chunks of size bytes, chunked (defaults 10 and 1024)
+//	/delay/MS       "hello, egress\n" after MS milliseconds
+//	/status/CODE    the given status (200 to 599) with a short body
+//	/echo           the request body back, with its Content-Type; a
+//	                chunked request gets a chunked response
+//
+// Connections are kept alive (HTTP/1.1, or HTTP/1.0 with keep-alive) and
+// pipelined requests are answered in order. With Config.TLS the server
+// speaks TLS with a self-signed certificate made at start; ClientTLSConfig
+// returns a configuration that trusts it.
+package target

@@ -1,0 +1,180 @@
+package target
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/tlsconn"
+)
+
+// Config sets up a Server. The zero value serves plain HTTP on a free
+// loopback port with one loop per core.
+type Config struct {
+	// Addr is the host:port to listen on; default "127.0.0.1:0", a free
+	// port on loopback.
+	Addr string
+	// TLS serves HTTPS with a self-signed certificate generated at start
+	// (see ClientTLSConfig and CertificatePEM).
+	TLS bool
+	// Loops is the number of event loops, each with its own listening
+	// socket; default runtime.GOMAXPROCS(0).
+	Loops int
+	// Backend selects the engine backend; default engine.BackendAuto.
+	Backend engine.Backend
+	// IdleTimeout closes a connection on which nothing was read or
+	// written for this long; default 2 minutes; negative means never.
+	IdleTimeout time.Duration
+}
+
+// DefaultIdleTimeout is the idle timeout of a zero Config.
+const DefaultIdleTimeout = 2 * time.Minute
+
+// Server is a running target server.
+type Server struct {
+	eng      *engine.Engine
+	ln       *engine.Listener
+	url      string
+	certPEM  []byte
+	roots    *x509.CertPool
+	idle     time.Duration
+	requests atomic.Int64
+	once     sync.Once
+}
+
+// Stats are a server's counters.
+type Stats struct {
+	Requests int64 // requests answered (fully parsed and responded to)
+	Accepted int64 // connections accepted
+	Open     int64 // connections open now
+}
+
+// Start starts a server; it serves until Close.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{idle: cfg.IdleTimeout}
+	if s.idle == 0 {
+		s.idle = DefaultIdleTimeout
+	}
+	lc := &engine.ListenConfig{ReusePort: true}
+	if cfg.TLS {
+		cert, certPEM, err := selfSigned(host)
+		if err != nil {
+			return nil, err
+		}
+		s.certPEM = certPEM
+		s.roots = x509.NewCertPool()
+		s.roots.AddCert(cert.Leaf)
+		lc.Layer = tlsconn.Server(&tls.Config{
+			Certificates: []tls.Certificate{cert},
+			NextProtos:   []string{"http/1.1"},
+		})
+	}
+	s.eng, err = engine.New(engine.Config{Loops: cfg.Loops, Backend: cfg.Backend})
+	if err != nil {
+		return nil, err
+	}
+	s.ln, err = s.eng.Listen("tcp", cfg.Addr, s.accept, lc)
+	if err != nil {
+		s.eng.Close()
+		return nil, err
+	}
+	s.url = "http://"
+	if cfg.TLS {
+		s.url = "https://"
+	}
+	s.url += urlHost(s.ln.Addr().(*net.TCPAddr))
+	return s, nil
+}
+
+// urlHost renders a listening address for a URL, replacing a wildcard
+// address with loopback, which reaches it too.
+func urlHost(a *net.TCPAddr) string {
+	ip := a.IP
+	switch {
+	case ip == nil || ip.Equal(net.IPv4zero):
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.Equal(net.IPv6unspecified):
+		ip = net.IPv6loopback
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+}
+
+// accept gives each accepted connection its handler; it runs on the loop
+// that will own the connection.
+func (s *Server) accept(c *engine.Conn) engine.Handler {
+	return &conn{s: s, c: c}
+}
+
+// URL returns the server's base URL, such as "http://127.0.0.1:34567".
+func (s *Server) URL() string { return s.url }
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Engine returns the engine the server runs on.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// CertificatePEM returns the server's certificate in PEM form (it is its
+// own CA), for a client's CA file; nil without TLS.
+func (s *Server) CertificatePEM() []byte { return s.certPEM }
+
+// ClientTLSConfig returns a TLS configuration that trusts the server's
+// certificate, with verification on; nil without TLS.
+func (s *Server) ClientTLSConfig() *tls.Config {
+	if s.roots == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12}
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	es := s.eng.Stats()
+	return Stats{Requests: s.requests.Load(), Accepted: es.Accepted, Open: es.Open}
+}
+
+// Close stops the server: it stops accepting, closes every connection
+// and waits until every goroutine it started has exited.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.ln.Close()
+		s.eng.Close()
+	})
+	return nil
+}
+
+// dateCache holds the Date field value, formatted once a second rather
+// than for every response.
+var dateCache struct {
+	mu  sync.Mutex
+	sec atomic.Int64
+	val atomic.Pointer[string]
+}
+
+// httpDate returns the current time as an HTTP date.
+func httpDate() string {
+	now := time.Now()
+	if sec := now.Unix(); sec != dateCache.sec.Load() {
+		dateCache.mu.Lock()
+		if sec != dateCache.sec.Load() {
+			v := now.UTC().Format(http.TimeFormat)
+			dateCache.val.Store(&v)
+			dateCache.sec.Store(sec)
+		}
+		dateCache.mu.Unlock()
+	}
+	return *dateCache.val.Load()
+}
