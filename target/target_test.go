@@ -225,8 +225,8 @@ func TestBadRequests(t *testing.T) {
 	cases := map[string]int{
 		"GET / HTTP/1.1\r\n\r\n": 400, // no Host
 		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n": 400,
-		"GET / HTTP/2.0\r\nHost: x\r\n\r\n":                                        505,
-		"GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("y", 70<<10) + "\r\n\r\n": 431,
+		"GET / HTTP/2.0\r\nHost: x\r\n\r\n":                                                    505,
+		"GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("y", 70<<10) + "\r\n\r\n":          431,
 	}
 	for in, code := range cases {
 		nc, br := rawConn(t, s)
