@@ -1,0 +1,287 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+)
+
+// raceEnabled is set by race_test.go when the race detector is on.
+var raceEnabled bool
+
+func init() {
+	// Start Go's own network poller before any leak check counts sockets.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+}
+
+// countSockets counts the process's socket descriptors.
+func countSockets() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
+// checkLeaks records the goroutines and sockets now and returns a cleanup
+// that waits, for a bounded time, until both are back to those numbers.
+// Register it first so that it runs after every other cleanup.
+func checkLeaks(t testing.TB) func() {
+	g0, s0 := runtime.NumGoroutine(), countSockets()
+	return func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			g, s := runtime.NumGoroutine(), countSockets()
+			if g <= g0 && s <= s0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("leak: goroutines %d -> %d, sockets %d -> %d\n%s", g0, g, s0, s, buf)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// server is a loopback TCP server run by a test: it echoes what it reads,
+// and can close connections that stay idle, or write to them unasked.
+type server struct {
+	t        testing.TB
+	ln       net.Listener
+	idle     time.Duration // close a connection idle this long; 0 never
+	mu       sync.Mutex
+	conns    map[string]net.Conn // by the client's address
+	accepted int
+	closed   int // connections that ended (EOF or error)
+	wg       sync.WaitGroup
+}
+
+func newServer(t testing.TB, idle time.Duration) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, ln: ln, idle: idle, conns: map[string]net.Conn{}}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *server) addr() string { return s.ln.Addr().String() }
+
+func (s *server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.accepted++
+		s.conns[c.RemoteAddr().String()] = c
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serve(c)
+	}
+}
+
+func (s *server) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.conns, c.RemoteAddr().String())
+		s.closed++
+		s.mu.Unlock()
+	}()
+	buf := make([]byte, 4096)
+	for {
+		if s.idle > 0 {
+			c.SetReadDeadline(time.Now().Add(s.idle))
+		}
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stats returns how many connections were accepted and have ended.
+func (s *server) stats() (accepted, closed int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted, s.closed
+}
+
+// conn returns the server side of the client connection from addr,
+// waiting for Accept, which may lag the client's connect.
+func (s *server) conn(addr string) net.Conn {
+	s.t.Helper()
+	var c net.Conn
+	waitFor(s.t, "the server to accept "+addr, func() bool {
+		s.mu.Lock()
+		c = s.conns[addr]
+		s.mu.Unlock()
+		return c != nil
+	})
+	return c
+}
+
+// push writes b, unasked, to the server side of pc.
+func (s *server) push(pc *Conn, b []byte) {
+	s.t.Helper()
+	if _, err := s.conn(localAddr(s.t, pc)).Write(b); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *server) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// waitFor polls cond until it holds or a bounded time passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// setup starts the leak check, a server, an engine with two loops and a
+// pool. Cleanups run pool, engine, server, leak check: the reverse order.
+func setup(t testing.TB, cfg Config, idle time.Duration) (*Pool, *server, Key) {
+	t.Helper()
+	t.Cleanup(checkLeaks(t))
+	srv := newServer(t, idle)
+	e, err := engine.New(engine.Config{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	p := New(e, cfg)
+	t.Cleanup(func() { p.Close() })
+	return p, srv, Key{Network: "tcp", Addr: srv.addr()}
+}
+
+// recorder is a handler that collects what a connection receives.
+type recorder struct {
+	mu     sync.Mutex
+	data   bytes.Buffer
+	closed chan error
+}
+
+func newRecorder() *recorder { return &recorder{closed: make(chan error, 1)} }
+
+func (r *recorder) OnOpen(*engine.Conn)         {}
+func (r *recorder) OnWritten(*engine.Conn, int) {}
+func (r *recorder) OnData(_ *engine.Conn, b []byte) {
+	r.mu.Lock()
+	r.data.Write(b)
+	r.mu.Unlock()
+}
+func (r *recorder) OnClose(_ *engine.Conn, err error) { r.closed <- err }
+
+func (r *recorder) take(n int) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.data.Len() < n {
+		return "", false
+	}
+	return string(r.data.Next(n)), true
+}
+
+// roundTrip writes msg on pc through a fresh recorder and waits for the
+// echo.
+func roundTrip(t testing.TB, pc *Conn, msg string) {
+	t.Helper()
+	rec := newRecorder()
+	pc.SetHandler(rec)
+	if err := pc.Engine().Write([]byte(msg)); err != nil {
+		t.Fatal("write:", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if got, ok := rec.take(len(msg)); ok {
+			if got != msg {
+				t.Fatalf("echo %q, want %q", got, msg)
+			}
+			return
+		}
+		select {
+		case err := <-rec.closed:
+			t.Fatalf("connection closed during round trip: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no echo")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func mustRequest(t testing.TB, p *Pool, key Key) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pc, err := p.Request(ctx, key, nil)
+	if err != nil {
+		t.Fatal("request:", err)
+	}
+	return pc
+}
+
+func mustRelease(t testing.TB, pc *Conn, reusable bool) {
+	t.Helper()
+	if err := pc.Release(reusable); err != nil {
+		t.Fatal("release:", err)
+	}
+}
+
+// localAddr returns pc's local address, read on its loop: engine.Conn's
+// LocalAddr reads the descriptor that the loop clears on close, so calling
+// it from another goroutine races (an engine bug, reported).
+func localAddr(t testing.TB, pc *Conn) string {
+	t.Helper()
+	ch := make(chan string, 1)
+	c := pc.Engine()
+	if !c.Loop().Post(func() { ch <- c.LocalAddr().String() }) {
+		t.Fatal("engine closed")
+	}
+	return <-ch
+}

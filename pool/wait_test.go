@@ -1,0 +1,164 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestWaitQueueIsFIFO(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 1
+	p, _, key := setup(t, cfg, 0)
+	held := mustRequest(t, p, key)
+
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	served := func(i int, pc *Conn, err error) {
+		defer wg.Done()
+		if err != nil {
+			t.Errorf("waiter %d: %v", i, err)
+			return
+		}
+		if pc != held || !pc.Reused() {
+			t.Errorf("waiter %d: not the released connection (reused %v)", i, pc.Reused())
+		}
+		mu.Lock()
+		order = append(order, i)
+		mu.Unlock()
+		pc.Release(true) // to the next waiter
+	}
+	const n = 4
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		if i%2 == 1 { // mix the async waiters in: no goroutine of theirs
+			p.RequestAsync(context.Background(), key, nil, func(pc *Conn, err error) { served(i, pc, err) })
+		} else {
+			go func() {
+				pc, err := p.Request(context.Background(), key, nil)
+				served(i, pc, err)
+			}()
+		}
+		waitFor(t, "the request to queue", func() bool { return p.KeyStats(key).Waiting == i+1 })
+	}
+	mustRelease(t, held, true)
+	wg.Wait()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("served in order %v, want FIFO", order)
+		}
+	}
+	st := p.KeyStats(key)
+	if st.Dials != 1 || st.Waits != n || st.Reuses != n || st.Waiting != 0 || st.Idle != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWaitTimeout(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 1
+	p, _, key := setup(t, cfg, 0)
+	held := mustRequest(t, p, key)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := p.Request(ctx, key, nil)
+	if !errors.Is(err, ErrPoolWaitTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want a pool wait timeout", err)
+	}
+	var we *WaitError
+	if !errors.As(err, &we) || we.Key != key || we.Limit != 1 || we.Waited < 40*time.Millisecond || !we.Timeout() {
+		t.Fatalf("WaitError %+v", we)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("the wait outlived its deadline")
+	}
+	if !strings.Contains(err.Error(), key.Addr) {
+		t.Fatalf("error does not name the key: %v", err)
+	}
+
+	// A cancelled async waiter: the context's error, not a timeout.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	p.RequestAsync(ctx2, key, nil, func(_ *Conn, err error) { done <- err })
+	waitFor(t, "the async request to queue", func() bool { return p.KeyStats(key).Waiting == 1 })
+	cancel2()
+	err = <-done
+	if !errors.As(err, &we) || !errors.Is(err, context.Canceled) || errors.Is(err, ErrPoolWaitTimeout) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+	st := p.KeyStats(key)
+	if st.Waits != 2 || st.WaitTimeouts != 2 || st.Waiting != 0 || st.Open != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The queue is empty: the release goes to the idle stack.
+	mustRelease(t, held, true)
+	if st := p.KeyStats(key); st.Idle != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestClosedConnLetsWaiterDial(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 1
+	p, _, key := setup(t, cfg, 0)
+	held := mustRequest(t, p, key)
+	got := make(chan *Conn, 1)
+	go func() {
+		pc, err := p.Request(context.Background(), key, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- pc
+	}()
+	waitFor(t, "the request to queue", func() bool { return p.KeyStats(key).Waiting == 1 })
+	mustRelease(t, held, false) // closed: its slot lets the waiter dial
+	pc := <-got
+	if pc == nil {
+		return
+	}
+	if pc == held || pc.Reused() {
+		t.Fatal("the waiter should have dialed a new connection")
+	}
+	roundTrip(t, pc, "new")
+	mustRelease(t, pc, true)
+	if st := p.KeyStats(key); st.Dials != 2 || st.Discarded != 1 || st.Open != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestWaiterSkipsConnectionThatDiedOnHandoff(t *testing.T) {
+	// A connection released to a waiter but closed by the peer before the
+	// waiter took it must not be handed out: the waiter dials instead.
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 1
+	p, srv, key := setup(t, cfg, 0)
+	held := mustRequest(t, p, key)
+	r := &request{p: p, kp: p.keys[key], ctx: context.Background(), h: noHandler{}, ch: make(chan result, 1)}
+	p.mu.Lock()
+	if p.admitLocked(r, false) {
+		t.Fatal("expected to queue")
+	}
+	p.mu.Unlock()
+	// Release hands the connection to r, which is not reading its channel
+	// yet; then the server closes it.
+	addr := localAddr(t, held)
+	srv.conn(addr)
+	mustRelease(t, held, true)
+	srv.conn(addr).Close()
+	waitFor(t, "the pool to see the close", func() bool { return p.KeyStats(key).Open == 0 })
+	pc, err := r.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc == held {
+		t.Fatal("a connection closed during handoff was handed out")
+	}
+	roundTrip(t, pc, "fresh")
+	mustRelease(t, pc, true)
+}
