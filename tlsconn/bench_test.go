@@ -1,3 +1,5 @@
+//go:build unix
+
 package tlsconn
 
 import (
@@ -26,7 +28,10 @@ import (
 // with crypto/tls over net.Conn, against the same server in the same run.
 //
 //	go test -run '^$' -bench 'Handshake' -benchtime 2000x ./tlsconn/
-//	go test -run '^$' -bench 'IdleMemory' -benchtime 1x ./tlsconn/   (10,000 connections; TLSCONN_IDLE_CONNS to change)
+//	go test -run '^$' -bench 'IdleMemory' -benchtime 1x ./tlsconn/
+//
+// The second opens 10,000 connections (TLSCONN_IDLE_CONNS changes that;
+// TLSCONN_IDLE_MSG sets the size of the echo each does first).
 
 // handshakeConcurrency is how many handshakes each client keeps in flight.
 const handshakeConcurrency = 8
@@ -223,6 +228,16 @@ func BenchmarkIdleMemory(b *testing.B) {
 	b.ReportMetric(eng/base, "engine/goroutine")
 }
 
+// idleMessage is what each connection echoes before it goes idle: "ping",
+// or TLSCONN_IDLE_MSG bytes, to see what crypto/tls keeps after larger
+// records (its record buffer grows to fit the largest one and stays).
+var idleMessage = sync.OnceValue(func() []byte {
+	if n, _ := strconv.Atoi(os.Getenv("TLSCONN_IDLE_MSG")); n > 0 {
+		return make([]byte, n)
+	}
+	return []byte("ping")
+})
+
 // measureIdle opens n idle connections and returns heap+stack bytes per
 // connection, logging the breakdown.
 func measureIdle(b *testing.B, name string, n int, open func() (closeAll func())) float64 {
@@ -278,12 +293,12 @@ func openEngineIdle(b *testing.B, cl *Client, addr string, n int) func() {
 	var failed atomic.Value
 	sem := make(chan struct{}, 200)
 	h := &engine.HandlerFuncs{
-		Open: func(c *engine.Conn) { c.Write([]byte("ping")) },
+		Open: func(c *engine.Conn) { c.Write(idleMessage()) },
 		Data: func(c *engine.Conn, p []byte) {
 			got, _ := c.Value().(int)
 			got += len(p)
 			c.SetValue(got)
-			if got == 4 {
+			if got == len(idleMessage()) {
 				c.SetValue(echoed{})
 				<-sem
 				wg.Done()
@@ -344,11 +359,11 @@ func openNetIdle(b *testing.B, cfg *tls.Config, addr string, n int) func() {
 			}
 			tc := tls.Client(c, cfg)
 			br := bufio.NewReader(tc)
-			if _, err := tc.Write([]byte("ping")); err != nil {
+			if _, err := tc.Write(idleMessage()); err != nil {
 				failed.CompareAndSwap(nil, err)
 				return
 			}
-			if _, err := io.ReadFull(br, make([]byte, 4)); err != nil {
+			if _, err := io.ReadFull(br, make([]byte, len(idleMessage()))); err != nil {
 				failed.CompareAndSwap(nil, err)
 				return
 			}

@@ -72,6 +72,12 @@
 //     *AlertError;
 //   - Conn.Close sends close_notify before the TCP close.
 //
+// While the handshake runs, the connection's handler is wrapped by a
+// stand-in that tells the layer if the connection closes (the engine has
+// no other way to say so), so Conn.Handler returns the stand-in until
+// OnOpen; a SetHandler before OnOpen loses that notice and leaves only the
+// handshake timeout to free the worker.
+//
 // OnWritten counts bytes handed to the kernel, which after the handshake
 // are ciphertext: records are somewhat larger than what was written.
 //

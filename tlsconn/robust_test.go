@@ -1,0 +1,169 @@
+package tlsconn
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+)
+
+// TestServerSpeaksFirst: in TLS 1.2 the server's Finished comes last, and
+// data it writes at once can arrive in the same read. Those bytes are
+// waiting in crypto/tls when the handshake ends and must be delivered
+// without a further read to prompt them.
+func TestServerSpeaksFirst(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			cfg := serverTLS()
+			cfg.MaxVersion = version
+			srv := newGoTLSServer(t, cfg, func(c *tls.Conn) {
+				c.Write([]byte("220 ready\r\n"))
+				io.Copy(io.Discard, c)
+			})
+			e := newEngine(t, be)
+			r := newResult()
+			c := dialServerName(t, e, newClient(t, Config{}), srv.addr(), "localhost", r)
+			r.waitOpen(t)
+			if got := r.waitData(t, 11); string(got) != "220 ready\r\n" {
+				t.Fatalf("%s: got %q", tls.VersionName(version), got)
+			}
+			c.Close()
+			r.waitClose(t)
+		}
+	})
+}
+
+// TestSplitReads puts a proxy between client and server that forwards a
+// few bytes at a time, so that records, and the handshake's flights,
+// arrive in pieces at every boundary.
+func TestSplitReads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		srv := newGoTLSServer(t, serverTLS(), echoTLS)
+		proxy := newTrickleProxy(t, srv.addr())
+		e := newEngine(t, be)
+		r := newResult()
+		c := dialServerName(t, e, newClient(t, Config{}), proxy, "localhost", r)
+		payload := make([]byte, 6<<10)
+		rand.Read(payload)
+		c.Write(payload[:100]) // during the handshake
+		r.waitOpen(t)
+		c.Write(payload[100:])
+		if got := r.waitData(t, len(payload)); !bytes.Equal(got, payload) {
+			t.Fatal("echo differs")
+		}
+		c.Close()
+		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+	})
+}
+
+// newTrickleProxy forwards each direction in chunks of 1 to 7 bytes with
+// pauses between them.
+func newTrickleProxy(t *testing.T, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			a, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				a.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, a, b)
+			mu.Unlock()
+			wg.Add(2)
+			go func() { defer wg.Done(); trickle(b, a); b.(*net.TCPConn).CloseWrite() }()
+			go func() { defer wg.Done(); trickle(a, b); a.(*net.TCPConn).CloseWrite() }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func trickle(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 4096)
+	step := 1
+	for {
+		n, err := src.Read(buf)
+		for p := buf[:n]; len(p) > 0; {
+			k := min(step, len(p))
+			if _, werr := dst.Write(p[:k]); werr != nil {
+				return
+			}
+			p = p[k:]
+			step = step%7 + 1
+			if step%3 == 0 {
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestCorruptRecord: a record that fails to decrypt closes the connection
+// with the alert we sent about it.
+func TestCorruptRecord(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tc := tls.Server(c, serverTLS())
+		if tc.Handshake() != nil {
+			return
+		}
+		// An application_data record of junk, below crypto/tls.
+		rec := append([]byte{23, 3, 3, 0, 40}, make([]byte, 40)...)
+		c.Write(rec)
+		io.Copy(io.Discard, c)
+	}()
+	e := newEngine(t, engine.BackendPoll)
+	r := newResult()
+	dialServerName(t, e, newClient(t, Config{}), ln.Addr().String(), "localhost", r)
+	r.waitOpen(t)
+	err = r.waitClose(t)
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Remote || ae.Alert != 20 { // bad_record_mac
+		t.Fatalf("close reason %v (%T)", err, err)
+	}
+	t.Log(err)
+	<-done
+}
