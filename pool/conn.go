@@ -123,7 +123,17 @@ type handler Conn
 func (h *handler) OnOpen(c *engine.Conn) {
 	pc := (*Conn)(h)
 	pc.setEngine(c)
-	pc.p.opened(pc)
+	pc.mu.Lock()
+	st, u := pc.state, pc.user
+	pc.mu.Unlock()
+	switch st {
+	case stDialing:
+		pc.p.opened(pc)
+	case stOut:
+		// engine.Conn.StartLayer (TLS inside a tunnel, say) runs OnOpen
+		// again when its layer is ready: that is the user's business.
+		u.OnOpen(c)
+	}
 }
 
 func (h *handler) OnData(c *engine.Conn, b []byte) {

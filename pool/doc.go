@@ -38,7 +38,8 @@
 // # Watching idle connections
 //
 // The handler the pool gives Config.Dial stays installed for the
-// connection's whole life, underneath any TLS or proxy layer. While the
+// connection's whole life, receiving what the dialer's layers (TLS,
+// proxy tunnel) deliver: plaintext, and OnOpen once ready. While the
 // connection is checked out it forwards every event to the user's handler;
 // while the pool holds it, it watches. If the peer closes an idle
 // connection (the stale keep-alive that servers close after their own idle

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -86,7 +87,8 @@ func (p *Pool) keyLocked(key Key) *keyPool {
 }
 
 // Request returns a ready connection for key with h installed as its
-// handler, so h may receive events before Request returns. It reuses the
+// handler, so h may receive events before Request returns. h never sees
+// the dial's OnOpen: the connection is open when it is handed over. It reuses the
 // most recently released idle connection of key, dials a new one, or, when
 // MaxTotalPerKey connections exist, waits for one until ctx ends (then the
 // error is a *WaitError). A dial is bounded by ctx and the engine's dial
@@ -440,7 +442,7 @@ func (p *Pool) closedByEngine(pc *Conn, st state, err error) {
 	if pc.listed {
 		p.unlinkLocked(pc)
 	}
-	if st == stIdle && err != engine.ErrLocalClose && err != engine.ErrEngineClosed {
+	if st == stIdle && !errors.Is(err, engine.ErrLocalClose) && !errors.Is(err, engine.ErrEngineClosed) {
 		p.inc(kp, cPeerClosedIdle)
 	}
 	var wake *request
