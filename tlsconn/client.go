@@ -177,6 +177,9 @@ func (cl *Client) Dial(ctx context.Context, e *engine.Engine, network, address s
 	if err != nil {
 		return nil, &engine.DialError{Network: network, Address: address, Err: err}
 	}
+	if host == "" {
+		host = "localhost" // as engine.Dial does
+	}
 	var o engine.DialOptions
 	if opts != nil {
 		o = *opts

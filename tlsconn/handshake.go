@@ -214,12 +214,9 @@ func (l *layer) handshakeDone(hs *handshake, err error) {
 	// TLS 1.3 session tickets) are in crypto/tls's buffer or in buf: read
 	// them now, since no new Input may come to prompt it.
 	l.src = buf[off:]
-	rerr := l.readAll(c)
+	l.readAll(c)
 	l.src = nil
-	switch {
-	case rerr != nil:
-		c.CloseWithError(rerr)
-	case eof && !l.closeNotify:
+	if eof && l.state == stateOpen && !l.closeNotify {
 		c.CloseWithError(ErrTruncated)
 	}
 }

@@ -95,15 +95,15 @@ func (l *layer) Input(c *engine.Conn, raw []byte) error {
 		return nil // closing: what the peer still sends is of no use
 	}
 	l.src = raw
-	err := l.readAll(c)
+	l.readAll(c)
 	l.src = nil
-	return err
+	return nil
 }
 
 // readAll decrypts every complete record from l.src and what crypto/tls
-// kept of earlier input, and delivers the plaintext. It returns the reason
-// to close the connection, if any. Loop only.
-func (l *layer) readAll(c *engine.Conn) error {
+// kept of earlier input, and delivers the plaintext; it closes the
+// connection when the input ends the session. Loop only.
+func (l *layer) readAll(c *engine.Conn) {
 	buf := bufpool.Get(len(l.src) + maxRecordIn)
 	defer func() { bufpool.Put(buf) }()
 	for {
@@ -119,14 +119,18 @@ func (l *layer) readAll(c *engine.Conn) error {
 		c.Deliver(buf)
 		switch err {
 		case errWouldBlock:
-			return nil // the rest of a record, if any, waits in crypto/tls
+			// The rest of a record, if any, waits in crypto/tls.
 		case io.EOF:
 			// close_notify. Closing locally lets Close answer with ours.
 			l.closeNotify = true
 			c.CloseWithError(ErrCloseNotify)
-			return nil
+		default:
+			// A fatal alert, received or sent. The one crypto/tls queued
+			// goes out with the close; no close_notify follows it.
+			l.setClosed()
+			c.CloseWithError(classifyRead(err))
 		}
-		return classifyRead(err)
+		return
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,22 +139,24 @@ func TestCorruptRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	done := make(chan struct{})
+	peerSaw := make(chan error, 1)
 	go func() {
-		defer close(done)
 		c, err := ln.Accept()
 		if err != nil {
+			peerSaw <- err
 			return
 		}
 		defer c.Close()
 		tc := tls.Server(c, serverTLS())
-		if tc.Handshake() != nil {
+		if err := tc.Handshake(); err != nil {
+			peerSaw <- err
 			return
 		}
 		// An application_data record of junk, below crypto/tls.
 		rec := append([]byte{23, 3, 3, 0, 40}, make([]byte, 40)...)
 		c.Write(rec)
-		io.Copy(io.Discard, c)
+		_, err = tc.Read(make([]byte, 10))
+		peerSaw <- err
 	}()
 	e := newEngine(t, engine.BackendPoll)
 	r := newResult()
@@ -165,5 +168,40 @@ func TestCorruptRecord(t *testing.T) {
 		t.Fatalf("close reason %v (%T)", err, err)
 	}
 	t.Log(err)
-	<-done
+	// The alert reached the peer before the TCP close.
+	if err := <-peerSaw; err == nil || !strings.Contains(err.Error(), "remote error: tls: bad record MAC") {
+		t.Fatalf("server read %v", err)
+	}
+}
+
+// TestVerifyFailureAlert: when our verification fails, the peer hears why
+// (crypto/tls's alert goes out before the TCP close).
+func TestVerifyFailureAlert(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peerSaw := make(chan error, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				peerSaw <- err
+				return
+			}
+			defer c.Close()
+			peerSaw <- tls.Server(c, serverTLS()).Handshake()
+		}()
+		e := newEngine(t, be)
+		r := newResult()
+		dialServerName(t, e, newClient(t, Config{RootCAsPEM: pki().otherCA.pem}), ln.Addr().String(), "localhost", r)
+		var ve *VerifyError
+		if err := r.waitClose(t); !errors.As(err, &ve) {
+			t.Fatalf("close reason %v", err)
+		}
+		if err := <-peerSaw; err == nil || !strings.Contains(err.Error(), "remote error: tls: bad certificate") {
+			t.Fatalf("server's handshake: %v", err)
+		}
+	})
 }
