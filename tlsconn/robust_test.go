@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,5 +204,70 @@ func TestVerifyFailureAlert(t *testing.T) {
 		if err := <-peerSaw; err == nil || !strings.Contains(err.Error(), "remote error: tls: bad certificate") {
 			t.Fatalf("server's handshake: %v", err)
 		}
+	})
+}
+
+// TestStartLayer upgrades an open plain connection (STARTTLS, or TLS
+// through a proxy's tunnel): OnOpen runs again once the handshake is done.
+func TestStartLayer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			line := make([]byte, 9)
+			if _, err := io.ReadFull(c, line); err != nil || string(line) != "STARTTLS\n" {
+				return
+			}
+			c.Write([]byte("OK\n"))
+			echoTLS(tls.Server(c, serverTLS()))
+		}()
+		e := newEngine(t, be)
+		cl := newClient(t, Config{})
+		var opens atomic.Int32
+		r := newResult()
+		h := r.handler()
+		h.Open = func(c *engine.Conn) {
+			if opens.Add(1) == 1 {
+				c.Write([]byte("STARTTLS\n"))
+				return
+			}
+			c.Write([]byte("secret"))
+			r.opened <- struct{}{}
+		}
+		h.Data = func(c *engine.Conn, b []byte) {
+			if _, ok := State(c); !ok {
+				if string(b) != "OK\n" {
+					t.Errorf("plain reply %q", b)
+				}
+				if err := c.StartLayer(cl.Layer("localhost")); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			r.mu.Lock()
+			r.data = append(r.data, b...)
+			r.mu.Unlock()
+		}
+		c, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), h, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitOpen(t)
+		if got := r.waitData(t, 6); string(got) != "secret" {
+			t.Fatalf("got %q", got)
+		}
+		c.Close()
+		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		<-served
 	})
 }
