@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +63,12 @@ type exchange struct {
 	retries  int
 
 	gotConnFn func(*pool.Conn, error) // x.gotConn, made once
-	stopCtx   func() bool
+	stopCtx   func() bool             // unregisters the context watch
+
+	// cur is the connection serving the exchange, for the context watch,
+	// which runs on a goroutine of its own.
+	mu  sync.Mutex
+	cur *h1conn
 }
 
 // start asks the pool for a connection; gotConn continues.
@@ -71,6 +77,9 @@ func (x *exchange) start() {
 	x.bodySent.Store(!x.streamed)
 	if x.gotConnFn == nil {
 		x.gotConnFn = x.gotConn
+	}
+	if x.stopCtx == nil && x.ctx.Done() != nil {
+		x.stopCtx = context.AfterFunc(x.ctx, x.cancelled)
 	}
 	if x.trace != nil && x.trace.GetConn != nil {
 		x.trace.GetConn(x.key.Addr)
@@ -82,13 +91,16 @@ func (x *exchange) start() {
 // It runs on the pool's callback goroutine: the caller's, or a loop.
 func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	if err != nil {
-		x.snk.done(x, err, false)
+		x.end(err, false)
 		return
 	}
 	c := pc.Engine()
 	hc := getH1conn()
 	hc.x, hc.c = x, c
 	x.pc, x.hc, x.reused = pc, hc, pc.Reused()
+	x.mu.Lock()
+	x.cur = hc
+	x.mu.Unlock()
 	hc.parser.Reset(x.method)
 	c.SetValue(hc)
 	if t := x.trace; t != nil && t.GotConn != nil {
@@ -103,7 +115,7 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	if encErr != nil {
 		// Caught before anything was written: the connection is clean.
 		x.detach(true)
-		x.snk.done(x, encErr, false)
+		x.end(encErr, false)
 		return
 	}
 	if !x.streamed {
@@ -134,6 +146,9 @@ func (x *exchange) detach(reusable bool) {
 		return
 	}
 	x.hc, x.pc = nil, nil
+	x.mu.Lock()
+	x.cur = nil
+	x.mu.Unlock()
 	hc.stopTimers()
 	if x.paused {
 		x.paused = false
@@ -153,6 +168,29 @@ func (x *exchange) abort(hc *h1conn, err error) {
 	}
 	x.aborted = err
 	hc.c.CloseWithError(err)
+}
+
+// end finishes the exchange: the sink hears of it, and unless a retry
+// follows, the context watch goes.
+func (x *exchange) end(err error, retry bool) {
+	if !retry && x.stopCtx != nil {
+		x.stopCtx()
+		x.stopCtx = nil
+	}
+	x.snk.done(x, err, retry)
+}
+
+// cancelled runs when the exchange's context ends: the loop closes the
+// connection and the exchange ends with the context's error. (While the
+// exchange waits for a connection, the pool sees the context itself.)
+func (x *exchange) cancelled() {
+	x.mu.Lock()
+	hc := x.cur
+	x.mu.Unlock()
+	if hc != nil {
+		err := x.ctx.Err()
+		hc.c.Loop().Post(func() { x.abort(hc, err) })
+	}
 }
 
 // pauseConn stops the connection reading for back-pressure. Loop only.

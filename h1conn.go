@@ -124,7 +124,7 @@ func (hc *h1conn) finish(err error, keepAlive bool) {
 	x := hc.x
 	reusable := keepAlive && x.bodySent.Load() && !x.reqClose && !hc.parser.Tunnel()
 	x.detach(reusable)
-	x.snk.done(x, err, false)
+	x.end(err, false)
 }
 
 // fail ends the exchange with a protocol error; the connection is closed.
@@ -133,7 +133,7 @@ func (hc *h1conn) fail(err error) {
 	c := hc.c
 	x.detach(false)
 	c.CloseWithError(err)
-	x.snk.done(x, err, false)
+	x.end(err, false)
 }
 
 // onClose handles the connection closing mid-exchange. Loop only.
@@ -147,7 +147,7 @@ func (hc *h1conn) onClose(reason error) {
 			return
 		} else if !errors.Is(err, http1.ErrNoResponse) {
 			x.detach(false)
-			x.snk.done(x, err, false)
+			x.end(err, false)
 			return
 		}
 	}
@@ -157,5 +157,5 @@ func (hc *h1conn) onClose(reason error) {
 		err = &closedError{cause: reason}
 	}
 	x.detach(false)
-	x.snk.done(x, err, retry)
+	x.end(err, retry)
 }

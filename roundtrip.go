@@ -2,8 +2,8 @@ package egress
 
 import (
 	"compress/gzip"
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
 )
 
@@ -36,7 +37,6 @@ type roundTrip struct {
 	pipeStore  bodyPipe       // the pipe, without an allocation of its own
 	bodiless   *http.Response // a response with no body, handed over in done
 	hc         *h1conn        // the connection serving the current attempt
-	stopCtx    func() bool    // unregisters the context watch
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -89,9 +89,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	body := req.Body
-	if x.ctx.Done() != nil {
-		rt.stopCtx = afterCancel(rt)
-	}
 	for {
 		t.stats.requests.Add(1)
 		rt.reset()
@@ -115,8 +112,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.stats.failures.Add(1)
 		closeBody(req)
-		if rt.stopCtx != nil {
-			rt.stopCtx()
+		if x.stopCtx != nil {
+			x.stopCtx() // a retry was possible but not taken
 		}
 		return nil, rt.wrap(err)
 	}
@@ -181,27 +178,6 @@ func (rt *roundTrip) reset() {
 	rt.mu.Unlock()
 }
 
-// afterCancel makes the request's context reach the loop: a cancelled
-// request frees its connection at once (closing it mid-response).
-func afterCancel(rt *roundTrip) func() bool {
-	ctx := rt.x.ctx
-	return context.AfterFunc(ctx, func() {
-		x := &rt.x
-		rt.mu.Lock()
-		hc := rt.hc
-		rt.mu.Unlock()
-		if hc != nil {
-			hc.c.Loop().Post(func() { x.abort(hc, ctx.Err()) })
-		}
-		rt.mu.Lock()
-		if rt.pipe != nil {
-			rt.pipe.fail(ctx.Err())
-		}
-		rt.cond.Broadcast()
-		rt.mu.Unlock()
-	})
-}
-
 func (rt *roundTrip) wake() {
 	rt.mu.Lock()
 	rt.cond.Broadcast()
@@ -248,16 +224,26 @@ func (rt *roundTrip) pump(body io.Reader) {
 	}
 	rt.mu.Unlock()
 
+	// bodySent must be set before the last bytes are queued: once they
+	// are, the loop may see the whole response before this goroutine runs
+	// again, and it decides then whether the connection is reusable.
 	chunked := x.contentLength < 0
 	buf := make([]byte, 32<<10)
 	var frame []byte
+	var sent int64
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			p := buf[:n]
+			sent += int64(n)
 			if chunked {
 				frame = http1.AppendChunk(frame[:0], p)
 				p = frame
+			} else if sent > x.contentLength {
+				rt.abortBody(c, fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
+				return
+			} else if sent == x.contentLength {
+				x.bodySent.Store(true)
 			}
 			if !rt.waitRoom(len(p)) || c.Write(p) != nil {
 				return
@@ -280,13 +266,29 @@ func (rt *roundTrip) pump(body io.Reader) {
 	}
 	if chunked {
 		last, _ := http1.AppendLastChunk(nil, nil)
+		x.bodySent.Store(true)
 		if !rt.waitRoom(len(last)) || c.Write(last) != nil {
 			return
 		}
+	} else if sent != x.contentLength {
+		rt.abortBody(c, fmt.Errorf("egress: request body was %d bytes, Content-Length said %d", sent, x.contentLength))
+		return
 	}
-	x.bodySent.Store(true)
 	if t := x.trace; t != nil && t.WroteRequest != nil {
 		t.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+}
+
+// abortBody gives up on a request whose body cannot be sent as announced:
+// the connection is closed, never reused.
+func (rt *roundTrip) abortBody(c *engine.Conn, err error) {
+	x := &rt.x
+	x.bodySent.Store(false)
+	rt.mu.Lock()
+	hc := rt.hc
+	rt.mu.Unlock()
+	if hc != nil {
+		c.Loop().Post(func() { x.abort(hc, err) })
 	}
 }
 
@@ -391,9 +393,6 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	rt.finished, rt.err, rt.retry, rt.hc = true, err, retry, nil
 	if err == nil && rt.bodiless != nil {
 		rt.resp, rt.bodiless = rt.bodiless, nil
-	}
-	if !retry && rt.stopCtx != nil {
-		rt.stopCtx()
 	}
 	pipe := rt.pipe
 	rt.cond.Broadcast()

@@ -535,3 +535,29 @@ func TestTraceDNSAndConnect(t *testing.T) {
 		t.Fatalf("trace: %s", s)
 	}
 }
+
+func TestBodyLengthMismatch(t *testing.T) {
+	leakCheck(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, "ok")
+	}))
+	tr := newTestTransport(t, Options{})
+	for _, tc := range []struct {
+		body string
+		cl   int64
+	}{{"too long", 3}, {"short", 50}} {
+		req, _ := http.NewRequest("POST", srv.URL, io.NopCloser(strings.NewReader(tc.body)))
+		req.ContentLength = tc.cl
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := tr.RoundTrip(req.WithContext(ctx))
+		cancel()
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("body %q with Content-Length %d was sent", tc.body, tc.cl)
+		}
+		if !strings.Contains(err.Error(), "Content-Length") {
+			t.Fatalf("unclear error: %v", err)
+		}
+	}
+}
