@@ -73,6 +73,12 @@ type idleState struct {
 	lastActive int64 // loop clock of the last read or write
 }
 
+// sockFD reads the descriptor from any goroutine; the loop writes it
+// with setFD. (Reads on the loop itself use c.fd directly.)
+func (c *Conn) sockFD() int { return int(atomic.LoadInt32(&c.fd)) }
+
+func (c *Conn) setFD(fd int) { atomic.StoreInt32(&c.fd, int32(fd)) }
+
 func newConn(l *Loop, h Handler) *Conn {
 	return &Conn{loop: l, h: h, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
 }
@@ -114,7 +120,8 @@ func (c *Conn) remoteAddrPort() addrPort {
 	return c.remote
 }
 
-// LocalAddr returns the local address of an established connection.
+// LocalAddr returns the local address of an established connection. It
+// may be called from any goroutine.
 func (c *Conn) LocalAddr() net.Addr {
 	return net.TCPAddrFromAddrPort(c.loop.be.localAddr(c))
 }
@@ -441,6 +448,9 @@ func (c *Conn) closeWith(err error) {
 		l.ctr.dialing.Add(-1)
 	case stateOpen:
 		l.ctr.open.Add(-1)
+	}
+	if lc, ok := c.layer.(LayerCloser); ok {
+		lc.Closed(c, err)
 	}
 	l.be.closeSocket(c) // the net backend may still send what is queued
 	c.mu.Lock()

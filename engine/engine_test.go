@@ -795,3 +795,33 @@ func TestDNSFailureThroughResolver(t *testing.T) {
 		}
 	})
 }
+
+func TestTimerStopAfterClose(t *testing.T) {
+	e := newEngine(t, BackendPoll, Config{Loops: 1})
+	tm := e.Loop(0).AfterFunc(time.Hour, func() {})
+	e.Close()
+	if tm.Stop() {
+		t.Fatal("Stop after Close reported a pending timer")
+	}
+}
+
+func TestLocalAddrFromAnotherGoroutine(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be Backend) {
+		srv := newGoServer(t, echoServe)
+		e := newEngine(t, be, Config{})
+		defer e.Close()
+		r := newResult()
+		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
+		r.waitOpen(t)
+		done := make(chan struct{})
+		go func() {
+			for i := 0; i < 100; i++ {
+				c.LocalAddr()
+			}
+			close(done)
+		}()
+		c.Close()
+		<-done
+		r.waitClose(t)
+	})
+}

@@ -29,6 +29,13 @@ type Layer interface {
 	Close(c *Conn)
 }
 
+// LayerCloser is implemented by layers that want to hear when their
+// connection closes (to release a handshake worker, say). Closed runs on
+// the loop just before the handler's OnClose.
+type LayerCloser interface {
+	Closed(c *Conn, err error)
+}
+
 // Layer returns the connection's layer, or nil for a plain connection.
 func (c *Conn) Layer() Layer {
 	c.mu.Lock()
@@ -87,7 +94,7 @@ func (c *Conn) WriteQueueRoom() int {
 // Deliver hands bytes decoded by the layer to the handler's OnData. Loop
 // only; for Layer implementations.
 func (c *Conn) Deliver(p []byte) {
-	if c.state == stateOpen && len(p) > 0 {
+	if c.state == stateOpen && len(p) > 0 && !c.closing.Load() {
 		c.handler().OnData(c, p)
 	}
 }

@@ -215,6 +215,9 @@ func (l *Loop) shutdown() {
 	}
 	l.closeAll(ErrEngineClosed)
 	l.mu.Lock()
+	for _, t := range l.timers {
+		t.idx = -1 // a later Stop must see the timer as not pending
+	}
 	l.timers = nil
 	l.mu.Unlock()
 	l.be.close()

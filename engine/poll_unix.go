@@ -264,7 +264,8 @@ func (b *pollBackend) register(c *Conn, fd int) error {
 	if l.nextGen == 0 {
 		l.nextGen = 1
 	}
-	c.fd, c.gen = int32(fd), l.nextGen
+	c.setFD(fd)
+	c.gen = l.nextGen
 	if fd >= len(b.conns) {
 		n := max(2*len(b.conns), fd+1, 1024)
 		grown := make([]*Conn, n)
@@ -274,7 +275,7 @@ func (b *pollBackend) register(c *Conn, fd int) error {
 	b.conns[fd] = c
 	if err := b.p.add(fd, c.gen); err != nil {
 		b.conns[fd] = nil
-		c.fd = -1
+		c.setFD(-1)
 		return err
 	}
 	return nil
@@ -288,7 +289,7 @@ func (b *pollBackend) closeSocket(c *Conn) {
 		b.conns[c.fd] = nil
 	}
 	unix.Close(int(c.fd)) // also removes it from the poller
-	c.fd = -1
+	c.setFD(-1)
 }
 
 func (b *pollBackend) shutdownWrite(c *Conn) error {
@@ -303,10 +304,11 @@ func (b *pollBackend) sendUrgent(c *Conn, p []byte) (int, error) {
 }
 
 func (b *pollBackend) localAddr(c *Conn) addrPort {
-	if c.fd < 0 {
+	fd := c.sockFD()
+	if fd < 0 {
 		return addrPort{}
 	}
-	sa, err := unix.Getsockname(int(c.fd))
+	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return addrPort{}
 	}
