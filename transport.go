@@ -16,6 +16,7 @@ import (
 
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/pool"
+	"github.com/egress-go/egress/tlsconn"
 )
 
 // Options configure a Transport. The zero value is ready to use.
@@ -30,8 +31,13 @@ type Options struct {
 	// DialTimeout bounds connecting (name look-up and TCP); default 30 s.
 	DialTimeout time.Duration
 	// TLSClientConfig is used for https; nil means verification on with
-	// the system roots, TLS 1.2 at least.
+	// the system roots, TLS 1.2 at least, and session resumption.
 	TLSClientConfig *tls.Config
+	// TLS, if set, gives the full TLS client settings: root CAs and client
+	// certificates from PEM (the key may be encrypted), resumption,
+	// handshake timeout. Its TLS field takes the place of TLSClientConfig.
+	// ALPN is always "http/1.1".
+	TLS *tlsconn.Config
 	// TLSHandshakeTimeout bounds the TLS handshake; default 10 s.
 	TLSHandshakeTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the response head once
@@ -117,7 +123,14 @@ func NewTransport(opts Options) (*Transport, error) {
 		pc.MaxIdlePerKey = 0
 	}
 	pc.Dial = t.dial
-	t.tls = newTLSClients(opts)
+	tc, err := newTLSClients(opts)
+	if err != nil {
+		if t.ownEng {
+			t.eng.Close()
+		}
+		return nil, err
+	}
+	t.tls = tc
 	t.pool = pool.New(t.eng, pc)
 	return t, nil
 }
@@ -157,15 +170,15 @@ func (t *Transport) isOpen() bool { return !t.closed.Load() }
 
 // dial opens a pooled connection: TCP, then TLS for https keys.
 func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*engine.Conn, error) {
-	o := &engine.DialOptions{Timeout: t.opts.DialTimeout, Trace: dialTrace(httptrace.ContextClientTrace(ctx))}
+	ct := httptrace.ContextClientTrace(ctx)
+	o := &engine.DialOptions{Timeout: t.opts.DialTimeout, Trace: dialTrace(ct)}
 	if key.TLS != nil {
 		host, _, err := net.SplitHostPort(key.Addr)
 		if err != nil {
 			return nil, err
 		}
-		if o.Layer = t.tls.layer(key.TLS, host); o.Layer == nil {
-			return nil, errNoTLS
-		}
+		o.Layer = t.tls.layer(key.TLS, host)
+		h = traceTLS(ct, o, h)
 	}
 	dial := func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error) {
 		return t.eng.Dial(ctx, "tcp", addr, h, o)

@@ -5,17 +5,11 @@ package tlsconn
 import (
 	"bytes"
 	"crypto/tls"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/nginxtest"
 )
 
 // nginxOpts configures one nginx TLS server.
@@ -25,122 +19,18 @@ type nginxOpts struct {
 	clientCA        []byte // require a client certificate signed by this CA
 }
 
-// startNginx runs nginx in the foreground with a generated configuration
-// in a temporary directory, on a free loopback port, and stops it at
-// cleanup. It skips the test when nginx is not installed.
+// startNginx runs a TLS nginx on loopback that answers every request with
+// a line naming the client certificate and SNI it saw; it skips the test
+// when nginx is not installed.
 func startNginx(t *testing.T, o nginxOpts) (addr string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			t.Skip("nginx not installed (scripts/install-deps.sh installs it)")
-		}
-		bin = "/usr/sbin/nginx"
-	}
-	dir := t.TempDir()
-	writeFile(t, dir, "cert.pem", o.certPEM)
-	writeFile(t, dir, "key.pem", o.keyPEM)
-	var clientAuth string
-	if o.clientCA != nil {
-		writeFile(t, dir, "clientca.pem", o.clientCA)
-		clientAuth = fmt.Sprintf("ssl_client_certificate %s/clientca.pem;\n\t\tssl_verify_client on;", dir)
-	}
-	var user string
-	if os.Geteuid() == 0 {
-		user = "user root;" // workers keep access to the temporary directory
-	}
-	for attempt := 0; ; attempt++ {
-		port := freePort(t)
-		listen := "127.0.0.1:" + port + " ssl"
-		if o.http2 {
-			listen += " http2"
-		}
-		conf := fmt.Sprintf(`%[1]s
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path %[2]s/body;
-	proxy_temp_path %[2]s/proxy;
-	fastcgi_temp_path %[2]s/fastcgi;
-	uwsgi_temp_path %[2]s/uwsgi;
-	scgi_temp_path %[2]s/scgi;
-	ssl_session_cache shared:egress:1m;
-	server {
-		listen %[3]s;
-		server_name localhost;
-		ssl_certificate %[2]s/cert.pem;
-		ssl_certificate_key %[2]s/key.pem;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		%[4]s
-		location / {
+	return nginxtest.Start(t, nginxtest.Config{
+		CertPEM: o.certPEM, KeyPEM: o.keyPEM, ClientCA: o.clientCA, HTTP2: o.http2,
+		Server: `location / {
 			default_type text/plain;
 			return 200 "hello from nginx; client=$ssl_client_s_dn; sni=$ssl_server_name\n";
-		}
-	}
-}
-`, user, dir, listen, clientAuth)
-		confPath := writeFile(t, dir, "nginx.conf", []byte(conf))
-		cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // workers die with the group
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start nginx: %v", err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		stop := func() {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-exited
-			}
-		}
-		addr = net.JoinHostPort("127.0.0.1", port)
-		if waitListening(addr, exited) {
-			t.Cleanup(stop)
-			return addr
-		}
-		stop()
-		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		if attempt == 2 || !bytes.Contains(log, []byte("Address already in use")) {
-			t.Fatalf("nginx did not start:\n%s", log)
-		}
-	}
-}
-
-// waitListening waits until addr accepts connections, or the process
-// exits, or 10 s pass.
-func waitListening(addr string, exited chan error) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+		}`,
+	}).Addr
 }
 
 // httpGet sends a GET with Connection: close and collects the response
