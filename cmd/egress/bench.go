@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/egress-go/egress/cmd/egress/internal/load"
+	"github.com/egress-go/egress/cmd/egress/internal/report"
+	"github.com/egress-go/egress/target"
+)
+
+// Defaults of a bench run.
+const (
+	defaultConnections  = 64
+	defaultDuration     = 10 * time.Second
+	selfTestDuration    = 3 * time.Second
+	defaultBenchTimeout = 10 * time.Second
+	maxBodyFile         = 64 << 20
+)
+
+type benchCmd struct {
+	e           *env
+	connections int
+	duration    time.Duration
+	requests    int64
+	rate        float64
+	method      string
+	headers     []string
+	body        string
+	bodyFile    string
+	timeout     time.Duration
+	loops       int
+	tls         tlsFlags
+	jsonOut     bool
+	hdrFile     string
+	htmlFile    string
+	noProgress  bool
+}
+
+func newBench(e *env) *cobra.Command {
+	b := &benchCmd{e: e}
+	cmd := &cobra.Command{
+		Use:   "bench [URL]",
+		Short: "Load-test a URL, or with no URL the embedded server",
+		Long: `Load-test a URL with many connections driven by a few event loops.
+
+With no URL, bench starts the embedded target server on loopback and runs a
+short benchmark against it (` + selfTestDuration.String() + `, 64 connections): the whole stack in
+one command.
+
+Closed model (default): each of the -c connections sends its next request as
+soon as the previous one is answered. Open model (-R): requests are due at a
+fixed rate whatever the server does, and latency is measured from when each
+was due, so queueing behind a slow server is counted (coordinated omission
+corrected, as wrk2 does).`,
+		Example: `  egress bench
+  egress bench -c 256 -d 30s http://127.0.0.1:8080/
+  egress bench -R 2000 -d 1m -c 100 --hdr run.hdr --html run.html http://host/api
+  egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x`,
+		Args: argsRange(0, 1, "at most one URL"),
+		RunE: b.run,
+	}
+	fs := cmd.Flags()
+	fs.IntVarP(&b.connections, "connections", "c", defaultConnections, "connections to use (one request in flight on each)")
+	fs.DurationVarP(&b.duration, "duration", "d", defaultDuration, "length of the run (default 3s with no URL)")
+	fs.Int64VarP(&b.requests, "requests", "n", 0, "stop after this many requests (with -d: whichever comes first)")
+	fs.Float64VarP(&b.rate, "rate", "R", 0, "open model: requests per second, latency counted from when each is due (needs -d)")
+	fs.StringVarP(&b.method, "method", "X", "GET", "request method")
+	fs.StringArrayVarP(&b.headers, "header", "H", nil, "request header \"Name: value\" (repeatable)")
+	fs.StringVar(&b.body, "body", "", "request body")
+	fs.StringVar(&b.bodyFile, "body-file", "", "read the request body from `file`")
+	fs.DurationVarP(&b.timeout, "timeout", "t", defaultBenchTimeout, "bound on connecting, on waiting for a response and on each silence in a body")
+	fs.IntVar(&b.loops, "loops", 0, "event loops (default one per core)")
+	b.tls.add(fs)
+	fs.BoolVar(&b.jsonOut, "json", false, "print the report as one JSON object")
+	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
+	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
+	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
+	return cmd
+}
+
+func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
+	changed := cmd.Flags().Changed
+	cfg, err := b.config(changed)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if len(args) == 0 {
+		s, err := target.Start(target.Config{Addr: "127.0.0.1:0"})
+		if err != nil {
+			return fmt.Errorf("bench: starting the embedded server: %w", err)
+		}
+		defer s.Close()
+		cfg.URL = s.URL() + "/"
+		if !changed("duration") && !changed("requests") {
+			cfg.Duration = selfTestDuration
+		}
+		fmt.Fprintf(b.e.stderr, "egress bench: no URL given: benchmarking the embedded server (egress serve) at %s\n", cfg.URL)
+	} else {
+		u, err := checkURL(args[0])
+		if err != nil {
+			return err
+		}
+		cfg.URL = u.String()
+		if err := reach(ctx, u.Scheme, u.Host, min(b.timeout, 5*time.Second)); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
+
+	var hdr *report.LogWriter
+	if b.hdrFile != "" {
+		f, err := os.Create(b.hdrFile)
+		if err != nil {
+			return fmt.Errorf("bench: --hdr: %w", err)
+		}
+		defer f.Close()
+		if hdr, err = report.NewLogWriter(f, time.Now(), "egress bench "+cfg.Method+" "+cfg.URL); err != nil {
+			return fmt.Errorf("bench: --hdr: %w", err)
+		}
+		var werr error
+		cfg.OnInterval = func(iv load.Interval) {
+			if werr == nil {
+				werr = hdr.Interval(iv.Hist)
+			}
+		}
+		defer func() {
+			if werr != nil {
+				fmt.Fprintf(b.e.stderr, "egress: bench: --hdr: %v\n", werr)
+			}
+		}()
+	}
+	var live *progressLine
+	if b.e.progress && !b.noProgress {
+		live = newProgress(b.e.stderr, cfg)
+		cfg.Progress = live.update
+	}
+	res, err := load.Run(ctx, cfg)
+	if live != nil {
+		live.finish() // the line goes before the report is printed
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	rep := report.Build(report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
+		Duration: cfg.Duration, Rate: cfg.Rate}, res)
+	return b.output(rep, hdr)
+}
+
+// config validates the flags into a load configuration.
+func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
+	cfg := load.Config{
+		Method: b.method, Connections: b.connections, Duration: b.duration, Rate: b.rate,
+		Timeout: b.timeout, Loops: b.loops,
+	}
+	switch {
+	case b.connections <= 0:
+		return cfg, usagef("bench: -c/--connections must be at least 1")
+	case changed("requests") && b.requests <= 0:
+		return cfg, usagef("bench: -n/--requests must be at least 1")
+	case changed("duration") && b.duration <= 0:
+		return cfg, usagef("bench: -d/--duration must be positive")
+	case changed("rate") && b.rate <= 0:
+		return cfg, usagef("bench: -R/--rate must be positive")
+	case b.rate > 0 && !changed("duration"):
+		return cfg, usagef("bench: -R/--rate needs -d/--duration (an open-model run is defined by its length)")
+	case b.timeout <= 0:
+		return cfg, usagef("bench: -t/--timeout must be positive")
+	case b.loops < 0:
+		return cfg, usagef("bench: --loops must not be negative")
+	case b.body != "" && b.bodyFile != "":
+		return cfg, usagef("bench: --body and --body-file exclude each other")
+	}
+	if changed("requests") {
+		cfg.Requests = b.requests
+		if !changed("duration") {
+			cfg.Duration = 0 // the count alone ends the run
+		}
+	}
+	if err := checkMethod(b.method); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.Header, err = parseHeaders(b.headers); err != nil {
+		return cfg, err
+	}
+	cfg.Body = []byte(b.body)
+	if b.bodyFile != "" {
+		st, err := os.Stat(b.bodyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("bench: --body-file: %w", err)
+		}
+		if st.Size() > maxBodyFile {
+			return cfg, usagef("bench: --body-file: %d bytes is more than the %d a request body may have", st.Size(), maxBodyFile)
+		}
+		if cfg.Body, err = os.ReadFile(b.bodyFile); err != nil {
+			return cfg, fmt.Errorf("bench: --body-file: %w", err)
+		}
+	}
+	if cfg.TLS, err = b.tls.config(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// reach checks, before a run, that the host resolves and accepts a TCP
+// connection, so that a typo gives one clear error rather than a report
+// full of failures.
+func reach(ctx context.Context, scheme, host string, timeout time.Duration) error {
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		port := "80"
+		if scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			err = oe.Err
+		}
+		return fmt.Errorf("cannot reach %s: %v", host, err)
+	}
+	c.Close()
+	return nil
+}
+
+// output prints the report and decides the exit status: a run in which
+// requests failed exits 1, after the report.
+func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter) error {
+	if hdr != nil {
+		if err := hdr.Close(rep); err != nil {
+			return fmt.Errorf("bench: --hdr: %w", err)
+		}
+	}
+	if b.htmlFile != "" {
+		if err := writeHTML(b.htmlFile, rep); err != nil {
+			return fmt.Errorf("bench: --html: %w", err)
+		}
+	}
+	if b.jsonOut {
+		enc := json.NewEncoder(b.e.stdout)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(b.e.stdout); err != nil {
+		return err
+	}
+	if b.jsonOut { // the text report carries its warnings itself
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(b.e.stderr, "egress: bench: warning: %s\n", w)
+		}
+	}
+	switch {
+	case rep.Requests == 0:
+		return errors.New("bench: no request completed")
+	case rep.ErrorsTotal > 0:
+		return fmt.Errorf("bench: %d of %d requests failed (%s)", rep.ErrorsTotal, rep.Requests, topErrors(rep.Errors))
+	}
+	return nil
+}
+
+func topErrors(m map[string]int64) string {
+	type kv struct {
+		k string
+		n int64
+	}
+	var s []kv
+	for k, n := range m {
+		s = append(s, kv{k, n})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].n > s[j].n || s[i].n == s[j].n && s[i].k < s[j].k })
+	var parts []string
+	for _, e := range s {
+		parts = append(parts, fmt.Sprintf("%s %d", e.k, e.n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeHTML(name string, rep *report.Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteHTML(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/egress-go/egress/http1"
+)
+
+// tlsFlags are the TLS options shared by bench and get.
+type tlsFlags struct {
+	insecure          bool
+	caFile            string
+	certFile, keyFile string
+}
+
+func (f *tlsFlags) add(fs *pflag.FlagSet) {
+	fs.BoolVarP(&f.insecure, "insecure", "k", false, "skip verification of the server's certificate")
+	fs.StringVar(&f.caFile, "cacert", "", "PEM `file` of CA certificates to trust instead of the system's")
+	fs.StringVar(&f.certFile, "cert", "", "client certificate PEM `file` (with --key)")
+	fs.StringVar(&f.keyFile, "key", "", "client private key PEM `file` (with --cert)")
+}
+
+// config builds the client TLS configuration; nil when no flag was given,
+// which means the transport's default: system roots, verification on.
+func (f *tlsFlags) config() (*tls.Config, error) {
+	if (f.certFile == "") != (f.keyFile == "") {
+		return nil, usagef("--cert and --key go together")
+	}
+	if !f.insecure && f.caFile == "" && f.certFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.insecure}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert: no PEM certificate in %s", f.caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if f.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// checkURL accepts an absolute http or https URL with a host.
+func checkURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, usagef("bad URL %q: %v", raw, errorsTail(err))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, usagef("bad URL %q: the scheme must be http or https", raw)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, usagef("bad URL %q: no host", raw)
+	}
+	return u, nil
+}
+
+// errorsTail drops the "parse URL:" prefix url.Parse puts before the cause.
+func errorsTail(err error) string {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// parseHeaders turns "Name: value" arguments into fields, refusing
+// anything that would not be a valid field line.
+func parseHeaders(hs []string) ([]http1.HeaderField, error) {
+	var out []http1.HeaderField
+	for _, h := range hs {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, usagef("bad header %q: want \"Name: value\"", h)
+		}
+		f := http1.HeaderField{Name: name, Value: strings.TrimSpace(value)}
+		// The request encoder is the judge of what may be sent.
+		if _, err := http1.AppendRequestHead(nil, &http1.RequestHead{Target: "/", Host: "h", Fields: []http1.HeaderField{f}}); err != nil {
+			return nil, usagef("bad header %q: %v", h, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// checkMethod accepts a method token.
+func checkMethod(m string) error {
+	if _, err := http1.AppendRequestHead(nil, &http1.RequestHead{Method: m, Target: "/", Host: "h"}); err != nil {
+		return usagef("bad method %q", m)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+
+	"github.com/egress-go/egress"
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/pool"
+	"github.com/egress-go/egress/resolver"
+	"github.com/egress-go/egress/tlsconn"
+)
+
+// Error classes, as reported under "errors by type".
+const (
+	ErrClassRefused        = "connect refused"
+	ErrClassConnectTimeout = "connect timeout"
+	ErrClassDNS            = "dns"
+	ErrClassTLS            = "tls"
+	ErrClassReset          = "reset"
+	ErrClassClosed         = "closed by server"
+	ErrClassHeaderTimeout  = "header timeout"
+	ErrClassBodyTimeout    = "body timeout"
+	ErrClassIdleTimeout    = "idle timeout"
+	ErrClassPoolWait       = "pool wait timeout"
+	ErrClassProtocol       = "protocol error"
+	ErrClassTruncated      = "truncated body"
+	ErrClassCanceled       = "canceled"
+	ErrClassOther          = "other"
+)
+
+// Classify names the kind of failure err is, for the report. The order
+// matters: a connection closed mid-response wraps both the transport's
+// ErrConnClosed and the engine's reason, and the reason is the more
+// telling.
+func Classify(err error) string {
+	var (
+		dnsErr *resolver.Error
+		hsErr  *tlsconn.HandshakeError
+		vErr   *tlsconn.VerifyError
+		aErr   *tlsconn.AlertError
+		pErr   *http1.ProtocolError
+		lErr   *http1.LimitError
+		tErr   *http1.TruncatedError
+		recErr tls.RecordHeaderError
+		uaErr  x509.UnknownAuthorityError
+		hnErr  x509.HostnameError
+		ciErr  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.Is(err, engine.ErrConnectRefused):
+		return ErrClassRefused
+	case errors.Is(err, engine.ErrConnectTimeout):
+		return ErrClassConnectTimeout
+	case errors.As(err, &dnsErr), errors.Is(err, engine.ErrNoAddress):
+		return ErrClassDNS
+	case errors.As(err, &hsErr), errors.As(err, &vErr), errors.As(err, &aErr), errors.As(err, &recErr),
+		errors.As(err, &uaErr), errors.As(err, &hnErr), errors.As(err, &ciErr):
+		return ErrClassTLS
+	case errors.Is(err, engine.ErrReset):
+		return ErrClassReset
+	case errors.Is(err, egress.ErrHeaderTimeout):
+		return ErrClassHeaderTimeout
+	case errors.Is(err, egress.ErrBodyIdleTimeout):
+		return ErrClassBodyTimeout
+	case errors.Is(err, engine.ErrIdleTimeout):
+		return ErrClassIdleTimeout
+	case errors.Is(err, pool.ErrPoolWaitTimeout):
+		return ErrClassPoolWait
+	case errors.As(err, &tErr):
+		return ErrClassTruncated
+	case errors.As(err, &pErr), errors.As(err, &lErr):
+		return ErrClassProtocol
+	case errors.Is(err, engine.ErrPeerClosed), errors.Is(err, tlsconn.ErrTruncated), errors.Is(err, egress.ErrConnClosed):
+		return ErrClassClosed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return ErrClassCanceled
+	}
+	return ErrClassOther
+}

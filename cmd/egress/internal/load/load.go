@@ -1,0 +1,174 @@
+// Package load is the load generator behind `egress bench`: a fixed set of
+// request slots driven through the transport's non-blocking API, in a
+// closed model (each slot sends its next request when the last one ends)
+// or an open model at a fixed rate, with latency measured from the
+// intended send time so that a slow server cannot hide its queueing
+// (coordinated omission, corrected as wrk2 does).
+//
+// No goroutine is spent per connection or per request: completions run
+// on the engine's loops and send the next request from there. The only
+// goroutines of a run are the caller's, a sampler (progress, per-second
+// intervals) and, in the open model, a pacer.
+package load
+
+import (
+	"crypto/tls"
+	"errors"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/egress-go/egress/http1"
+)
+
+// Config describes a run.
+type Config struct {
+	URL    string
+	Method string // default GET
+	Header []http1.HeaderField
+	Body   []byte
+
+	// Connections is the number of request slots, and so of connections:
+	// the pool is capped at this many per host. Default 64.
+	Connections int
+	// Duration bounds the run; Requests bounds it by count. At least one
+	// must be set; when both are, the first reached ends the run.
+	Duration time.Duration
+	Requests int64
+	// Rate, when positive, selects the open model: requests are due at a
+	// fixed rate (per second) whatever the server does, and latency counts
+	// from when each was due. It needs Duration.
+	Rate float64
+
+	// Timeout bounds connecting, the wait for a response head and each
+	// silence within a body; default 10 s. It is also how long the run
+	// waits, after its end, for requests still in flight.
+	Timeout time.Duration
+	// TLS is the client TLS configuration for https URLs.
+	TLS *tls.Config
+	// Loops is the number of engine loops; default one per core.
+	Loops int
+
+	// Tick is how often Progress is called; default 250 ms. Interval is
+	// the length of the intervals of the timeline and of OnInterval;
+	// default 1 s. Both are called from one goroutine, in order.
+	Tick       time.Duration
+	Interval   time.Duration
+	Progress   func(Progress)
+	OnInterval func(Interval)
+}
+
+// Progress is a live view of a run.
+type Progress struct {
+	Elapsed  time.Duration
+	Requests int64   // completed so far
+	Errors   int64   // of which failed
+	RateNow  float64 // requests per second over the last interval
+	Open     int64   // connections open now
+}
+
+// Interval is one slice of the timeline.
+type Interval struct {
+	Start, End time.Duration // since the run began
+	Requests   int64
+	Errors     int64
+	// Hist holds the latencies recorded in the interval (nanoseconds);
+	// its start and end times are set in milliseconds since the epoch.
+	Hist *hdrhistogram.Histogram
+}
+
+// Result is what a run measured.
+type Result struct {
+	Start   time.Time
+	Elapsed time.Duration // from the first send to the last completion
+
+	Requests   int64            // completed: a status or an error
+	Status     map[int]int64    // completed with a response
+	Errors     map[string]int64 // failed, by Classify
+	Failed     int64
+	Incomplete int64 // in flight when the run was cut off; not counted above
+	BodyBytes  int64
+	BytesIn    int64 // on the wire, heads and TLS included
+	BytesOut   int64
+
+	Latency  *hdrhistogram.Histogram // nanoseconds
+	Timeline []Sample
+
+	Conns ConnStats
+	Rate  RateStats
+}
+
+// Sample summarises one interval of the timeline.
+type Sample struct {
+	End      time.Duration
+	Requests int64
+	Errors   int64
+	P50, P99 int64 // nanoseconds
+}
+
+// ConnStats is the connection accounting of a run.
+type ConnStats struct {
+	Asked          int   // Config.Connections
+	Peak           int64 // most connections open at once, sampled
+	Dials          int64 // connections dialed
+	DialFailures   int64
+	Reuses         int64 // requests sent on a connection used before
+	ServerClose    int64 // responses carrying "Connection: close"
+	PeerClosedIdle int64 // pooled connections the server closed while idle
+	ClosedInUse    int64 // requests failed because the server closed mid-exchange
+	Resets         int64 // requests failed by a connection reset
+	Retries        int64 // requests replayed after a stale reused connection failed
+	Expired        int64 // idle connections closed for age
+	Discarded      int64 // connections not returned to the pool after use
+}
+
+// RateStats describes an open-model run.
+type RateStats struct {
+	Asked    float64       // Config.Rate
+	Achieved float64       // requests sent per second
+	Due      int64         // requests due over the run
+	Sent     int64         // of which sent
+	MaxLag   time.Duration // the latest a request was sent after it was due
+}
+
+// Met reports whether the asked rate was reached: at least 95% of the
+// requests due were sent.
+func (r RateStats) Met() bool { return r.Asked == 0 || float64(r.Sent) >= 0.95*float64(r.Due) }
+
+// Errors from Run for a Config it cannot run.
+var (
+	ErrNoEnd          = errors.New("load: neither a duration nor a request count")
+	ErrRateNeedsTime  = errors.New("load: a rate needs a duration")
+	ErrBadConnections = errors.New("load: connections must be positive")
+)
+
+func (c *Config) defaults() error {
+	if c.Method == "" {
+		c.Method = "GET"
+	}
+	if c.Connections == 0 {
+		c.Connections = 64
+	}
+	if c.Connections < 0 {
+		return ErrBadConnections
+	}
+	if c.Duration <= 0 && c.Requests <= 0 {
+		return ErrNoEnd
+	}
+	if c.Rate > 0 && c.Duration <= 0 {
+		return ErrRateNeedsTime
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Tick <= 0 {
+		c.Tick = 250 * time.Millisecond
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Second
+	}
+	if c.Interval < c.Tick {
+		c.Tick = c.Interval
+	}
+	return nil
+}

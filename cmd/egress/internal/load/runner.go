@@ -1,0 +1,440 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/egress-go/egress"
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/pool"
+)
+
+// errorBackoff is how long a slot waits after a failed request before the
+// next one in the closed model, so that a dead server is not hammered in
+// a tight loop of refused connections.
+const errorBackoff = 10 * time.Millisecond
+
+// abandonGrace bounds the wait, after in-flight requests were given up
+// and the transport closed, for their callbacks to run.
+const abandonGrace = 2 * time.Second
+
+// numShards spreads completions over this many locks.
+const numShards = 8
+
+// Run performs a load run and returns what it measured. It returns an
+// error only for a Config it cannot run or a transport it cannot create;
+// failed requests are counted in the Result. Cancelling ctx ends the run
+// early, as the end of its duration would.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	eng, err := engine.New(engine.Config{Loops: cfg.Loops})
+	if err != nil {
+		return nil, err
+	}
+	pc := pool.DefaultConfig()
+	pc.MaxTotalPerKey = cfg.Connections
+	pc.MaxIdlePerKey = cfg.Connections
+	tr, err := egress.NewTransport(egress.Options{
+		Engine:                eng,
+		Pool:                  &pc,
+		TLSClientConfig:       cfg.TLS,
+		DialTimeout:           cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		BodyIdleTimeout:       cfg.Timeout,
+		DisableCompression:    true,
+	})
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	r := &runner{cfg: cfg, tr: tr, eng: eng, shards: newShards(numShards), drained: make(chan struct{})}
+	res, err := r.run(ctx)
+	tr.Close()
+	eng.Close()
+	return res, err
+}
+
+// Slot states: the protocol between a slot's sender and its completion
+// callback, which may run inside Send (on the sender's goroutine) or on
+// a loop while Send is still returning.
+const (
+	slotIdle int32 = iota
+	slotSending
+	slotInFlight
+	slotDoneInSend // completed before Send returned: the sender goes on
+)
+
+type runner struct {
+	cfg    Config
+	tr     *egress.Transport
+	eng    *engine.Engine
+	base   time.Time
+	shards []*shard
+	slots  []*slot
+
+	stopping   atomic.Bool
+	abandoned  atomic.Bool
+	inflight   atomic.Int64
+	issued     atomic.Int64
+	incomplete atomic.Int64
+	lastDone   atomic.Int64 // since base, ns
+	serverEnd  atomic.Int64 // responses with Connection: close
+	drained    chan struct{}
+	drainOnce  sync.Once
+
+	// Open model.
+	mu     sync.Mutex
+	free   []*slot
+	next   int64   // index of the next request to send
+	due    int64   // requests due so far
+	total  int64   // requests due over the whole run
+	gap    float64 // ns between intended sends
+	t0     int64   // when request 0 was due, since base
+	sent   atomic.Int64
+	maxLag atomic.Int64
+}
+
+func (r *runner) now() int64 { return int64(time.Since(r.base)) }
+
+// take reserves a request; false means the run is over. The in-flight
+// count goes up before the stop flag is read, so that whoever sees it
+// reach zero after the stop knows nothing more will be sent.
+func (r *runner) take() bool {
+	r.inflight.Add(1)
+	if !r.stopping.Load() {
+		n := r.issued.Add(1)
+		if r.cfg.Requests <= 0 || n <= r.cfg.Requests {
+			return true
+		}
+		r.stopping.Store(true)
+	}
+	r.release()
+	return false
+}
+
+func (r *runner) release() {
+	if r.inflight.Add(-1) == 0 && r.stopping.Load() {
+		r.drainOnce.Do(func() { close(r.drained) })
+	}
+}
+
+func (r *runner) stop() {
+	r.stopping.Store(true)
+	if r.inflight.Load() == 0 {
+		r.drainOnce.Do(func() { close(r.drained) })
+	}
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	cfg := &r.cfg
+	r.slots = make([]*slot, cfg.Connections)
+	for i := range r.slots {
+		s := &slot{r: r, idx: i, sh: r.shards[i%len(r.shards)]}
+		s.ex = egress.Exchange{
+			Method: cfg.Method, URL: cfg.URL, Header: cfg.Header, Body: cfg.Body,
+			OnHead: s.onHead, OnBody: s.onBody, OnDone: s.onDone,
+		}
+		r.slots[i] = s
+	}
+	total := NewHistogram()
+	smp := newSampler(r, total)
+	r.base = time.Now()
+	start := r.base
+	smp.start()
+
+	var pacerDone chan struct{}
+	if cfg.Rate > 0 {
+		r.gap = 1e9 / cfg.Rate
+		r.total = int64(cfg.Duration.Seconds() * cfg.Rate)
+		if cfg.Requests > 0 {
+			r.total = min(r.total, cfg.Requests)
+		}
+		r.free = append(r.free, r.slots...)
+		pacerDone = make(chan struct{})
+		go r.pace(ctx, pacerDone)
+	} else {
+		for _, s := range r.slots {
+			s.fireClosed()
+		}
+	}
+
+	var deadline <-chan time.Time
+	if cfg.Duration > 0 {
+		tm := time.NewTimer(cfg.Duration)
+		defer tm.Stop()
+		deadline = tm.C
+	}
+	select {
+	case <-deadline:
+	case <-r.drained:
+	case <-ctx.Done():
+	}
+	r.stop()
+	if pacerDone != nil {
+		<-pacerDone
+	}
+	// Requests still in flight get the timeout to finish; then they are
+	// given up and counted as incomplete, not as errors.
+	grace := time.NewTimer(cfg.Timeout)
+	select {
+	case <-r.drained:
+	case <-grace.C:
+	}
+	grace.Stop()
+	res := &Result{Start: start}
+	r.collect(res) // before any forced close skews the pool's counters
+	select {
+	case <-r.drained:
+	default:
+		r.abandoned.Store(true)
+		r.tr.Close()
+		select {
+		case <-r.drained:
+		case <-time.After(abandonGrace):
+		}
+	}
+	smp.finish()
+
+	res.Latency = total
+	res.Timeline = smp.timeline
+	res.Elapsed = time.Duration(r.lastDone.Load())
+	if res.Elapsed <= 0 {
+		res.Elapsed = time.Since(start)
+	}
+	c := sumCounts(r.shards)
+	res.Requests, res.Failed, res.BodyBytes = c.completed, c.failed, c.bodyBytes
+	res.Incomplete = r.incomplete.Load()
+	res.Status, res.Errors = map[int]int64{}, map[string]int64{}
+	for _, s := range r.shards {
+		s.mu.Lock()
+		for code, n := range s.status {
+			if n > 0 {
+				res.Status[code] += n
+			}
+		}
+		for k, n := range s.errs {
+			res.Errors[k] += n
+		}
+		s.mu.Unlock()
+	}
+	res.Conns.ClosedInUse = res.Errors[ErrClassClosed]
+	res.Conns.Resets = res.Errors[ErrClassReset]
+	res.Conns.Peak = max(res.Conns.Peak, smp.peak.Load())
+	if cfg.Rate > 0 {
+		res.Rate = RateStats{
+			Asked: cfg.Rate, Due: r.due, Sent: r.sent.Load(),
+			MaxLag: time.Duration(r.maxLag.Load()),
+		}
+		if d := cfg.Duration.Seconds(); d > 0 {
+			res.Rate.Achieved = float64(res.Rate.Sent) / min(d, res.Elapsed.Seconds())
+		}
+	}
+	return res, nil
+}
+
+// collect reads the transport's and engine's counters into res.
+func (r *runner) collect(res *Result) {
+	ts := r.tr.Stats()
+	es := r.eng.Stats()
+	res.BytesIn, res.BytesOut = es.BytesIn, es.BytesOut
+	res.Conns = ConnStats{
+		Asked:          r.cfg.Connections,
+		Peak:           es.Open,
+		Dials:          ts.Pool.Dials,
+		DialFailures:   ts.Pool.DialFailures,
+		Reuses:         ts.Pool.Reuses,
+		ServerClose:    r.serverEnd.Load(),
+		PeerClosedIdle: ts.Pool.PeerClosedIdle,
+		Retries:        ts.Retries,
+		Expired:        ts.Pool.Expired,
+		Discarded:      ts.Pool.Discarded,
+	}
+}
+
+// pace runs the open model's clock: request i is due at t0 + i*gap, and
+// is sent as soon as it is due and a slot is free. A slot that frees up
+// while requests are overdue takes the oldest at once (see slot.onDone).
+func (r *runner) pace(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	r.t0 = r.now()
+	for !r.stopping.Load() && ctx.Err() == nil {
+		now := r.now()
+		due := min(int64(float64(now-r.t0)/r.gap)+1, r.total)
+		r.mu.Lock()
+		r.due = max(r.due, due)
+		r.mu.Unlock()
+		r.dispatch()
+		if due >= r.total {
+			return // everything is due; the backlog drains until the deadline
+		}
+		wait := time.Duration(float64(r.t0) + float64(due)*r.gap - float64(r.now()))
+		time.Sleep(min(max(wait, 0), r.cfg.Tick))
+	}
+}
+
+// dispatch sends due requests on free slots.
+func (r *runner) dispatch() {
+	for {
+		r.mu.Lock()
+		if r.stopping.Load() || r.next >= r.due || len(r.free) == 0 {
+			r.mu.Unlock()
+			return
+		}
+		s := r.free[len(r.free)-1]
+		r.free = r.free[:len(r.free)-1]
+		idx := r.next
+		r.next++
+		r.mu.Unlock()
+		s.fireOpen(r.t0 + int64(float64(idx)*r.gap))
+	}
+}
+
+func (r *runner) pushFree(s *slot) {
+	r.mu.Lock()
+	r.free = append(r.free, s)
+	r.mu.Unlock()
+}
+
+// slot is one request stream: one Exchange, reused for every request.
+type slot struct {
+	r     *runner
+	idx   int
+	sh    *shard
+	ex    egress.Exchange
+	state atomic.Int32
+	sent  int64 // since base: when the request was sent (closed) or due (open)
+	body  int64 // body bytes of the current response
+	err   error // the last completion's error
+}
+
+// fireClosed sends requests back to back until one is in flight, the run
+// is over, or one failed (then it backs off).
+func (s *slot) fireClosed() {
+	r := s.r
+	for r.take() {
+		s.sent, s.body = r.now(), 0
+		s.state.Store(slotSending)
+		if err := r.tr.Send(&s.ex); err != nil {
+			s.state.Store(slotIdle)
+			s.finish(err)
+			if !errors.Is(err, egress.ErrTransportClosed) {
+				s.backoff()
+			}
+			return
+		}
+		if s.state.CompareAndSwap(slotSending, slotInFlight) {
+			return // onDone carries on
+		}
+		s.state.Store(slotIdle)
+		if s.err != nil {
+			s.backoff()
+			return
+		}
+	}
+}
+
+func (s *slot) backoff() {
+	r := s.r
+	r.eng.Loop(s.idx%r.eng.NumLoops()).AfterFunc(errorBackoff, s.fireClosed)
+}
+
+// fireOpen sends the request that was due at intended.
+func (s *slot) fireOpen(intended int64) {
+	r := s.r
+	if !r.take() {
+		r.pushFree(s)
+		return
+	}
+	now := r.now()
+	if lag := now - intended; lag > r.maxLag.Load() {
+		r.maxLag.Store(lag) // one writer at a time in practice; a lost update only lowers a maximum
+	}
+	r.sent.Add(1)
+	s.sent, s.body = intended, 0
+	s.state.Store(slotSending)
+	if err := r.tr.Send(&s.ex); err != nil {
+		s.state.Store(slotIdle)
+		s.finish(err)
+		r.pushFree(s)
+		return
+	}
+	if s.state.CompareAndSwap(slotSending, slotInFlight) {
+		return
+	}
+	s.state.Store(slotIdle)
+	r.pushFree(s) // dispatch, our caller, goes on with the next
+}
+
+func (s *slot) onHead(ex *egress.Exchange) {
+	if v := ex.HeaderValue("Connection"); v != nil && hasCloseToken(v) {
+		s.r.serverEnd.Add(1)
+	}
+}
+
+func (s *slot) onBody(ex *egress.Exchange, p []byte) { s.body += int64(len(p)) }
+
+func (s *slot) onDone(ex *egress.Exchange, err error) {
+	s.finish(err)
+	if s.state.CompareAndSwap(slotSending, slotDoneInSend) {
+		return // the sender, still in Send, goes on
+	}
+	s.state.Store(slotIdle)
+	r := s.r
+	if r.cfg.Rate > 0 {
+		r.pushFree(s)
+		r.dispatch()
+		return
+	}
+	if err != nil {
+		s.backoff()
+		return
+	}
+	s.fireClosed()
+}
+
+// finish records a completed request and releases its reservation.
+func (s *slot) finish(err error) {
+	r := s.r
+	s.err = err
+	if r.abandoned.Load() {
+		r.incomplete.Add(1)
+		r.release()
+		return
+	}
+	now := r.now()
+	class := ""
+	if err != nil {
+		class = Classify(err)
+	}
+	s.sh.record(now-s.sent, s.ex.StatusCode(), class, s.body)
+	for {
+		last := r.lastDone.Load()
+		if now <= last || r.lastDone.CompareAndSwap(last, now) {
+			break
+		}
+	}
+	r.release()
+}
+
+func hasCloseToken(v []byte) bool {
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, ',')
+		if i < 0 {
+			i = len(v)
+		}
+		if bytes.EqualFold(bytes.TrimSpace(v[:i]), []byte("close")) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}

@@ -1,0 +1,121 @@
+package load
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// sampler is the run's one bookkeeping goroutine: every few milliseconds
+// it samples the open connections (the engine keeps no peak), every tick
+// it reports progress, and every interval it harvests
+// the latencies recorded meanwhile into an interval histogram, adds it to
+// the total and hands it to Config.OnInterval.
+type sampler struct {
+	r        *runner
+	total    *hdrhistogram.Histogram
+	timeline []Sample
+	peak     atomic.Int64
+
+	ivStart time.Duration
+	last    counts
+	window  []point // completions over the last interval, for RateNow
+
+	stopc, donec chan struct{}
+}
+
+type point struct {
+	t time.Duration
+	n int64
+}
+
+func newSampler(r *runner, total *hdrhistogram.Histogram) *sampler {
+	return &sampler{r: r, total: total, stopc: make(chan struct{}), donec: make(chan struct{})}
+}
+
+func (m *sampler) start() { go m.loop() }
+
+// peakEvery is how often open connections are counted for the peak.
+const peakEvery = 10 * time.Millisecond
+
+func (m *sampler) loop() {
+	defer close(m.donec)
+	tk := time.NewTicker(peakEvery)
+	defer tk.Stop()
+	var lastTick time.Duration
+	for {
+		select {
+		case <-tk.C:
+			open := m.samplePeak()
+			if now := time.Duration(m.r.now()); now-lastTick >= m.r.cfg.Tick {
+				lastTick = now
+				m.tick(now, open)
+			}
+		case <-m.stopc:
+			return
+		}
+	}
+}
+
+func (m *sampler) samplePeak() int64 {
+	open := m.r.eng.Stats().Open
+	if open > m.peak.Load() {
+		m.peak.Store(open)
+	}
+	return open
+}
+
+func (m *sampler) tick(now time.Duration, open int64) {
+	r := m.r
+	if now-m.ivStart >= r.cfg.Interval {
+		m.closeInterval(now)
+	}
+	c := sumCounts(r.shards)
+	m.window = append(m.window, point{now, c.completed})
+	for len(m.window) > 1 && now-m.window[0].t > r.cfg.Interval {
+		m.window = m.window[1:]
+	}
+	rate := 0.0
+	if first := m.window[0]; now > first.t {
+		rate = float64(c.completed-first.n) / (now - first.t).Seconds()
+	} else if now > 0 {
+		rate = float64(c.completed) / now.Seconds()
+	}
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(Progress{Elapsed: now, Requests: c.completed, Errors: c.failed, RateNow: rate, Open: open})
+	}
+}
+
+// closeInterval ends the current interval at end.
+func (m *sampler) closeInterval(end time.Duration) {
+	r := m.r
+	iv := NewHistogram()
+	c := harvest(r.shards, iv)
+	startMs := r.base.Add(m.ivStart).UnixMilli()
+	iv.SetStartTimeMs(startMs)
+	iv.SetEndTimeMs(r.base.Add(end).UnixMilli())
+	m.total.Merge(iv)
+	s := Sample{End: end, Requests: c.completed - m.last.completed, Errors: c.failed - m.last.failed}
+	if iv.TotalCount() > 0 {
+		s.P50, s.P99 = iv.ValueAtQuantile(50), iv.ValueAtQuantile(99)
+	}
+	m.timeline = append(m.timeline, s)
+	if r.cfg.OnInterval != nil {
+		r.cfg.OnInterval(Interval{Start: m.ivStart, End: end, Requests: s.Requests, Errors: s.Errors, Hist: iv})
+	}
+	m.ivStart, m.last = end, c
+}
+
+// finish stops the goroutine and closes the last, partial interval.
+func (m *sampler) finish() {
+	close(m.stopc)
+	<-m.donec
+	end := time.Duration(m.r.now())
+	if last := time.Duration(m.r.lastDone.Load()); last > m.ivStart && last < end {
+		end = last // the run ended with its last completion, not now
+	}
+	if end > m.ivStart {
+		m.closeInterval(end)
+	}
+}

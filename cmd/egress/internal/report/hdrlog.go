@@ -1,0 +1,249 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/egress-go/egress/cmd/egress/internal/load"
+)
+
+// summaryPrefix starts the comment line in which egress keeps a run's
+// counts. HdrHistogram tools skip comment lines, so the file stays a
+// standard log; egress merge reads them to sum requests, status codes
+// and errors as well as latencies.
+const summaryPrefix = "#egress-summary "
+
+// LogWriter writes a run's latencies as a standard HdrHistogram interval
+// log (format 1.3): one compressed histogram per interval, values in
+// nanoseconds, timestamps relative to the start, Interval_Max in
+// milliseconds. Java's HistogramLogProcessor and the Go, C and Python
+// readers all read it.
+type LogWriter struct {
+	w  *bufio.Writer
+	lw *hdrhistogram.HistogramLogWriter
+}
+
+// NewLogWriter writes the log's header for a run that started at start.
+func NewLogWriter(w io.Writer, start time.Time, comment string) (*LogWriter, error) {
+	bw := bufio.NewWriter(w)
+	lw := hdrhistogram.NewHistogramLogWriter(bw)
+	startMs := start.UnixMilli()
+	lw.SetBaseTime(startMs)
+	for _, f := range []func() error{
+		func() error { return lw.OutputComment("[" + sanitize(comment) + "]") },
+		lw.OutputLogFormatVersion,
+		func() error { return lw.OutputStartTime(startMs) },
+		func() error { return lw.OutputBaseTime(startMs) },
+		lw.OutputLegend,
+	} {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	return &LogWriter{w: bw, lw: lw}, nil
+}
+
+// Interval writes one interval histogram.
+func (l *LogWriter) Interval(h *hdrhistogram.Histogram) error {
+	if err := l.lw.OutputIntervalHistogram(h); err != nil {
+		return err
+	}
+	return l.w.Flush() // a run cut short still leaves a readable log
+}
+
+// Close writes the run's summary comment and flushes.
+func (l *LogWriter) Close(r *Report) error {
+	b, err := json.Marshal(summaryOf(r))
+	if err != nil {
+		return err
+	}
+	if _, err := l.w.WriteString(summaryPrefix + string(b) + "\n"); err != nil {
+		return err
+	}
+	return l.w.Flush()
+}
+
+func sanitize(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
+
+// summary is the part of a report that merging adds up.
+type summary struct {
+	URL         string           `json:"url,omitempty"`
+	Elapsed     float64          `json:"elapsed_s"`
+	Requests    int64            `json:"requests"`
+	ErrorsTotal int64            `json:"errors_total"`
+	Incomplete  int64            `json:"incomplete"`
+	Status      map[string]int64 `json:"status"`
+	Errors      map[string]int64 `json:"errors"`
+	Bytes       Bytes            `json:"bytes"`
+	Conns       *ConnReport      `json:"connections,omitempty"`
+}
+
+func summaryOf(r *Report) summary {
+	return summary{URL: r.URL, Elapsed: r.Elapsed, Requests: r.Requests, ErrorsTotal: r.ErrorsTotal,
+		Incomplete: r.Incomplete, Status: r.Status, Errors: r.Errors, Bytes: r.Bytes, Conns: r.Conns}
+}
+
+// Merge reads HdrHistogram logs (written by egress bench --hdr on one or
+// many machines, or any log of nanosecond histograms of the same
+// geometry) and combines them into one report: the latency histogram is
+// the sum of every interval of every file; requests, status codes, errors
+// and bytes are summed from egress's summary lines where present (a log
+// without one counts its histogram's responses); throughput adds up the
+// runs' rates, as for runs side by side.
+func Merge(files []string) (*Report, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no files to merge")
+	}
+	total := load.NewHistogram()
+	r := &Report{Tool: "egress merge", Model: "merged", Status: map[string]int64{}, Errors: map[string]int64{},
+		Warnings: []string{}}
+	urls := map[string]bool{}
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		hists, err := readLog(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		var fileHist = load.NewHistogram()
+		for _, h := range hists {
+			if dropped := fileHist.Merge(h); dropped > 0 {
+				return nil, fmt.Errorf("%s: %d values outside the histogram's range (1µs to 1h in ns)", name, dropped)
+			}
+		}
+		total.Merge(fileHist)
+		r.Sources = append(r.Sources, name)
+		sums := summaries(data)
+		if len(sums) == 0 {
+			// A plain HdrHistogram log: only its latencies are known.
+			r.Requests += fileHist.TotalCount()
+			r.Responses += fileHist.TotalCount()
+			continue
+		}
+		for _, s := range sums {
+			r.addSummary(s, urls)
+		}
+	}
+	if len(urls) == 1 {
+		for u := range urls {
+			r.URL = u
+		}
+	}
+	if r.Elapsed > 0 && r.Throughput.Requests == 0 {
+		r.Throughput.Requests = float64(r.Requests) / r.Elapsed
+	}
+	r.setHistogram(total)
+	return r, nil
+}
+
+func (r *Report) addSummary(s summary, urls map[string]bool) {
+	if s.URL != "" {
+		urls[s.URL] = true
+	}
+	r.Requests += s.Requests
+	r.ErrorsTotal += s.ErrorsTotal
+	r.Incomplete += s.Incomplete
+	for k, n := range s.Status {
+		r.Status[k] += n
+		r.Responses += n
+	}
+	for k, n := range s.Errors {
+		r.Errors[k] += n
+	}
+	r.Bytes.In += s.Bytes.In
+	r.Bytes.Out += s.Bytes.Out
+	r.Bytes.Body += s.Bytes.Body
+	r.Elapsed = max(r.Elapsed, s.Elapsed)
+	if s.Elapsed > 0 {
+		r.Throughput.Requests += float64(s.Requests) / s.Elapsed
+		r.Throughput.BytesIn += float64(s.Bytes.In) / s.Elapsed
+		r.Throughput.BytesOut += float64(s.Bytes.Out) / s.Elapsed
+	}
+	if c := s.Conns; c != nil {
+		if r.Conns == nil {
+			r.Conns = &ConnReport{}
+		}
+		m := r.Conns
+		m.Asked += c.Asked
+		m.Achieved += c.Achieved
+		m.Dialed += c.Dialed
+		m.DialFailures += c.DialFailures
+		m.Reused += c.Reused
+		m.ClosedByServer += c.ClosedByServer
+		m.ServerAskedClose += c.ServerAskedClose
+		m.PeerClosedIdle += c.PeerClosedIdle
+		m.ClosedInUse += c.ClosedInUse
+		m.Reset += c.Reset
+		m.StaleRetries += c.StaleRetries
+		m.Expired += c.Expired
+		m.Discarded += c.Discarded
+	}
+}
+
+// readLog decodes every interval histogram of an HdrHistogram log.
+func readLog(data []byte) ([]*hdrhistogram.Histogram, error) {
+	lr := hdrhistogram.NewHistogramLogReader(bytes.NewReader(data))
+	var out []*hdrhistogram.Histogram
+	for {
+		h, err := lr.NextIntervalHistogram()
+		if err != nil {
+			return nil, fmt.Errorf("not a readable HdrHistogram log: %w", err)
+		}
+		if h == nil {
+			break
+		}
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no histograms in the file (is it an HdrHistogram log?)")
+	}
+	return out, nil
+}
+
+// summaries extracts egress's summary lines.
+func summaries(data []byte) []summary {
+	var out []summary
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, summaryPrefix) {
+			continue
+		}
+		var s summary
+		if json.Unmarshal([]byte(line[len(summaryPrefix):]), &s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// WriteMergedLog writes h as a single-interval HdrHistogram log, for a
+// merged result to be merged again or read by other tools.
+func WriteMergedLog(w io.Writer, r *Report) error {
+	lw, err := NewLogWriter(w, time.Now(), "egress merge of "+strings.Join(r.Sources, " "))
+	if err != nil {
+		return err
+	}
+	h := r.Hist()
+	if h == nil {
+		h = load.NewHistogram()
+	}
+	h.SetStartTimeMs(lw.lw.BaseTime())
+	h.SetEndTimeMs(lw.lw.BaseTime() + int64(r.Elapsed*1000))
+	if err := lw.Interval(h); err != nil {
+		return err
+	}
+	return lw.Close(r)
+}

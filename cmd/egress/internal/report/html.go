@@ -1,0 +1,151 @@
+package report
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+)
+
+// The chart library, inlined into every page so that a report opens with
+// no network (see assets/README.md).
+//
+//go:embed assets/echarts.common.min.js.gz
+var echartsGz []byte
+
+var echartsJS = sync.OnceValues(func() (string, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(echartsGz))
+	if err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(zr)
+	return string(b), err
+})
+
+// WriteHTML writes the report as one self-contained page: the summary,
+// latency by percentile, and requests per second (with p50 and p99) over
+// time. go-echarts builds the charts; its page template would load the
+// library from a CDN, so only its chart snippets are used, inside a page
+// of our own that carries the library inline.
+func (r *Report) WriteHTML(w io.Writer) error {
+	js, err := echartsJS()
+	if err != nil {
+		return fmt.Errorf("chart library: %w", err)
+	}
+	var chartsHTML []template.HTML
+	if h := r.Hist(); h != nil && h.TotalCount() > 0 {
+		chartsHTML = append(chartsHTML, snippet(r.percentileChart()))
+	}
+	if len(r.Timeline) > 0 {
+		chartsHTML = append(chartsHTML, snippet(r.timelineChart()))
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	return pageTmpl.Execute(w, struct {
+		Title   string
+		Summary string
+		Warns   []string
+		JS      template.JS
+		Charts  []template.HTML
+	}{r.title(), text.String(), r.Warnings, template.JS(js), chartsHTML})
+}
+
+// snippet renders a chart's element and script for inlining in the page.
+func snippet(c *charts.Line) template.HTML {
+	s := c.RenderSnippet()
+	return template.HTML(s.Element + s.Script)
+}
+
+// percentileChart plots latency against percentile on the usual
+// HdrHistogram scale: x is -log10(1-q), so 90%, 99%, 99.9% ... are evenly
+// spaced and the tail is as visible as the median.
+func (r *Report) percentileChart() *charts.Line {
+	h := r.Hist()
+	xmax := math.Min(math.Log10(float64(h.TotalCount())), 6)
+	xmax = math.Max(xmax, 1)
+	var pts []opts.LineData
+	for x := 0.0; x <= xmax+1e-9; x += 0.02 {
+		q := 100 * (1 - math.Pow(10, -x))
+		pts = append(pts, opts.LineData{Value: []float64{round3(x), ms(h.ValueAtQuantile(q))}})
+	}
+	pts = append(pts, opts.LineData{Value: []float64{round3(xmax), ms(h.Max())}})
+
+	c := charts.NewLine()
+	c.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{ChartID: "latency", Width: "960px", Height: "420px"}),
+		charts.WithTitleOpts(opts.Title{Title: "Latency by percentile", Subtitle: r.latencySubtitle()}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
+			Formatter: opts.FuncOpts(`function (ps) { var p = ps[0].value; ` +
+				`return (100 * (1 - Math.pow(10, -p[0]))).toPrecision(6) + '%: ' + p[1] + ' ms'; }`)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "percentile", Min: 0, Max: math.Ceil(xmax),
+			MinInterval: 1, MaxInterval: 1,
+			AxisLabel: &opts.AxisLabel{Formatter: opts.FuncOpts(`function (v) { ` +
+				`return v === 0 ? '0%' : (100 * (1 - Math.pow(10, -v))).toFixed(Math.max(0, v - 2)) + '%'; }`)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "ms"}),
+	)
+	c.AddSeries("latency", pts, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), Step: "end"}))
+	return c
+}
+
+func (r *Report) latencySubtitle() string {
+	if r.Model == "open" {
+		return "from when each request was due (coordinated omission corrected)"
+	}
+	return "from send to the end of the response"
+}
+
+// timelineChart plots requests per second, p50 and p99 per interval.
+func (r *Report) timelineChart() *charts.Line {
+	var rate, p50, p99 []opts.LineData
+	for _, p := range r.Timeline {
+		rate = append(rate, opts.LineData{Value: []float64{p.T, p.Rate}})
+		p50 = append(p50, opts.LineData{Value: []float64{p.T, p.P50}})
+		p99 = append(p99, opts.LineData{Value: []float64{p.T, p.P99}})
+	}
+	c := charts.NewLine()
+	c.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{ChartID: "timeline", Width: "960px", Height: "420px"}),
+		charts.WithTitleOpts(opts.Title{Title: "Requests per second over time"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "s"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "req/s"}),
+	)
+	c.ExtendYAxis(opts.YAxis{Type: "value", Name: "ms", Position: "right"})
+	c.AddSeries("req/s", rate, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
+	c.AddSeries("p50 ms", p50, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), YAxisIndex: 1}))
+	c.AddSeries("p99 ms", p99, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), YAxisIndex: 1}))
+	return c
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.Title}}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 13px; line-height: 1.35; }
+.warn { background: #fff3cd; border: 1px solid #e0c36c; padding: .5em 1em; }
+.chart { margin: 2em 0; }
+</style>
+<script>{{.JS}}</script>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+{{range .Warns}}<p class="warn">{{.}}</p>
+{{end}}
+{{range .Charts}}<div class="chart">{{.}}</div>
+{{end}}
+<h2>Report</h2>
+<pre>{{.Summary}}</pre>
+</body>
+</html>
+`))

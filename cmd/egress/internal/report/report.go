@@ -1,0 +1,249 @@
+// Package report turns what a load run measured into what people read:
+// a text report, one JSON object, an HdrHistogram log that runs on other
+// machines can be merged with, and a self-contained HTML page.
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/egress-go/egress/cmd/egress/internal/load"
+)
+
+// Report is the result of a run (or of merged runs) as printed with
+// --json. Latencies are in milliseconds, rates per second.
+type Report struct {
+	Tool     string   `json:"tool"`
+	URL      string   `json:"url,omitempty"`
+	Method   string   `json:"method,omitempty"`
+	Model    string   `json:"model"` // "closed", "open" or "merged"
+	Sources  []string `json:"sources,omitempty"`
+	Duration float64  `json:"duration_s,omitempty"` // asked for
+	Elapsed  float64  `json:"elapsed_s"`
+
+	// Requests completed = sum of Status + ErrorsTotal.
+	Requests    int64            `json:"requests"`
+	Responses   int64            `json:"responses"`
+	ErrorsTotal int64            `json:"errors_total"`
+	Incomplete  int64            `json:"incomplete"`
+	Status      map[string]int64 `json:"status"`
+	Errors      map[string]int64 `json:"errors"`
+
+	Throughput Throughput  `json:"throughput"`
+	Bytes      Bytes       `json:"bytes"`
+	Latency    Latency     `json:"latency_ms"`
+	Histogram  []Bucket    `json:"histogram"`
+	Conns      *ConnReport `json:"connections,omitempty"`
+	Rate       *RateReport `json:"rate,omitempty"`
+	Timeline   []Point     `json:"timeline,omitempty"`
+	Warnings   []string    `json:"warnings"`
+
+	hist *hdrhistogram.Histogram
+}
+
+// Throughput is per second of elapsed time.
+type Throughput struct {
+	Requests float64 `json:"requests_per_s"`
+	BytesIn  float64 `json:"bytes_in_per_s"`
+	BytesOut float64 `json:"bytes_out_per_s"`
+}
+
+// Bytes counts traffic: on the wire (heads and TLS included) and response
+// bodies.
+type Bytes struct {
+	In   int64 `json:"in"`
+	Out  int64 `json:"out"`
+	Body int64 `json:"body"`
+}
+
+// Latency summarises the latency histogram of the responses.
+type Latency struct {
+	Count int64   `json:"count"`
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	Stdev float64 `json:"stdev"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p99_9"`
+	P9999 float64 `json:"p99_99"`
+	Max   float64 `json:"max"`
+}
+
+// Bucket is one bar of the text histogram: responses slower than the
+// previous bucket's bound and at most UpTo.
+type Bucket struct {
+	UpTo  float64 `json:"le_ms"`
+	Count int64   `json:"count"`
+}
+
+// ConnReport is the connection accounting.
+type ConnReport struct {
+	Asked            int   `json:"asked"`
+	Achieved         int64 `json:"achieved"` // most open at once
+	Dialed           int64 `json:"dialed"`
+	DialFailures     int64 `json:"dial_failures"`
+	Reused           int64 `json:"reused"`
+	ClosedByServer   int64 `json:"closed_by_server"` // the next three together
+	ServerAskedClose int64 `json:"server_asked_close"`
+	PeerClosedIdle   int64 `json:"closed_while_idle"`
+	ClosedInUse      int64 `json:"closed_in_use"`
+	Reset            int64 `json:"reset"`
+	StaleRetries     int64 `json:"stale_retries"`
+	Expired          int64 `json:"expired"`
+	Discarded        int64 `json:"discarded"`
+}
+
+// RateReport describes an open-model run.
+type RateReport struct {
+	Asked    float64 `json:"asked_per_s"`
+	Achieved float64 `json:"achieved_per_s"`
+	Due      int64   `json:"due"`
+	Sent     int64   `json:"sent"`
+	NotSent  int64   `json:"not_sent"`
+	MaxLag   float64 `json:"max_send_lag_ms"`
+	Met      bool    `json:"met"`
+}
+
+// Point is one interval of the timeline.
+type Point struct {
+	T        float64 `json:"t_s"` // end of the interval
+	Requests int64   `json:"requests"`
+	Rate     float64 `json:"requests_per_s"`
+	Errors   int64   `json:"errors"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+}
+
+// Meta is what the command knows about a run beyond its result.
+type Meta struct {
+	URL         string
+	Method      string
+	Connections int
+	Duration    time.Duration
+	Rate        float64
+}
+
+// Build makes the report of a run.
+func Build(m Meta, res *load.Result) *Report {
+	r := &Report{
+		Tool: "egress bench", URL: m.URL, Method: m.Method, Model: "closed",
+		Duration: m.Duration.Seconds(), Elapsed: res.Elapsed.Seconds(),
+		Requests: res.Requests, ErrorsTotal: res.Failed, Incomplete: res.Incomplete,
+		Status: map[string]int64{}, Errors: map[string]int64{},
+		Bytes:    Bytes{In: res.BytesIn, Out: res.BytesOut, Body: res.BodyBytes},
+		Warnings: []string{},
+	}
+	for code, n := range res.Status {
+		r.Status[strconv.Itoa(code)] = n
+		r.Responses += n
+	}
+	for k, n := range res.Errors {
+		r.Errors[k] = n
+	}
+	if r.Elapsed > 0 {
+		r.Throughput = Throughput{
+			Requests: float64(r.Requests) / r.Elapsed,
+			BytesIn:  float64(r.Bytes.In) / r.Elapsed,
+			BytesOut: float64(r.Bytes.Out) / r.Elapsed,
+		}
+	}
+	c := res.Conns
+	r.Conns = &ConnReport{
+		Asked: c.Asked, Achieved: c.Peak, Dialed: c.Dials, DialFailures: c.DialFailures, Reused: c.Reuses,
+		ClosedByServer:   c.ServerClose + c.PeerClosedIdle + c.ClosedInUse,
+		ServerAskedClose: c.ServerClose, PeerClosedIdle: c.PeerClosedIdle, ClosedInUse: c.ClosedInUse,
+		Reset: c.Resets, StaleRetries: c.Retries, Expired: c.Expired, Discarded: c.Discarded,
+	}
+	prev := 0.0
+	for _, s := range res.Timeline {
+		t := s.End.Seconds()
+		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99)}
+		if t > prev {
+			p.Rate = round3(float64(s.Requests) / (t - prev))
+		}
+		prev = t
+		r.Timeline = append(r.Timeline, p)
+	}
+	if m.Rate > 0 {
+		r.Model = "open"
+		rs := res.Rate
+		r.Rate = &RateReport{
+			Asked: m.Rate, Achieved: round3(rs.Achieved), Due: rs.Due, Sent: rs.Sent, NotSent: rs.Due - rs.Sent,
+			MaxLag: ms(int64(rs.MaxLag)), Met: rs.Met(),
+		}
+		if !rs.Met() {
+			r.Warnings = append(r.Warnings, fmt.Sprintf(
+				"rate not met: asked %.0f req/s, achieved %.0f req/s; %d of %d requests due were never sent "+
+					"(all %d connections busy) and those sent late count their wait in the latencies",
+				m.Rate, rs.Achieved, rs.Due-rs.Sent, rs.Due, m.Connections))
+		}
+	}
+	if c.Peak < int64(c.Asked) && m.Rate == 0 && res.Requests > int64(c.Asked) {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("only %d of the %d connections asked for were open at once", c.Peak, c.Asked))
+	}
+	if res.Incomplete > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d requests still in flight at the end were given up (not counted)", res.Incomplete))
+	}
+	r.setHistogram(res.Latency)
+	return r
+}
+
+// setHistogram fills the latency summary and text histogram from h.
+func (r *Report) setHistogram(h *hdrhistogram.Histogram) {
+	r.hist = h
+	if h == nil || h.TotalCount() == 0 {
+		r.Histogram = []Bucket{}
+		return
+	}
+	r.Latency = Latency{
+		Count: h.TotalCount(),
+		Min:   ms(h.Min()), Mean: round3(h.Mean() / 1e6), Stdev: round3(h.StdDev() / 1e6),
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)), P9999: ms(h.ValueAtQuantile(99.99)), Max: ms(h.Max()),
+	}
+	r.Histogram = buckets(h, 10)
+}
+
+// Hist returns the latency histogram (nanoseconds) the report was built
+// from.
+func (r *Report) Hist() *hdrhistogram.Histogram { return r.hist }
+
+// buckets groups the histogram into at most n bars on a logarithmic
+// scale between its minimum and maximum, which is how latency spreads.
+func buckets(h *hdrhistogram.Histogram, n int) []Bucket {
+	lo, hi := float64(h.Min()), float64(h.Max())
+	if hi <= lo*1.01 {
+		return []Bucket{{UpTo: ms(h.Max()), Count: h.TotalCount()}}
+	}
+	edges := make([]float64, n)
+	for i := range edges {
+		edges[i] = lo * math.Pow(hi/lo, float64(i+1)/float64(n))
+	}
+	edges[n-1] = hi
+	out := make([]Bucket, n)
+	for i, e := range edges {
+		out[i].UpTo = round3(e / 1e6)
+	}
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		v := float64(h.Max())
+		if float64(b.To) < v {
+			v = float64(b.To)
+		}
+		i := sort.SearchFloat64s(edges, v)
+		out[min(i, n-1)].Count += b.Count
+	}
+	return out
+}
+
+func ms(ns int64) float64 { return round3(float64(ns) / 1e6) }
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

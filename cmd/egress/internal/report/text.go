@@ -1,0 +1,189 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := &textWriter{w: w}
+	tw.printf("%s", r.title())
+	tw.printf("")
+	tw.printf("  requests      %d in %s   (%s req/s)", r.Requests, secs(r.Elapsed), num(r.Throughput.Requests))
+	if r.Bytes.In > 0 || r.Bytes.Out > 0 {
+		tw.printf("  transfer      in %s (%s/s), out %s (%s/s), bodies %s",
+			size(float64(r.Bytes.In)), size(r.Throughput.BytesIn),
+			size(float64(r.Bytes.Out)), size(r.Throughput.BytesOut), size(float64(r.Bytes.Body)))
+	}
+	if r.Rate != nil {
+		rr := r.Rate
+		tw.printf("  rate          asked %s req/s, sent %s req/s (%d of %d due), latest send %s after due",
+			num(rr.Asked), num(rr.Achieved), rr.Sent, rr.Due, dur(rr.MaxLag))
+	}
+
+	tw.printf("")
+	if l := r.Latency; l.Count > 0 {
+		tw.printf("Latency (%d responses%s)", l.Count, r.latencyNote())
+		tw.printf("  p50 %s   p90 %s   p99 %s   p99.9 %s   p99.99 %s   max %s",
+			dur(l.P50), dur(l.P90), dur(l.P99), dur(l.P999), dur(l.P9999), dur(l.Max))
+		tw.printf("  min %s   mean %s   stdev %s", dur(l.Min), dur(l.Mean), dur(l.Stdev))
+		tw.printf("")
+		r.writeBars(tw)
+	} else {
+		tw.printf("Latency: no responses")
+	}
+
+	tw.printf("")
+	tw.printf("Status codes   %s", counts(r.Status, true))
+	if r.ErrorsTotal == 0 {
+		tw.printf("Errors         none")
+	} else {
+		tw.printf("Errors         %d: %s", r.ErrorsTotal, counts(r.Errors, false))
+	}
+	if r.Incomplete > 0 {
+		tw.printf("Incomplete     %d (in flight at the end, not counted)", r.Incomplete)
+	}
+
+	if c := r.Conns; c != nil {
+		tw.printf("")
+		tw.printf("Connections")
+		tw.printf("  asked %d, achieved %d (most open at once)", c.Asked, c.Achieved)
+		tw.printf("  dialed %d (%d failed), requests on reused connections %d", c.Dialed, c.DialFailures, c.Reused)
+		tw.printf("  closed by server %d: asked to close %d, while idle %d, in use %d",
+			c.ClosedByServer, c.ServerAskedClose, c.PeerClosedIdle, c.ClosedInUse)
+		tw.printf("  reset %d, stale-connection retries %d, expired %d, not reused %d",
+			c.Reset, c.StaleRetries, c.Expired, c.Discarded)
+	}
+	for _, wn := range r.Warnings {
+		tw.printf("")
+		tw.printf("WARNING: %s", wn)
+	}
+	return tw.err
+}
+
+func (r *Report) title() string {
+	switch r.Model {
+	case "merged":
+		return fmt.Sprintf("egress merge: %d histogram logs", len(r.Sources))
+	case "open":
+		return fmt.Sprintf("egress bench %s %s   open model, %s req/s over %d connections for %s",
+			r.Method, r.URL, num(r.Rate.Asked), r.Conns.Asked, secs(r.Duration))
+	}
+	end := "for " + secs(r.Duration)
+	if r.Duration == 0 {
+		end = "until " + strconv.FormatInt(r.Requests+r.Incomplete, 10) + " requests"
+	}
+	asked := 0
+	if r.Conns != nil {
+		asked = r.Conns.Asked
+	}
+	return fmt.Sprintf("egress bench %s %s   closed model, %d connections %s", r.Method, r.URL, asked, end)
+}
+
+func (r *Report) latencyNote() string {
+	if r.Model == "open" {
+		return ", from when each request was due"
+	}
+	return ""
+}
+
+// writeBars draws the text histogram, one line per bucket.
+func (r *Report) writeBars(tw *textWriter) {
+	var most int64
+	for _, b := range r.Histogram {
+		most = max(most, b.Count)
+	}
+	const width = 40
+	total := float64(r.Latency.Count)
+	for _, b := range r.Histogram {
+		n := 0
+		if most > 0 {
+			n = int(math.Round(float64(b.Count) / float64(most) * width))
+		}
+		if n == 0 && b.Count > 0 {
+			n = 1
+		}
+		tw.printf("  ≤ %9s |%-*s| %6.2f%%  %d", dur(b.UpTo), width, strings.Repeat("█", n), 100*float64(b.Count)/total, b.Count)
+	}
+}
+
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format+"\n", args...)
+	}
+}
+
+// counts renders a map of counts, largest first.
+func counts(m map[string]int64, numeric bool) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if numeric {
+			return keys[i] < keys[j]
+		}
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// dur renders milliseconds with a unit that keeps three significant digits.
+func dur(msec float64) string {
+	d := time.Duration(msec * float64(time.Millisecond))
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatFloat(msec*1000, 'f', 0, 64) + "µs"
+	case d < 10*time.Millisecond:
+		return strconv.FormatFloat(msec, 'f', 2, 64) + "ms"
+	case d < 100*time.Millisecond:
+		return strconv.FormatFloat(msec, 'f', 1, 64) + "ms"
+	case d < time.Second:
+		return strconv.FormatFloat(msec, 'f', 0, 64) + "ms"
+	}
+	return strconv.FormatFloat(msec/1000, 'f', 2, 64) + "s"
+}
+
+func secs(s float64) string { return strconv.FormatFloat(s, 'f', 2, 64) + "s" }
+
+func num(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// size renders bytes with binary units.
+func size(b float64) string {
+	const unit = 1024
+	if b < unit {
+		return strconv.FormatFloat(b, 'f', 0, 64) + " B"
+	}
+	exp, div := 0, float64(unit)
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(b/div, 'f', 1, 64) + " " + string("KMGTP"[exp]) + "iB"
+}

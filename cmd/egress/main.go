@@ -1,0 +1,147 @@
+// Command egress is the command line of the egress project:
+//
+//	egress bench [URL]     load generator (no URL: benchmark the embedded server)
+//	egress get URL         curl-like request with a timing breakdown
+//	egress serve           the embedded target server
+//	egress merge FILE...   combine HdrHistogram logs of several runs
+//
+// Exit status: 0 on success, 1 when the run or request failed (a report,
+// when there is one, is still printed), 2 for bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	programName = "egress"
+)
+
+// usageError is bad input: a flag, an argument or a combination of them.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// env is what commands write to and ask about the terminal.
+type env struct {
+	stdout, stderr io.Writer
+	// progress reports whether a live progress line may be drawn on
+	// stderr: only when it is a terminal.
+	progress bool
+}
+
+// run executes the command line args and returns the exit status. Errors
+// are printed as one line on stderr, never with a stack trace.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(stderr, "%s: internal error: %v\n", programName, v)
+			code = exitFailed
+		}
+	}()
+	e := &env{stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		e.progress = true
+	}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// oneLine keeps an error message to one line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   programName,
+		Short: "Scalable HTTP/S client sockets: load generator, curl-like get and test server",
+		Long: `egress drives many HTTP/1.1 connections from a few event loops.
+
+  egress bench                     benchmark the embedded server (start here)
+  egress bench -c 256 -d 30s URL   load-test a URL
+  egress get -v URL                one request, with heads and a timing breakdown
+  egress serve                     run the embedded test server
+  egress merge a.hdr b.hdr         combine latency histograms from several runs`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// With Args set, an unknown command reaches RunE instead of
+		// cobra's own message, so that it is reported as bad usage.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (try %s --help)", args[0], programName)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%s: %w", cmd.Name(), err)}
+	})
+	root.AddCommand(newBench(e), newGet(e), newServe(e), newMerge(e))
+	return root
+}
+
+// argsRange checks the number of positional arguments, reporting a
+// wrong one as a usage error.
+func argsRange(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			if hi == lo {
+				return usagef("%s: needs %s", cmd.Name(), what)
+			}
+			return usagef("%s: takes %s", cmd.Name(), what)
+		}
+		return nil
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/egress-go/egress/cmd/egress/internal/report"
+)
+
+type mergeCmd struct {
+	e        *env
+	jsonOut  bool
+	hdrFile  string
+	htmlFile string
+}
+
+func newMerge(e *env) *cobra.Command {
+	m := &mergeCmd{e: e}
+	cmd := &cobra.Command{
+		Use:   "merge FILE...",
+		Short: "Combine the HdrHistogram logs of several bench runs into one report",
+		Long: `Combine HdrHistogram logs written by egress bench --hdr, from several runs or
+machines, into one report: the latency histogram is the sum of all of them
+(percentiles of the combined samples, not averages of percentiles), and the
+requests, status codes, errors and connection counts kept in each log are
+added up. Throughput adds up the runs' rates, as for runs side by side.
+
+So a run spread over many machines (a Kubernetes Indexed Job, say) is summed
+with no service in between: collect the files and merge them.`,
+		Example: `  egress merge run-*.hdr
+  egress merge --json --hdr all.hdr a.hdr b.hdr`,
+		Args: argsRange(1, 1<<30, "one or more files"),
+		RunE: m.run,
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&m.jsonOut, "json", false, "print the merged report as one JSON object")
+	fs.StringVar(&m.hdrFile, "hdr", "", "also write the merged histogram to `file` as an HdrHistogram log")
+	fs.StringVar(&m.htmlFile, "html", "", "write a self-contained HTML report to `file`")
+	return cmd
+}
+
+func (m *mergeCmd) run(cmd *cobra.Command, files []string) error {
+	rep, err := report.Merge(files)
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	if m.hdrFile != "" {
+		f, err := os.Create(m.hdrFile)
+		if err != nil {
+			return fmt.Errorf("merge: --hdr: %w", err)
+		}
+		err = report.WriteMergedLog(f, rep)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("merge: --hdr: %w", err)
+		}
+	}
+	if m.htmlFile != "" {
+		if err := writeHTML(m.htmlFile, rep); err != nil {
+			return fmt.Errorf("merge: --html: %w", err)
+		}
+	}
+	if m.jsonOut {
+		return json.NewEncoder(m.e.stdout).Encode(rep)
+	}
+	return rep.WriteText(m.e.stdout)
+}
