@@ -457,7 +457,7 @@ func TestCancelMidBodyReleasesConnection(t *testing.T) {
 func TestLargeDownloadBoundedMemory(t *testing.T) {
 	leakCheck(t)
 	size := int64(1 << 30)
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		size = 128 << 20
 	}
 	chunk := bytes.Repeat([]byte("egress!!"), 8192) // 64 KiB
