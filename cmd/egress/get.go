@@ -193,7 +193,12 @@ func (g *getCmd) cause(err error) error {
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Err
+		err = ue.Err
+	}
+	// The transport's RequestError repeats the method and URL too.
+	var re *egress.RequestError
+	if errors.As(err, &re) {
+		err = re.Err
 	}
 	return err
 }
@@ -211,7 +216,8 @@ func printRequest(w io.Writer, req *http.Request) {
 func printResponse(w io.Writer, resp *http.Response) {
 	fmt.Fprintf(w, "< %s %s\n", resp.Proto, resp.Status)
 	printHeader(w, "< ", resp.Header)
-	if len(resp.TransferEncoding) > 0 {
+	// net/http moves Transfer-Encoding out of the header; egress keeps it.
+	if len(resp.TransferEncoding) > 0 && resp.Header.Get("Transfer-Encoding") == "" {
 		fmt.Fprintf(w, "< Transfer-Encoding: %s\n", strings.Join(resp.TransferEncoding, ", "))
 	}
 	fmt.Fprintln(w, "<")

@@ -76,7 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(err.Error()))
+	// Errors from the library's packages each start with "egress: ";
+	// once at the start of the line is enough.
+	msg := strings.ReplaceAll(err.Error(), programName+": ", "")
+	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(msg))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage

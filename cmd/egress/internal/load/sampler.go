@@ -48,7 +48,11 @@ func (m *sampler) loop() {
 		select {
 		case <-tk.C:
 			open := m.samplePeak()
-			if now := time.Duration(m.r.now()); now-lastTick >= m.r.cfg.Tick {
+			now := time.Duration(m.r.now())
+			if now-m.ivStart >= m.r.cfg.Interval {
+				m.closeInterval(now)
+			}
+			if now-lastTick >= m.r.cfg.Tick {
 				lastTick = now
 				m.tick(now, open)
 			}
@@ -68,9 +72,6 @@ func (m *sampler) samplePeak() int64 {
 
 func (m *sampler) tick(now time.Duration, open int64) {
 	r := m.r
-	if now-m.ivStart >= r.cfg.Interval {
-		m.closeInterval(now)
-	}
 	c := sumCounts(r.shards)
 	m.window = append(m.window, point{now, c.completed})
 	for len(m.window) > 1 && now-m.window[0].t > r.cfg.Interval {

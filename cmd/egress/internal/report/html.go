@@ -80,6 +80,7 @@ func (r *Report) percentileChart() *charts.Line {
 	c := charts.NewLine()
 	c.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{ChartID: "latency", Width: "960px", Height: "420px"}),
+		charts.WithAnimation(false), // a report is read, not watched; and screenshots see it whole
 		charts.WithTitleOpts(opts.Title{Title: "Latency by percentile", Subtitle: r.latencySubtitle()}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis",
 			Formatter: opts.FuncOpts(`function (ps) { var p = ps[0].value; ` +
@@ -112,6 +113,7 @@ func (r *Report) timelineChart() *charts.Line {
 	c := charts.NewLine()
 	c.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{ChartID: "timeline", Width: "960px", Height: "420px"}),
+		charts.WithAnimation(false),
 		charts.WithTitleOpts(opts.Title{Title: "Requests per second over time"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
@@ -119,9 +121,10 @@ func (r *Report) timelineChart() *charts.Line {
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "req/s"}),
 	)
 	c.ExtendYAxis(opts.YAxis{Type: "value", Name: "ms", Position: "right"})
-	c.AddSeries("req/s", rate, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}))
-	c.AddSeries("p50 ms", p50, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), YAxisIndex: 1}))
-	c.AddSeries("p99 ms", p99, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false), YAxisIndex: 1}))
+	dots := opts.Bool(len(r.Timeline) < 30) // a short run's few points are easier to read as dots
+	c.AddSeries("req/s", rate, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}))
+	c.AddSeries("p50 ms", p50, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots, YAxisIndex: 1}))
+	c.AddSeries("p99 ms", p99, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots, YAxisIndex: 1}))
 	return c
 }
 

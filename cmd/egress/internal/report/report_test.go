@@ -1,0 +1,148 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/egress-go/egress/cmd/egress/internal/load"
+)
+
+func sampleResult() *load.Result {
+	h := load.NewHistogram()
+	for i := int64(1); i <= 1000; i++ {
+		h.RecordValue(i * 10_000) // 10 µs .. 10 ms
+	}
+	return &load.Result{
+		Elapsed: 2 * time.Second, Requests: 1003, Failed: 3,
+		Status: map[int]int64{200: 990, 503: 10}, Errors: map[string]int64{load.ErrClassReset: 3},
+		BytesIn: 4096, BytesOut: 1024, BodyBytes: 2048, Latency: h,
+		Timeline: []load.Sample{{End: time.Second, Requests: 500}, {End: 2 * time.Second, Requests: 503, Errors: 3}},
+		Conns:    load.ConnStats{Asked: 4, Peak: 4, Dials: 7, Reuses: 996, Resets: 3, ServerClose: 1},
+	}
+}
+
+func TestBuild(t *testing.T) {
+	r := Build(Meta{URL: "http://h/", Method: "GET", Connections: 4, Duration: 2 * time.Second}, sampleResult())
+	if r.Requests != 1003 || r.Responses != 1000 || r.ErrorsTotal != 3 || r.Status["503"] != 10 {
+		t.Fatalf("%+v", r)
+	}
+	// Values are exact to the histogram's 3 significant digits.
+	if r.Throughput.Requests != 501.5 || r.Latency.Count != 1000 || !near(r.Latency.Max, 10) || !near(r.Latency.P50, 5) {
+		t.Fatalf("throughput %+v latency %+v", r.Throughput, r.Latency)
+	}
+	var n int64
+	for i, b := range r.Histogram {
+		n += b.Count
+		if i > 0 && b.UpTo <= r.Histogram[i-1].UpTo {
+			t.Fatalf("bucket bounds not increasing: %+v", r.Histogram)
+		}
+	}
+	if n != 1000 || len(r.Histogram) != 10 || r.Histogram[9].UpTo != r.Latency.Max {
+		t.Fatalf("histogram %+v", r.Histogram)
+	}
+	if r.Timeline[0].Rate != 500 || r.Timeline[1].Rate != 503 {
+		t.Fatalf("timeline %+v", r.Timeline)
+	}
+	if r.Conns.ClosedByServer != 1 || r.Conns.Reset != 3 || len(r.Warnings) != 0 {
+		t.Fatalf("conns %+v warnings %q", r.Conns, r.Warnings)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"requests      1003 in 2.00s   (502 req/s)", "p50 5.00ms", "max 10.0ms",
+		"Status codes   200: 990, 503: 10", "Errors         3: reset: 3", "asked 4, achieved 4", "reset 3"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+func near(got, want float64) bool { return got >= want && got <= want*1.001 }
+
+func TestRateWarning(t *testing.T) {
+	res := sampleResult()
+	res.Rate = load.RateStats{Asked: 1000, Achieved: 500, Due: 2000, Sent: 1003}
+	r := Build(Meta{URL: "http://h/", Method: "GET", Connections: 4, Duration: 2 * time.Second, Rate: 1000}, res)
+	if r.Model != "open" || r.Rate.Met || r.Rate.NotSent != 997 || len(r.Warnings) != 1 ||
+		!strings.Contains(r.Warnings[0], "rate not met: asked 1000 req/s") {
+		t.Fatalf("rate %+v warnings %q", r.Rate, r.Warnings)
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	if !strings.Contains(text.String(), "WARNING: rate not met") || !strings.Contains(text.String(), "from when each request was due") {
+		t.Fatalf("%s", text.String())
+	}
+}
+
+func TestDur(t *testing.T) {
+	for ms, want := range map[float64]string{0.0123: "12µs", 0.5: "500µs", 1.234: "1.23ms", 12.34: "12.3ms",
+		123.4: "123ms", 1234: "1.23s"} {
+		if got := dur(ms); got != want {
+			t.Errorf("dur(%v) = %q, want %q", ms, got, want)
+		}
+	}
+	if got := size(1536); got != "1.5 KiB" {
+		t.Errorf("size: %q", got)
+	}
+}
+
+// TestMergePlainLog merges a log written by hdrhistogram-go alone, with
+// no egress summary: its histogram's count stands for the requests.
+func TestMergePlainLog(t *testing.T) {
+	h := load.NewHistogram()
+	for i := int64(1); i <= 100; i++ {
+		h.RecordValue(i * 1_000_000)
+	}
+	var buf bytes.Buffer
+	lw := hdrhistogram.NewHistogramLogWriter(&buf)
+	lw.OutputLogFormatVersion()
+	lw.OutputLegend()
+	if err := lw.OutputIntervalHistogram(h); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "plain.hdr")
+	os.WriteFile(f, buf.Bytes(), 0o644)
+	r, err := Merge([]string{f, f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 200 || r.Latency.Count != 200 || !near(r.Latency.Max, 100) {
+		t.Fatalf("requests %d latency %+v", r.Requests, r.Latency)
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk")
+	os.WriteFile(junk, []byte("1,2,3,not base64 at all\n"), 0o644)
+	if _, err := Merge([]string{junk}); err == nil {
+		t.Fatal("junk merged")
+	}
+	if _, err := Merge(nil); err == nil {
+		t.Fatal("nothing merged")
+	}
+}
+
+func TestHTMLWithoutResponses(t *testing.T) {
+	res := &load.Result{Elapsed: time.Second, Requests: 2, Failed: 2, Errors: map[string]int64{"dns": 2},
+		Status: map[int]int64{}, Latency: load.NewHistogram()}
+	r := Build(Meta{URL: "http://h/", Method: "GET", Connections: 1, Duration: time.Second}, res)
+	var page bytes.Buffer
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), "Latency: no responses") || strings.Contains(page.String(), `id="latency"`) {
+		t.Fatalf("page without responses is wrong")
+	}
+}
