@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func TestExchangeCallbacks(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Got", r.Header.Get("X-Send"))
 		w.WriteHeader(202)
@@ -70,7 +71,7 @@ func TestExchangeCallbacks(t *testing.T) {
 }
 
 func TestExchangePauseResume(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	const size = 8 << 20
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
@@ -107,7 +108,7 @@ func TestExchangePauseResume(t *testing.T) {
 }
 
 func TestExchangeErrors(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	tr := newTestTransport(t, Options{})
 	if err := tr.Send(&Exchange{URL: "ftp://x/"}); !errors.Is(err, ErrUnsupportedScheme) {
 		t.Fatalf("ftp: %v", err)
@@ -138,7 +139,7 @@ func TestExchangeErrors(t *testing.T) {
 }
 
 func TestExchangeRetriesStaleConnection(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	addr, conns := staleServer(t)
 	tr := newTestTransport(t, Options{})
 	done := make(chan error, 1)

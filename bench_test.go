@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 // One keep-alive GET round trip against a local server, egress (both
@@ -150,7 +152,7 @@ func TestExchangeSteadyStateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newBenchServer(t)
 	tr := newTestTransport(t, Options{})
 	run := exchangeLoop(t, tr, srv.URL+"/")

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/leaktest"
 	"github.com/egress-go/egress/internal/nginxtest"
 )
 
@@ -56,7 +57,7 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte, roots *x509.CertPool) {
 }
 
 func TestNginx(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	big := bytes.Repeat([]byte("nginx serves this file to egress.\n"), 32<<10) // ~1 MiB
 	srv := nginxtest.Start(t, nginxtest.Config{Server: nginxServer, Files: map[string][]byte{"static/big.txt": big}})
 	base := "http://" + srv.Addr
@@ -107,7 +108,7 @@ func TestNginx(t *testing.T) {
 }
 
 func TestNginxHTTPS(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	certPEM, keyPEM, roots := selfSigned(t)
 	srv := nginxtest.Start(t, nginxtest.Config{Server: nginxServer, CertPEM: certPEM, KeyPEM: keyPEM})
 	tr := newTestTransport(t, Options{TLSClientConfig: &tls.Config{RootCAs: roots}})

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func TestHTTPProxy(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	proxy := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodConnect {
 			http.Error(w, "no tunnels here", http.StatusForbidden)

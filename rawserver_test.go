@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 // rawServer runs serve for every connection of a plain TCP listener, for
@@ -72,7 +74,7 @@ func readHead(br *bufio.Reader) (string, error) {
 }
 
 func TestCloseDelimitedAndConnectionClose(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
 			head, err := readHead(br)
@@ -112,7 +114,7 @@ func TestCloseDelimitedAndConnectionClose(t *testing.T) {
 }
 
 func TestBodyIdleTimeout(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		readHead(br)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part")
@@ -131,7 +133,7 @@ func TestBodyIdleTimeout(t *testing.T) {
 }
 
 func TestExpectContinueTimeoutSendsBody(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		head, _ := readHead(br)
 		if !strings.Contains(head, "Expect: 100-continue") {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func newServer(t *testing.T, h http.Handler) *httptest.Server {
@@ -30,7 +31,7 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 }
 
 func TestMethodsHeadersStatus(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Method", r.Method)
@@ -75,7 +76,7 @@ func TestMethodsHeadersStatus(t *testing.T) {
 }
 
 func TestRedirectsAndCookies(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/start":
@@ -104,7 +105,7 @@ func TestRedirectsAndCookies(t *testing.T) {
 }
 
 func TestUploadsAndChunkedDownloadWithTrailers(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, _ := io.Copy(h, r.Body)
@@ -154,7 +155,7 @@ func TestUploadsAndChunkedDownloadWithTrailers(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	var bodies atomic.Int64
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/refuse" {
@@ -193,7 +194,7 @@ func TestExpectContinue(t *testing.T) {
 }
 
 func TestGzip(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	text := strings.Repeat("compressible ", 1000)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept-Encoding") != "gzip" {
@@ -234,7 +235,7 @@ func TestGzip(t *testing.T) {
 }
 
 func TestReuseObservedThroughTrace(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	client := &http.Client{Transport: newTestTransport(t, Options{})}
 	var mu sync.Mutex // hooks run on the caller's goroutine and on the loop
@@ -304,7 +305,7 @@ func staleServer(t *testing.T) (addr string, conns *atomic.Int64) {
 }
 
 func TestRetryOnStaleConnection(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	addr, conns := staleServer(t)
 	tr := newTestTransport(t, Options{})
 	client := &http.Client{Transport: tr}
@@ -333,7 +334,7 @@ func TestRetryOnStaleConnection(t *testing.T) {
 }
 
 func TestIdleConnectionsClosedByServer(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	srv.Config.IdleTimeout = 100 * time.Millisecond
 	srv.Start()
@@ -356,7 +357,7 @@ func TestIdleConnectionsClosedByServer(t *testing.T) {
 }
 
 func TestTruncatedAndResetBodies(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
@@ -403,7 +404,7 @@ func TestTruncatedAndResetBodies(t *testing.T) {
 }
 
 func TestHeaderTimeout(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	release := make(chan struct{})
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer close(release)
@@ -423,7 +424,7 @@ func TestHeaderTimeout(t *testing.T) {
 }
 
 func TestCancelMidBodyReleasesConnection(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(make([]byte, 1<<20))
 		w.(http.Flusher).Flush()
@@ -455,7 +456,7 @@ func TestCancelMidBodyReleasesConnection(t *testing.T) {
 // TestLargeDownloadBoundedMemory streams 1 GiB through a slow reader and
 // checks that the heap stays small: back-pressure, not buffering.
 func TestLargeDownloadBoundedMemory(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	size := int64(1 << 30)
 	if testing.Short() {
 		size = 128 << 20
@@ -506,7 +507,7 @@ func TestLargeDownloadBoundedMemory(t *testing.T) {
 }
 
 func TestTraceDNSAndConnect(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	var mu sync.Mutex
@@ -537,7 +538,7 @@ func TestTraceDNSAndConnect(t *testing.T) {
 }
 
 func TestBodyLengthMismatch(t *testing.T) {
-	leakCheck(t)
+	leaktest.Check(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprint(w, "ok")

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 var backends = []Backend{BackendPoll, BackendNet}
@@ -23,7 +22,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, be Backend)) {
 			if be == BackendPoll && !pollSupported {
 				t.Skip("no poll backend on this platform")
 			}
-			t.Cleanup(checkLeaks(t)) // registered first, so it runs after every other cleanup
+			leaktest.Check(t) // first, so that it runs after every other cleanup
 			f(t, be)
 		})
 	}
@@ -40,65 +39,6 @@ func newEngine(t *testing.T, be Backend, cfg Config) *Engine {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// countFDs counts the descriptors the engine can create on Linux: sockets
-// and pollers (epoll, eventfd). The runtime and the test framework open
-// other files and pipes of their own as they please.
-func countFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		if strings.HasPrefix(l, "socket:") || strings.HasPrefix(l, "anon_inode:") {
-			n++
-		}
-	}
-	return n
-}
-
-func listFDs() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var s []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		s = append(s, e.Name()+"="+l)
-	}
-	return strings.Join(s, " ")
-}
-
-func init() {
-	// Start Go's own poller (an epoll and an eventfd) before any leak check
-	// counts descriptors.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-}
-
-// checkLeaks records goroutines and open descriptors; the returned func
-// fails the test if, after a bounded wait, more remain.
-func checkLeaks(t *testing.T) func() {
-	g0, f0 := runtime.NumGoroutine(), countFDs()
-	startFDs := listFDs()
-	return func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			g, f := runtime.NumGoroutine(), countFDs()
-			if g <= g0 && f <= f0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: goroutines %d -> %d, fds %d -> %d\nbefore: %s\nafter: %s\n%s", g0, g, f0, f, startFDs, listFDs(), buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 }
 
 func raiseFileLimit(t *testing.T) uint64 {

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 // raceEnabled is set by race_test.go when the race detector is on.
@@ -21,44 +19,6 @@ func init() {
 	// Start Go's own network poller before any leak check counts sockets.
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		ln.Close()
-	}
-}
-
-// countSockets counts the process's socket descriptors.
-func countSockets() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, e := range ents {
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
-}
-
-// checkLeaks records the goroutines and sockets now and returns a cleanup
-// that waits, for a bounded time, until both are back to those numbers.
-// Register it first so that it runs after every other cleanup.
-func checkLeaks(t testing.TB) func() {
-	g0, s0 := runtime.NumGoroutine(), countSockets()
-	return func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			g, s := runtime.NumGoroutine(), countSockets()
-			if g <= g0 && s <= s0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: goroutines %d -> %d, sockets %d -> %d\n%s", g0, g, s0, s, buf)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
 	}
 }
 
@@ -187,7 +147,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // pool. Cleanups run pool, engine, server, leak check: the reverse order.
 func setup(t testing.TB, cfg Config, idle time.Duration) (*Pool, *server, Key) {
 	t.Helper()
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	srv := newServer(t, idle)
 	e, err := engine.New(engine.Config{Loops: 2})
 	if err != nil {

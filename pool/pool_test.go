@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func TestReuseIsLIFO(t *testing.T) {
@@ -49,7 +50,7 @@ func TestReuseIsLIFO(t *testing.T) {
 }
 
 func TestKeysNeverShare(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	srv1, srv2 := newServer(t, 0), newServer(t, 0)
 	e, err := engine.New(engine.Config{Loops: 2})
 	if err != nil {
