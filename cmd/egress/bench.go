@@ -153,7 +153,17 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	}
 	rep := report.Build(report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
 		Duration: cfg.Duration, Rate: cfg.Rate}, res)
-	return b.output(rep, hdr)
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("interrupted: the report covers the first %.2fs", rep.Elapsed))
+	}
+	if err := b.output(rep, hdr); err != nil {
+		return err
+	}
+	if interrupted {
+		return errors.New("bench: interrupted")
+	}
+	return nil
 }
 
 // config validates the flags into a load configuration.

@@ -13,6 +13,7 @@ import (
 )
 
 func TestGet(t *testing.T) {
+	t.Cleanup(checkLeaks(t))
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "get", s.URL()+"/")
 	if code != 0 || out != "hello, egress\n" || errOut != "" {
@@ -43,6 +44,7 @@ func TestGet(t *testing.T) {
 // TestGetVerbose checks the heads and the timing breakdown of -v. The URL
 // names localhost so that the name is resolved and the DNS hooks fire.
 func TestGetVerbose(t *testing.T) {
+	t.Cleanup(checkLeaks(t))
 	s := startTarget(t, false)
 	u, _ := url.Parse(s.URL())
 	local := "http://localhost:" + u.Port() + "/chunked?n=2&size=3"
@@ -126,6 +128,7 @@ func TestGetLargeBody(t *testing.T) {
 }
 
 func TestGetTimeout(t *testing.T) {
+	t.Cleanup(checkLeaks(t))
 	s := startTarget(t, false)
 	start := time.Now()
 	_, errOut, code := cli(t, "get", "-t", "200ms", s.URL()+"/delay/5000")

@@ -117,6 +117,7 @@ func TestMergeEqualsCombined(t *testing.T) {
 // TestBenchThenMerge runs bench twice with --hdr and merges the logs: the
 // counts add up, status codes and all.
 func TestBenchThenMerge(t *testing.T) {
+	t.Cleanup(checkLeaks(t))
 	s := startTarget(t, false)
 	dir := t.TempDir()
 	var total int64

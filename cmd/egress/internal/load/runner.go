@@ -22,6 +22,9 @@ const errorBackoff = 10 * time.Millisecond
 // and the transport closed, for their callbacks to run.
 const abandonGrace = 2 * time.Second
 
+// minPace is the shortest sleep of the open model's pacer.
+const minPace = 200 * time.Microsecond
+
 // numShards spreads completions over this many locks.
 const numShards = 8
 
@@ -351,9 +354,12 @@ func (s *slot) fireOpen(intended int64) {
 		r.pushFree(s)
 		return
 	}
-	now := r.now()
-	if lag := now - intended; lag > r.maxLag.Load() {
-		r.maxLag.Store(lag) // one writer at a time in practice; a lost update only lowers a maximum
+	lag := r.now() - intended
+	for {
+		m := r.maxLag.Load()
+		if lag <= m || r.maxLag.CompareAndSwap(m, lag) {
+			break
+		}
 	}
 	r.sent.Add(1)
 	s.sent, s.body = intended, 0
