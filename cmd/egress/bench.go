@@ -71,7 +71,7 @@ corrected, as wrk2 does).`,
 	}
 	fs := cmd.Flags()
 	fs.IntVarP(&b.connections, "connections", "c", defaultConnections, "connections to use (one request in flight on each)")
-	fs.DurationVarP(&b.duration, "duration", "d", defaultDuration, "length of the run (default 3s with no URL)")
+	fs.DurationVarP(&b.duration, "duration", "d", 0, "length of the run (default 10s, or 3s with no URL; none with -n alone)")
 	fs.Int64VarP(&b.requests, "requests", "n", 0, "stop after this many requests (with -d: whichever comes first)")
 	fs.Float64VarP(&b.rate, "rate", "R", 0, "open model: requests per second, latency counted from when each is due (needs -d)")
 	fs.StringVarP(&b.method, "method", "X", "GET", "request method")
@@ -112,6 +112,9 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		cfg.URL = u.String()
+		if !changed("duration") && !changed("requests") {
+			cfg.Duration = defaultDuration
+		}
 		if err := reach(ctx, u.Scheme, u.Host, min(b.timeout, 5*time.Second)); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -192,9 +195,6 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 	}
 	if changed("requests") {
 		cfg.Requests = b.requests
-		if !changed("duration") {
-			cfg.Duration = 0 // the count alone ends the run
-		}
 	}
 	if err := checkMethod(b.method); err != nil {
 		return cfg, err
