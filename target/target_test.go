@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress"
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -278,7 +279,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestCloseWithDelayPending(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s, err := Start(Config{Loops: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 // TestBenchNoURL is the first thing a new user runs: no arguments at all.
@@ -42,7 +44,7 @@ func TestBenchNoURL(t *testing.T) {
 
 // TestBenchText checks the text report's sections.
 func TestBenchText(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "bench", "-c", "4", "-d", "300ms", s.URL()+"/bytes/10")
 	if code != 0 {
@@ -65,7 +67,7 @@ func TestBenchText(t *testing.T) {
 // request once, as a status or as an error, and the run exits 1 with one
 // error line after the report.
 func TestBenchCountsAndErrors(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch i := n.Add(1); {
@@ -195,7 +197,7 @@ func TestBenchHTML(t *testing.T) {
 // TestBenchHTTPS runs bench and get over TLS against the embedded
 // server, trusting it through --cacert.
 func TestBenchHTTPS(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s := startTarget(t, true)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, s.CertificatePEM(), 0o644)

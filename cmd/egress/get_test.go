@@ -10,10 +10,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/leaktest"
 )
 
 func TestGet(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "get", s.URL()+"/")
 	if code != 0 || out != "hello, egress\n" || errOut != "" {
@@ -44,7 +46,7 @@ func TestGet(t *testing.T) {
 // TestGetVerbose checks the heads and the timing breakdown of -v. The URL
 // names localhost so that the name is resolved and the DNS hooks fire.
 func TestGetVerbose(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s := startTarget(t, false)
 	u, _ := url.Parse(s.URL())
 	local := "http://localhost:" + u.Port() + "/chunked?n=2&size=3"
@@ -128,7 +130,7 @@ func TestGetLargeBody(t *testing.T) {
 }
 
 func TestGetTimeout(t *testing.T) {
-	t.Cleanup(checkLeaks(t))
+	leaktest.Check(t)
 	s := startTarget(t, false)
 	start := time.Now()
 	_, errOut, code := cli(t, "get", "-t", "200ms", s.URL()+"/delay/5000")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -194,24 +193,6 @@ func oneLineError(t *testing.T, stderr string) {
 	for _, l := range lines[:len(lines)-1] {
 		if strings.HasPrefix(l, "egress: ") && !strings.HasPrefix(l, "egress: bench: warning") {
 			t.Errorf("more than one error line:\n%s", stderr)
-		}
-	}
-}
-
-// checkLeaks records the goroutine count and returns a check, for
-// t.Cleanup, that the test's servers, transports and engines left none
-// behind once closed.
-func checkLeaks(t *testing.T) func() {
-	g0 := runtime.NumGoroutine()
-	return func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > g0 {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines left, was %d\n%s", runtime.NumGoroutine(), g0, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
