@@ -203,6 +203,14 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 	if cfg.Header, err = parseHeaders(b.headers); err != nil {
 		return cfg, err
 	}
+	for _, f := range cfg.Header {
+		// The request encoder writes Host, Content-Length and
+		// Transfer-Encoding itself; silently dropping a user's would
+		// measure something else than asked.
+		if n := strings.ToLower(f.Name); n == "host" || n == "content-length" || n == "transfer-encoding" {
+			return cfg, usagef("bench: -H %s is not supported: it is set from the URL and the body", f.Name)
+		}
+	}
 	cfg.Body = []byte(b.body)
 	if b.bodyFile != "" {
 		st, err := os.Stat(b.bodyFile)

@@ -128,6 +128,10 @@ func (g *getCmd) run(cmd *cobra.Command, args []string) error {
 	}
 	req.ContentLength = length
 	for _, f := range fields {
+		if strings.EqualFold(f.Name, "Host") {
+			req.Host = f.Value // net/http takes the Host from here, not the header
+			continue
+		}
 		req.Header.Add(f.Name, f.Value)
 	}
 	if req.Header.Get("User-Agent") == "" {
@@ -205,7 +209,11 @@ func (g *getCmd) cause(err error) error {
 
 func printRequest(w io.Writer, req *http.Request) {
 	fmt.Fprintf(w, "> %s %s HTTP/1.1\n", req.Method, req.URL.RequestURI())
-	fmt.Fprintf(w, "> Host: %s\n", req.URL.Host)
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	fmt.Fprintf(w, "> Host: %s\n", host)
 	printHeader(w, "> ", req.Header)
 	if req.ContentLength > 0 {
 		fmt.Fprintf(w, "> Content-Length: %d\n", req.ContentLength)

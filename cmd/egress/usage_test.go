@@ -43,6 +43,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"bench", "-H", "no colon", s.URL()}, 2, "bad header"},
 		{[]string{"bench", "-H", "X: a\r\nY: b", s.URL()}, 2, "bad header"},
 		{[]string{"bench", "-X", "GE T", s.URL()}, 2, "bad method"},
+		{[]string{"bench", "-H", "Host: elsewhere", s.URL()}, 2, "is not supported"},
 		{[]string{"bench", "--cert", "a.pem", s.URL()}, 2, "--cert and --key go together"},
 		{[]string{"bench", "--cacert", "/nonexistent/ca.pem", s.URL()}, 1, "--cacert"},
 		{[]string{"bench", "--cacert", notPEM, s.URL()}, 1, "no PEM certificate"},
