@@ -2,8 +2,18 @@ module github.com/egress-go/egress/bench
 
 go 1.26.8
 
-require github.com/egress-go/egress v0.0.0
+require (
+	github.com/egress-go/egress v0.0.0
+	github.com/valyala/fasthttp v1.74.0
+)
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/klauspost/compress v1.20.0 // indirect
+	github.com/molecule-man/go-brrr v1.0.1 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 replace github.com/egress-go/egress => ../

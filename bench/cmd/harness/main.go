@@ -14,7 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +44,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "interleaved rounds per client (medians are reported)")
 	dur := flag.Duration("d", 10*time.Second, "measurement time per client and round")
 	list := flag.Bool("list", false, "list the scenarios and exit")
+	profile := flag.String("cpuprofile", "", "write CPU profiles of the Go clients' measurement windows into `DIR`")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: bench/run [-quick] [-json FILE] [SCENARIO...]\n\nscenarios:\n")
 		for _, s := range scenario.All {
@@ -57,9 +58,24 @@ func main() {
 		flag.Usage()
 		return
 	}
-	o := scenario.Options{Quick: *quick, Rounds: *rounds, Duration: *dur, Out: os.Stdout}
+	var results []harness.Row
+	o := scenario.Options{Quick: *quick, Rounds: *rounds, Duration: *dur, Out: os.Stdout, Results: &results}
 	if *quick {
 		o.Rounds, o.Duration = 1, 3*time.Second
+		harness.Patience.IdleWait, harness.Patience.Repeat = time.Second, false
+	}
+	// Waiting for quiet cores and repeating disturbed runs stop once most
+	// of the time budget (30 minutes, 4 with -quick) is spent.
+	budget := 22 * time.Minute
+	if *quick {
+		budget = 150 * time.Second
+	}
+	harness.Patience.Until = time.Now().Add(budget)
+	if *profile != "" {
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			fatal("%v", err)
+		}
+		o.ProfileDir = *profile
 	}
 	if *jsonFile != "" {
 		f, err := os.Create(*jsonFile)
@@ -88,22 +104,50 @@ func main() {
 			fatal("unknown scenario %q (try -list)", a)
 		}
 	}
-	host, _ := os.Hostname()
-	fmt.Printf("egress benchmarks — %s, %d cores, %s %s/%s, %s, rounds %d × %v\n",
-		host, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, time.Now().UTC().Format("2006-01-02"), o.Rounds, o.Duration)
+	fmt.Printf("egress benchmarks, %s, rounds %d x %v\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), o.Rounds, o.Duration)
+	fmt.Printf("machine: %s\n", machine())
 	fmt.Printf("command: bench/run %s\n", strings.Join(os.Args[1:], " "))
+	began := time.Now()
 	for _, s := range scenario.All {
 		if len(want) > 0 && !want[s.Name] {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "== %s\n", s.Name)
+		t0 := time.Now()
 		if err := s.Run(o); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			fmt.Printf("\n%s: skipped: %v\n", s.Name, err)
 		}
+		fmt.Fprintf(os.Stderr, "== %s took %v\n", s.Name, time.Since(t0).Round(time.Second))
 	}
+	scenario.PrintGoals(os.Stdout, results)
+	printNoise(results)
+	fmt.Printf("\ntook %v\n", time.Since(began).Round(time.Second))
 }
 
 func fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "harness: "+format+"\n", args...)
 	os.Exit(1)
+}
+
+// printNoise sums up how busy the machine was: the share of a core that
+// other processes used during the runs.
+func printNoise(rows []harness.Row) {
+	var v []float64
+	for _, r := range rows {
+		if r.Skipped == "" {
+			v = append(v, r.OtherCPU)
+		}
+	}
+	if len(v) == 0 {
+		return
+	}
+	sort.Float64s(v)
+	busy := 0
+	for _, x := range v {
+		if x >= 0.15 {
+			busy++
+		}
+	}
+	fmt.Printf("\nnoise: other processes used a median %.0f%% of a core during the runs (max %.0f%%); %d of %d rows above 15%%\n",
+		100*v[len(v)/2], 100*v[len(v)-1], busy, len(v))
 }

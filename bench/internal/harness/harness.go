@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/egress-go/egress/bench/internal/measure"
@@ -45,6 +44,13 @@ type Row struct {
 	Spread            float64 `json:"spread_pct"`      // (max-min)/median of the main figure, percent
 	OtherCPU          float64 `json:"other_cpu_share"` // share of a core used by other processes meanwhile
 	Errors            int64   `json:"errors,omitempty"`
+	// Resumed is the share of TLS handshakes that resumed a session.
+	Resumed float64 `json:"resumed,omitempty"`
+	// Skipped says why a client could not be measured; its figures are 0.
+	Skipped string `json:"skipped,omitempty"`
+	// WholeProcess marks a CPU figure taken over the whole process (wrk,
+	// h2load) instead of over the measurement window.
+	WholeProcess bool `json:"cpu_whole_process,omitempty"`
 }
 
 // Self is the harness binary, re-executed for roles.
@@ -126,6 +132,18 @@ func (p *Proc) CPU() time.Duration {
 	return 0
 }
 
+// Patience says how long Run waits for quiet cores and whether it repeats
+// a disturbed run. Past Until (if set) it does neither, so that a run on a
+// busy machine still ends within its time budget. A quick run waits less
+// and never repeats.
+var Patience = struct {
+	IdleWait time.Duration
+	Repeat   bool
+	Until    time.Time
+}{IdleWait: 20 * time.Second, Repeat: true}
+
+func patient() bool { return Patience.Until.IsZero() || time.Now().Before(Patience.Until) }
+
 // Run measures one client once: fn starts whatever the run needs and
 // returns the row and the CPU time its own processes used. Run waits for
 // quiet cores first and repeats, once, a run that other processes
@@ -133,7 +151,9 @@ func (p *Proc) CPU() time.Duration {
 func Run(fn func() (Row, time.Duration, error)) (Row, error) {
 	var row Row
 	for attempt := 0; attempt < 2; attempt++ {
-		measure.WaitIdle(0.10, 20*time.Second)
+		if patient() {
+			measure.WaitIdle(0.10, Patience.IdleWait)
+		}
 		a, start := measure.ReadCoreTimes(), time.Now()
 		r, own, err := fn()
 		if err != nil {
@@ -143,7 +163,7 @@ func Run(fn func() (Row, time.Duration, error)) (Row, error) {
 		elapsed := time.Since(start)
 		r.OtherCPU = math.Max(0, float64(all-own)/float64(elapsed))
 		row = r
-		if r.OtherCPU < 0.15 {
+		if r.OtherCPU < 0.15 || !Patience.Repeat || !patient() || r.Skipped != "" {
 			break
 		}
 	}
@@ -151,14 +171,26 @@ func Run(fn func() (Row, time.Duration, error)) (Row, error) {
 }
 
 // Rounds runs every client once per round, interleaved (A B C A B C …),
-// and returns one row per client holding the medians.
+// and returns one row per client holding the medians. A client that
+// reports itself skipped is not run again; one that fails in every round
+// gets a row saying so, so that a table never hides a client silently.
 func Rounds(rounds int, clients []string, one func(client string) (Row, error)) ([]Row, error) {
 	per := map[string][]Row{}
+	skipped := map[string]Row{}
+	failed := map[string]error{}
 	for r := 0; r < rounds; r++ {
 		for _, c := range clients {
+			if _, ok := skipped[c]; ok {
+				continue
+			}
 			row, err := one(c)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "  %s: %v\n", c, err)
+				failed[c] = err
+				continue
+			}
+			if row.Skipped != "" {
+				skipped[c] = row
 				continue
 			}
 			per[c] = append(per[c], row)
@@ -166,11 +198,23 @@ func Rounds(rounds int, clients []string, one func(client string) (Row, error)) 
 	}
 	var out []Row
 	for _, c := range clients {
-		if rs := per[c]; len(rs) > 0 {
+		switch rs := per[c]; {
+		case len(rs) > 0:
 			out = append(out, median(rs))
+		case skipped[c].Skipped != "":
+			out = append(out, skipped[c])
+		case failed[c] != nil:
+			out = append(out, Row{Client: c, Skipped: "failed: " + firstLine(failed[c].Error())})
 		}
 	}
 	return out, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // median combines rounds: each figure is the median of its rounds; the
@@ -203,62 +247,13 @@ func median(rs []Row) Row {
 	m.BytesRSSPerConn, s3 = pick(func(r Row) float64 { return r.BytesRSSPerConn })
 	m.BytesHeapPerConn, _ = pick(func(r Row) float64 { return r.BytesHeapPerConn })
 	m.BytesStackPerConn, _ = pick(func(r Row) float64 { return r.BytesStackPerConn })
+	m.Resumed, _ = pick(func(r Row) float64 { return r.Resumed })
+	var errs int64
+	for _, r := range rs {
+		errs += r.Errors
+	}
+	m.Errors = errs
 	m.Spread = math.Max(s1, math.Max(s2, s3))
 	m.Rounds = len(rs)
 	return m
-}
-
-// Column is one figure of a table.
-type Column struct {
-	Name  string
-	Get   func(Row) float64
-	Ratio bool // also print the ratio to the anchor's value
-}
-
-// PrintTable writes rows as a table with ratios against the anchor client.
-func PrintTable(w io.Writer, title, anchor string, rows []Row, cols []Column) {
-	fmt.Fprintf(w, "\n%s\n", title)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := "client\tconns\t"
-	for _, c := range cols {
-		head += c.Name + "\t"
-		if c.Ratio {
-			head += "vs " + anchor + "\t"
-		}
-	}
-	fmt.Fprintln(tw, head+"spread\tother cpu\t")
-	var base *Row
-	for i := range rows {
-		if rows[i].Client == anchor {
-			base = &rows[i]
-		}
-	}
-	for _, r := range rows {
-		line := fmt.Sprintf("%s\t%d\t", r.Client, r.Conns)
-		for _, c := range cols {
-			line += format(c.Get(r)) + "\t"
-			if c.Ratio {
-				if base != nil && c.Get(*base) != 0 {
-					line += fmt.Sprintf("%.2fx\t", c.Get(r)/c.Get(*base))
-				} else {
-					line += "-\t"
-				}
-			}
-		}
-		line += fmt.Sprintf("%.0f%%\t%.0f%%\t", r.Spread, 100*r.OtherCPU)
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
-}
-
-func format(v float64) string {
-	switch {
-	case v == 0:
-		return "-"
-	case math.Abs(v) >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
 }

@@ -2,6 +2,8 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -37,12 +39,62 @@ func TestRoundsInterleaves(t *testing.T) {
 	}
 }
 
-func TestPrintTableRatios(t *testing.T) {
+func TestTableRatiosAndSkips(t *testing.T) {
 	var buf bytes.Buffer
-	PrintTable(&buf, "t", "b", []Row{{Client: "a", CPUUsPerReq: 5}, {Client: "b", CPUUsPerReq: 10}},
-		[]Column{{Name: "cpu", Get: func(r Row) float64 { return r.CPUUsPerReq }, Ratio: true}})
+	Table{
+		Title: "t",
+		Rows:  []Row{{Client: "a", CPUUsPerReq: 5}, {Client: "b", CPUUsPerReq: 10}, {Client: "c", Skipped: "not ready"}},
+		Cols:  []Column{{Name: "cpu", Get: func(r Row) float64 { return r.CPUUsPerReq }, Vs: []string{"b", "missing"}}},
+		Notes: []string{"a note"},
+	}.Print(&buf)
 	out := buf.String()
-	if !strings.Contains(out, "0.50x") || !strings.Contains(out, "1.00x") {
-		t.Fatalf("table:\n%s", out)
+	for _, want := range []string{"0.50x", "1.00x", "vs missing", "c skipped: not ready", "a note"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRoundsKeepsSkippedAndFailed(t *testing.T) {
+	runs := 0
+	rows, _ := Rounds(3, []string{"ok", "skip", "fail"}, func(c string) (Row, error) {
+		runs++
+		switch c {
+		case "skip":
+			return Row{Client: c, Skipped: "not ready"}, nil
+		case "fail":
+			return Row{}, errors.New("boom\nstack")
+		}
+		return Row{Client: c, RPS: 1}, nil
+	})
+	if runs != 7 { // ok and fail three times, skip once
+		t.Fatalf("%d runs", runs)
+	}
+	if len(rows) != 3 || rows[1].Skipped != "not ready" || rows[2].Skipped != "failed: boom" || rows[2].Client != "fail" {
+		t.Fatalf("rows %+v", rows)
+	}
+}
+
+func TestRowJSON(t *testing.T) {
+	b, err := json.Marshal(Row{Scenario: "idle", Client: "egress", Conns: 10, Pinned: true, RPS: 1, CPUUsPerReq: 2,
+		P50Us: 3, P99Us: 4, BytesRSSPerConn: 5, BytesHeapPerConn: 6, BytesStackPerConn: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"scenario", "client", "conns", "pinned", "rps", "cpu_us_per_req", "p50_us", "p99_us",
+		"bytes_rss_per_conn", "bytes_heap_per_conn", "bytes_stack_per_conn"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON row lacks %q: %s", k, b)
+		}
+	}
+	// Figures that every row must carry stay present when zero.
+	b, _ = json.Marshal(Row{Client: "x"})
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"rps", "cpu_us_per_req", "p50_us", "p99_us", "pinned", "conns"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("zero row lacks %q: %s", k, b)
+		}
 	}
 }

@@ -5,16 +5,13 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/egress-go/egress/bench/internal/harness"
-	"github.com/egress-go/egress/bench/internal/measure"
 	"github.com/egress-go/egress/engine"
 )
 
 func init() {
-	All = append(All, Scenario{Name: "echo", Doc: "engine alone: 1,000 connections doing 64-byte echo round trips", Run: runEcho})
 	Roles["echo-server"] = echoServer
 	Roles["echo-egress"] = echoEgress
 	Roles["echo-goroutine"] = echoGoroutine
@@ -22,27 +19,44 @@ func init() {
 
 func runEcho(o Options) error {
 	const conns, size = 1000, 64
-	rows, err := runClients(o, []string{"egress", "goroutine"}, func(client string) (r harness.Row, own time.Duration, err error) {
-		srv, err := harness.Start(0, "echo-server", nil)
+	d := shortDuration(o)
+	tmpl := harness.Row{Scenario: "echo", Conns: conns, Pinned: true}
+	rows := runClients(o, tmpl, []string{"egress", "goroutine"}, func(client string) (r harness.Row, own time.Duration, err error) {
+		srv, err := harness.Start(serverCore, "echo-server", nil)
 		if err != nil {
 			return r, 0, err
 		}
 		defer func() { own += srv.Stop() }()
-		cli, err := harness.Start(1, "echo-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: conns, Size: size,
-			Duration: o.Duration, Warmup: o.Duration / 5})
+		cli, err := harness.Start(clientCore, "echo-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: conns, Size: size,
+			Duration: d, Warmup: warmup(o), Profile: o.profilePath("echo", client, conns, true)})
 		if err != nil {
 			return r, 0, err
 		}
 		r, err = cli.Result()
-		r.Scenario, r.Client, r.Conns, r.Pinned = "echo", client, conns, true
+		r.Client = client
 		return r, cli.CPU(), err
 	})
-	harness.PrintTable(o.Out, "echo: 64-byte round trips, 1,000 connections, Go echo server on core 0, client on core 1",
-		"goroutine", rows, []harness.Column{
-			{Name: "round trips/s", Get: func(r harness.Row) float64 { return r.RPS }, Ratio: true},
-			{Name: "cpu us/rt", Get: func(r harness.Row) float64 { return r.CPUUsPerReq }, Ratio: true},
-		})
-	return err
+	harness.Table{
+		Title: "echo: engine alone, 64-byte round trips on 1,000 connections; Go echo server on core 0, client on core 1",
+		Rows:  rows,
+		Cols: []harness.Column{
+			{Name: "round trips/s", Get: func(r harness.Row) float64 { return r.RPS }, Vs: []string{"goroutine"}},
+			{Name: "cpu us/rt", Get: func(r harness.Row) float64 { return r.CPUUsPerReq }, Vs: []string{"goroutine"}},
+			{Name: "p50 us", Get: func(r harness.Row) float64 { return r.P50Us }},
+			{Name: "p99 us", Get: func(r harness.Row) float64 { return r.P99Us }},
+		},
+		Notes: append([]string{"egress: the engine's callbacks; goroutine: net.Conn with a goroutine per connection. CPU over the window."}, errorNotes(rows)...),
+	}.Print(o.Out)
+	return nil
+}
+
+// shortDuration is the window of the scenarios that converge fast (echo,
+// TLS handshakes): half the HTTP window, to keep a full run in budget.
+func shortDuration(o Options) time.Duration {
+	if o.Quick {
+		return o.Duration
+	}
+	return o.Duration / 2
 }
 
 // echoServer is a plain Go echo server, goroutine per connection.
@@ -75,20 +89,6 @@ func echoServer([]byte) error {
 	return nil
 }
 
-// window counts operations and measures CPU over the measurement window.
-func window(p Params, ops *atomic.Int64) harness.Row {
-	time.Sleep(p.Warmup)
-	n0, c0, t0 := ops.Load(), measure.CPU(), time.Now()
-	time.Sleep(p.Duration)
-	n1, c1, el := ops.Load(), measure.CPU(), time.Since(t0)
-	n := float64(n1 - n0)
-	r := harness.Row{RPS: n / el.Seconds()}
-	if n > 0 {
-		r.CPUUsPerReq = float64(c1-c0) / float64(time.Microsecond) / n
-	}
-	return r
-}
-
 func echoEgress(params []byte) error {
 	p, err := decode(params)
 	if err != nil {
@@ -98,31 +98,34 @@ func echoEgress(params []byte) error {
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	var ops, errs atomic.Int64
+	var m meter
 	msg := make([]byte, p.Size)
 	for i := 0; i < p.Conns; i++ {
 		got := 0
+		var start time.Time
 		h := &engine.HandlerFuncs{
-			Open: func(c *engine.Conn) { c.Write(msg) },
+			Open: func(c *engine.Conn) { start = time.Now(); c.Write(msg) },
 			Data: func(c *engine.Conn, b []byte) {
 				got += len(b)
 				if got >= len(msg) {
 					got = 0
-					ops.Add(1)
+					m.done(start, nil)
+					start = time.Now()
 					c.Write(msg)
 				}
 			},
-			Close: func(c *engine.Conn, err error) { errs.Add(1) },
+			Close: func(c *engine.Conn, err error) {
+				if !m.stop.Load() {
+					m.errs.Add(1)
+				}
+			},
 		}
 		if _, err := e.Dial(context.Background(), "tcp", p.Addrs[i%len(p.Addrs)], h, nil); err != nil {
 			return err
 		}
 	}
 	ready("started")
-	r := window(p, &ops)
-	r.Errors = errs.Load()
-	return emit(r)
+	return emit(m.window(p))
 }
 
 func echoGoroutine(params []byte) error {
@@ -130,36 +133,24 @@ func echoGoroutine(params []byte) error {
 	if err != nil {
 		return err
 	}
-	var ops, errs atomic.Int64
-	stop := make(chan struct{})
-	for i := 0; i < p.Conns; i++ {
+	var m meter
+	err = m.loop(p, func(i int) (func() error, error) {
 		c, err := net.Dial("tcp", p.Addrs[i%len(p.Addrs)])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		go func() {
-			msg, buf := make([]byte, p.Size), make([]byte, p.Size)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.Write(msg); err != nil {
-					errs.Add(1)
-					return
-				}
-				if _, err := io.ReadFull(c, buf); err != nil {
-					errs.Add(1)
-					return
-				}
-				ops.Add(1)
+		msg, buf := make([]byte, p.Size), make([]byte, p.Size)
+		return func() error {
+			if _, err := c.Write(msg); err != nil {
+				return err
 			}
-		}()
+			_, err := io.ReadFull(c, buf)
+			return err
+		}, nil
+	})
+	if err != nil {
+		return err
 	}
 	ready("started")
-	r := window(p, &ops)
-	close(stop)
-	r.Errors = errs.Load()
-	return emit(r)
+	return emit(m.window(p))
 }

@@ -1,32 +1,27 @@
 package scenario
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/netip"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/egress-go/egress/bench/internal/harness"
 	"github.com/egress-go/egress/bench/internal/measure"
-	"github.com/egress-go/egress/engine"
 )
 
-func init() {
-	All = append(All, Scenario{Name: "idle", Doc: "client memory per idle TCP connection (engine level)", Run: runIdle})
-	Roles["hold-server"] = holdServer
-	Roles["idle-egress"] = idleEgress
-	Roles["idle-goroutine"] = idleGoroutine
-	Roles["idle-netconn"] = idleNetConn
-	Roles["idle-rawfd"] = idleRawFD
-}
+// The idle scenarios: client memory per idle keep-alive connection. Each
+// client runs in a process of its own and measures itself: collect
+// garbage twice, settle, read RSS and runtime.MemStats, open the
+// connections, idle them, and measure again. The difference divided by
+// the connections is the figure; fixed costs (the engine's loops, a
+// transport) are set up before the first reading so that they are not
+// charged to the connections.
 
-// idleCounts are the connection counts the idle scenario measures: 10,000
-// and the open-file limit less a margin for the process's own files.
+// idleCounts are the connection counts of the idle scenario: 10,000 and
+// the open-file limit less a margin for the process's own files.
 func idleCounts(o Options) []int {
 	if o.Quick {
 		return []int{10000}
@@ -34,65 +29,101 @@ func idleCounts(o Options) []int {
 	return []int{10000, measure.FileLimit() - 500}
 }
 
+// Clients of the idle scenarios. Those that send a request make the
+// server withhold its answers until all are in flight.
+var (
+	idleClients    = []string{"egress", "nethttp", "goroutine", "netconn", "rawfd", "engine"}
+	tlsIdleClients = []string{"egress", "nethttp", "tlsconn", "engine-tls"}
+	sendsRequests  = map[string]bool{"egress": true, "nethttp": true}
+)
+
 func runIdle(o Options) error {
-	clients := []string{"egress", "goroutine", "netconn", "rawfd"}
 	for _, n := range idleCounts(o) {
-		rows, err := runClients(o, clients, func(client string) (r harness.Row, own time.Duration, err error) {
-			srv, err := harness.Start(-1, "hold-server", nil)
-			if err != nil {
-				return r, 0, err
-			}
-			defer func() { own += srv.Stop() }()
-			cli, err := harness.Start(-1, "idle-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: n})
-			if err != nil {
-				return r, 0, err
-			}
-			r, err = cli.Result()
-			r.Scenario, r.Client, r.Conns = "idle", client, n
-			return r, cli.CPU(), err
-		})
-		if err != nil {
-			return err
-		}
-		harness.PrintTable(o.Out, fmt.Sprintf("idle: client memory per idle connection, %d connections over 127.0.0.1-8 (server in another process)", n),
-			"goroutine", rows, []harness.Column{
-				{Name: "RSS B/conn", Get: func(r harness.Row) float64 { return r.BytesRSSPerConn }, Ratio: true},
-				{Name: "heap B/conn", Get: func(r harness.Row) float64 { return r.BytesHeapPerConn }},
-				{Name: "stack B/conn", Get: func(r harness.Row) float64 { return r.BytesStackPerConn }},
-			})
+		rows := idleTable(o, "idle", idleClients, n, nil, nil)
+		harness.Table{
+			Title: fmt.Sprintf("idle: client memory per idle keep-alive connection, %d connections over 127.0.0.1-8 (Go target server in another process)", n),
+			Rows:  rows,
+			Cols:  memoryColumns("nethttp"),
+			Notes: []string{
+				"egress: Transport, N Exchanges in flight, then idle in its pool; nethttp: http.Transport, MaxIdleConnsPerHost N;",
+				"  goroutine: net.Conn + goroutine blocked in Read with a 4 KiB buffer; netconn: net.Conn alone;",
+				"  rawfd: connected socket descriptors (the floor); engine: egress's engine alone, TCP connections, no HTTP.",
+				"RSS per connection counts user-space memory only; socket buffers are kernel memory.",
+			},
+		}.Print(o.Out)
 	}
 	return nil
 }
 
-// holdServer accepts on 127.0.0.1-8 and holds every connection, on the
-// engine (one loop per core, SO_REUSEPORT) so that it stays small.
-func holdServer([]byte) error {
-	measure.FileLimit()
-	e, err := engine.New(engine.Config{})
+func runTLSIdle(o Options) error {
+	certPEM, keyPEM, err := newCert()
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	var addrs []string
-	for _, a := range measure.LoopbackAddrs(8) {
-		ln, err := e.Listen("tcp", a, func(*engine.Conn) engine.Handler { return engine.BaseHandler{} }, &engine.ListenConfig{ReusePort: true, Backlog: 4096})
-		if err != nil {
-			return err
-		}
-		addrs = append(addrs, ln.Addr().String())
-	}
-	ready(strings.Join(addrs, ","))
-	waitForStop()
+	const n = 10000
+	rows := idleTable(o, "tls-idle", tlsIdleClients, n, certPEM, keyPEM)
+	harness.Table{
+		Title: fmt.Sprintf("tls-idle: client memory per idle TLS 1.3 keep-alive connection, %d connections over 127.0.0.1-8 (Go TLS server in another process)", n),
+		Rows:  rows,
+		Cols:  memoryColumns("nethttp"),
+		Notes: []string{
+			"egress: Transport over https (package tlsconn's layer); nethttp: http.Transport over TLS; tlsconn: net.Conn + tls.Conn + goroutine",
+			"  blocked in Read with a 4 KiB buffer; engine-tls: egress's engine with the tlsconn layer, no HTTP.",
+			"Certificates verified (ECDSA P-256, self-signed root given to the client); Go's default key exchange.",
+		},
+	}.Print(o.Out)
 	return nil
 }
 
-// idleRun measures memory before and after hold establishes p.Conns.
-func idleRun(params []byte, hold func(p Params) (any, error)) error {
+func memoryColumns(anchor string) []harness.Column {
+	return []harness.Column{
+		{Name: "RSS B/conn", Get: func(r harness.Row) float64 { return r.BytesRSSPerConn }, Vs: []string{anchor}},
+		{Name: "heap B/conn", Get: func(r harness.Row) float64 { return r.BytesHeapPerConn }},
+		{Name: "stack B/conn", Get: func(r harness.Row) float64 { return r.BytesStackPerConn }},
+	}
+}
+
+// idleTable runs the clients of one idle table, each against a target
+// server of its own.
+func idleTable(o Options, scenario string, clients []string, n int, certPEM, keyPEM []byte) []harness.Row {
+	tmpl := harness.Row{Scenario: scenario, Conns: n}
+	return runClients(o, tmpl, clients, func(client string) (r harness.Row, own time.Duration, err error) {
+		sp := Params{CertPEM: certPEM, KeyPEM: keyPEM}
+		if sendsRequests[client] {
+			sp.AnswerAt = n
+		}
+		srv, err := harness.Start(-1, "target-server", sp)
+		if err != nil {
+			return r, 0, err
+		}
+		defer func() { own += srv.Stop() }()
+		cli, err := harness.Start(-1, "idle-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: n, CertPEM: certPEM,
+			Profile: o.profilePath(scenario, client, n, false)})
+		if err != nil {
+			return r, 0, err
+		}
+		r, err = cli.Result()
+		r.Client = client
+		return r, cli.CPU(), err
+	})
+}
+
+// idleRun measures the memory that hold's connections add. hold returns
+// once they are all open and idle, with what keeps them alive.
+func idleRun(params []byte, setup func(p Params) error, hold func(p Params) (any, error)) error {
 	p, err := decode(params)
 	if err != nil {
 		return err
 	}
 	measure.FileLimit()
+	if p.Profile != "" {
+		runtime.MemProfileRate = 1 // every allocation, for an exact breakdown
+	}
+	if setup != nil {
+		if err := setup(p); err != nil {
+			return err
+		}
+	}
 	ready("started")
 	before := measure.Settle()
 	kept, err := hold(p)
@@ -100,104 +131,48 @@ func idleRun(params []byte, hold func(p Params) (any, error)) error {
 		return err
 	}
 	after := measure.Settle()
+	if p.Profile != "" {
+		// A heap profile of the idle state shows who holds the bytes.
+		if f, err := os.Create(p.Profile); err == nil {
+			pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	runtime.KeepAlive(kept) // a collected net.Conn would close its socket
 	var r harness.Row
 	r.BytesRSSPerConn, r.BytesHeapPerConn, r.BytesStackPerConn = measure.PerConn(before, after, p.Conns)
-	_ = kept // held until measured
 	return emit(r)
 }
 
-// idleEgress holds connections on the engine. The engine is created
-// before the baseline so that its fixed cost (loops, read buffers) is not
-// charged to the connections.
-func idleEgress(params []byte) error {
-	e, err := engine.New(engine.Config{})
-	if err != nil {
-		return err
+// pace spaces out the start of many connections so that the server's
+// accept queues keep up (an overflow costs a one-second SYN retry).
+func pace(i int) {
+	if i%1000 == 999 {
+		time.Sleep(10 * time.Millisecond)
 	}
-	defer e.Close()
-	return idleRun(params, func(p Params) (any, error) {
-		var open, failed atomic.Int64
-		done := make(chan struct{})
-		h := &engine.HandlerFuncs{
-			Open: func(*engine.Conn) {
-				if open.Add(1)+failed.Load() == int64(p.Conns) {
-					close(done)
-				}
-			},
-			Close: func(c *engine.Conn, err error) {
-				if !c.Ready() && failed.Add(1)+open.Load() == int64(p.Conns) {
-					close(done)
-				}
-			},
-		}
-		for i := 0; i < p.Conns; i++ {
-			if _, err := e.Dial(context.Background(), "tcp", p.Addrs[i%len(p.Addrs)], h, nil); err != nil {
-				return nil, err
-			}
-			if i%1000 == 999 {
-				time.Sleep(10 * time.Millisecond) // let the server's accept queue drain
-			}
-		}
-		<-done
-		if f := failed.Load(); f > 0 {
-			return nil, fmt.Errorf("%d of %d dials failed", f, p.Conns)
-		}
-		return nil, nil
-	})
 }
 
-func dialAll(p Params) ([]net.Conn, error) {
-	conns := make([]net.Conn, p.Conns)
-	for i := range conns {
-		c, err := net.Dial("tcp", p.Addrs[i%len(p.Addrs)])
-		if err != nil {
-			return nil, fmt.Errorf("dial %d: %w", i, err)
+// waitAll waits for n completions counted on done, up to a limit that no
+// healthy run comes near.
+func waitAll(done <-chan error, n int) error {
+	deadline := time.After(2 * time.Minute)
+	var first error
+	failed := 0
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				failed++
+				if first == nil {
+					first = err
+				}
+			}
+		case <-deadline:
+			return fmt.Errorf("%d of %d connections not ready after 2 minutes", n-i, n)
 		}
-		conns[i] = c
 	}
-	return conns, nil
-}
-
-func idleGoroutine(params []byte) error {
-	var wg sync.WaitGroup
-	return idleRun(params, func(p Params) (any, error) {
-		conns, err := dialAll(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, 4096)
-				c.Read(buf)
-			}()
-		}
-		return conns, nil
-	})
-}
-
-func idleNetConn(params []byte) error {
-	return idleRun(params, func(p Params) (any, error) { return dialAll(p) })
-}
-
-func idleRawFD(params []byte) error {
-	return idleRun(params, func(p Params) (any, error) {
-		fds := make([]int, p.Conns)
-		for i := range fds {
-			ap, err := netip.ParseAddrPort(p.Addrs[i%len(p.Addrs)])
-			if err != nil {
-				return nil, err
-			}
-			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return nil, fmt.Errorf("socket %d: %w", i, err)
-			}
-			if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
-				return nil, fmt.Errorf("connect %d: %w", i, err)
-			}
-			fds[i] = fd
-		}
-		return fds, nil
-	})
+	if failed > 0 {
+		return fmt.Errorf("%d of %d failed, first: %w", failed, n, first)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -21,6 +22,11 @@ type Options struct {
 	Duration time.Duration
 	Out      io.Writer // tables
 	JSON     func(harness.Row)
+	// ProfileDir, if set, makes Go clients write CPU profiles of their
+	// measurement windows there (SCENARIO-PINNING-CLIENT-CONNS.pprof).
+	ProfileDir string
+	// Results collects every row, for the goals summary.
+	Results *[]harness.Row
 }
 
 // Scenario is one named benchmark.
@@ -30,8 +36,16 @@ type Scenario struct {
 	Run  func(o Options) error
 }
 
-// All lists the scenarios in the order a full run takes them.
-var All []Scenario
+// All lists the scenarios in the order a full run takes them: the
+// headline HTTP figures first, the engine and TLS ones after.
+var All = []Scenario{
+	{Name: "http1-small", Doc: "GET of a 13-byte body from nginx, keep-alive, 64 and 256 connections, pinned and unpinned", Run: runHTTP1Small},
+	{Name: "http1-big", Doc: "GET of a 1 MiB file from nginx, keep-alive, 64 connections, pinned", Run: runHTTP1Big},
+	{Name: "idle", Doc: "client memory per idle keep-alive HTTP connection, at 10,000 and at the open-file limit", Run: runIdle},
+	{Name: "echo", Doc: "engine alone: 1,000 connections doing 64-byte echo round trips", Run: runEcho},
+	{Name: "tls-handshake", Doc: "full and resumed TLS 1.3 handshakes per second against a Go TLS server", Run: runTLSHandshake},
+	{Name: "tls-idle", Doc: "client memory per idle TLS keep-alive connection, at 10,000", Run: runTLSIdle},
+}
 
 // Roles maps a role name to the function its child process runs; params is
 // the JSON the parent passed.
@@ -44,8 +58,12 @@ type Params struct {
 	Duration time.Duration `json:"duration"`
 	Warmup   time.Duration `json:"warmup"`
 	Size     int           `json:"size"`
-	Path     string        `json:"path,omitempty"`
-	Extra    string        `json:"extra,omitempty"`
+	URL      string        `json:"url,omitempty"`
+	Mode     string        `json:"mode,omitempty"`      // a client's variant, e.g. "resumed"
+	Profile  string        `json:"profile,omitempty"`   // write a CPU profile of the window here
+	AnswerAt int           `json:"answer_at,omitempty"` // target server: answer once this many requests wait
+	CertPEM  []byte        `json:"cert_pem,omitempty"`  // TLS: the server's certificate, which clients trust
+	KeyPEM   []byte        `json:"key_pem,omitempty"`   // TLS: its key, for the server only
 }
 
 func decode(params []byte) (Params, error) {
@@ -71,16 +89,29 @@ func waitForStop() {
 
 // runClients runs a scenario's clients in interleaved rounds. one runs a
 // client once and returns its row and the CPU time that the run's own
-// processes (client and server) used.
-func runClients(o Options, clients []string, one func(client string) (harness.Row, time.Duration, error)) ([]harness.Row, error) {
-	rows, err := harness.Rounds(o.Rounds, clients, func(c string) (harness.Row, error) {
-		fmt.Fprintf(os.Stderr, "  %s ...\n", c)
+// processes (client and server) used. Every row is stamped with tmpl's
+// scenario, connections and pinning, also rows of clients that failed.
+func runClients(o Options, tmpl harness.Row, clients []string, one func(client string) (harness.Row, time.Duration, error)) []harness.Row {
+	rows, _ := harness.Rounds(o.Rounds, clients, func(c string) (harness.Row, error) {
+		fmt.Fprintf(os.Stderr, "  %s %s (%d conns) ...\n", tmpl.Scenario, c, tmpl.Conns)
 		return harness.Run(func() (harness.Row, time.Duration, error) { return one(c) })
 	})
-	for _, r := range rows {
+	for i := range rows {
+		rows[i].Scenario, rows[i].Conns, rows[i].Pinned = tmpl.Scenario, tmpl.Conns, tmpl.Pinned
 		if o.JSON != nil {
-			o.JSON(r)
+			o.JSON(rows[i])
+		}
+		if o.Results != nil {
+			*o.Results = append(*o.Results, rows[i])
 		}
 	}
-	return rows, err
+	return rows
+}
+
+// profilePath names the CPU profile of one client run, or "" for none.
+func (o Options) profilePath(scenario, client string, conns int, pinned bool) string {
+	if o.ProfileDir == "" {
+		return ""
+	}
+	return filepath.Join(o.ProfileDir, fmt.Sprintf("%s-%s-%s-%d.pprof", scenario, pinName(pinned), client, conns))
 }

@@ -1,0 +1,67 @@
+package nginx
+
+import (
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestRender(t *testing.T) {
+	conf := Render(Config{Prefix: "/p", Port: 8081, Connections: 1024})
+	for _, want := range []string{
+		"worker_processes 1;",
+		"daemon off;",
+		"access_log off;",
+		"keepalive_requests 1000000000;",
+		"worker_connections 1024;",
+		"listen 127.0.0.1:8081 backlog=4096;",
+		"pid /p/nginx.pid;",
+		"root /p/www;",
+		`location = /small {`,
+		`return 200 "hello, world\n";`,
+		"location = /big.bin {",
+		"client_body_temp_path /p/tmp/body;",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "user root") {
+		t.Error("user root without Root")
+	}
+	if !strings.Contains(Render(Config{Prefix: "/p", Root: true}), "user root;") {
+		t.Error("Root: no user root")
+	}
+	if len(SmallBody) != 13 {
+		t.Fatalf("small body is %d bytes", len(SmallBody))
+	}
+}
+
+// TestStartServes starts the real nginx when it is installed and fetches
+// both resources once: a check of the configuration, not a benchmark.
+func TestStartServes(t *testing.T) {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		t.Skip("nginx not installed (scripts/install-deps.sh bench)")
+	}
+	s, err := Start(t.TempDir(), -1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	for path, size := range map[string]int{SmallPath: len(SmallBody), BigPath: BigSize} {
+		resp, err := http.Get(s.URL(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(b) != size {
+			t.Fatalf("%s: %v %d, %d bytes, want %d", path, err, resp.StatusCode, len(b), size)
+		}
+	}
+	if s.CPU() < 0 {
+		t.Fatal("negative CPU")
+	}
+}

@@ -1,0 +1,162 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/egress-go/egress"
+	"github.com/egress-go/egress/pool"
+)
+
+// The HTTP/1.1 clients of http1-small and http1-big. Each keeps p.Conns
+// requests in flight on p.Conns keep-alive connections, closed loop, and
+// checks every response: status 200 and p.Size body bytes.
+
+func init() {
+	Roles["http-egress"] = httpEgress
+	Roles["http-egress-http"] = httpEgressHTTP
+	Roles["http-fasthttp"] = httpFasthttp
+	Roles["http-nethttp"] = httpNetHTTP
+}
+
+var errResponse = errors.New("unexpected response")
+
+// egressTransport is a Transport whose pool allows p.Conns connections
+// per host, so that p.Conns requests in flight use exactly that many.
+func egressTransport(p Params) (*egress.Transport, error) {
+	pc := pool.DefaultConfig()
+	pc.MaxTotalPerKey = p.Conns
+	pc.MaxIdlePerKey = max(pc.MaxIdlePerKey, p.Conns)
+	return egress.NewTransport(egress.Options{Pool: &pc})
+}
+
+// httpEgress drives the non-blocking API: p.Conns Exchanges, each sent
+// again from its own OnDone, so that no goroutine runs per request.
+func httpEgress(params []byte) error {
+	p, err := decode(params)
+	if err != nil {
+		return err
+	}
+	t, err := egressTransport(p)
+	if err != nil {
+		return err
+	}
+	var m meter
+	for i := 0; i < p.Conns; i++ {
+		var start time.Time
+		got := 0
+		ex := &egress.Exchange{URL: p.URL}
+		ex.OnBody = func(_ *egress.Exchange, b []byte) { got += len(b) }
+		ex.OnDone = func(ex *egress.Exchange, err error) {
+			if err == nil && (ex.StatusCode() != 200 || got != p.Size) {
+				err = errResponse
+			}
+			m.done(start, err)
+			if m.stop.Load() {
+				return
+			}
+			start, got = time.Now(), 0
+			if err := t.Send(ex); err != nil {
+				m.errs.Add(1)
+			}
+		}
+		start = time.Now()
+		if err := t.Send(ex); err != nil {
+			return err
+		}
+	}
+	ready("started")
+	return emit(m.window(p))
+}
+
+// httpEgressHTTP goes through http.Client with the Transport as its
+// RoundTripper: the drop-in use, one goroutine per request in flight.
+func httpEgressHTTP(params []byte) error {
+	p, err := decode(params)
+	if err != nil {
+		return err
+	}
+	t, err := egressTransport(p)
+	if err != nil {
+		return err
+	}
+	return roundTripLoop(p, &http.Client{Transport: t})
+}
+
+// httpNetHTTP is net/http's own Transport, allowed p.Conns connections.
+func httpNetHTTP(params []byte) error {
+	p, err := decode(params)
+	if err != nil {
+		return err
+	}
+	t := &http.Transport{MaxIdleConnsPerHost: p.Conns, MaxConnsPerHost: p.Conns}
+	return roundTripLoop(p, &http.Client{Transport: t})
+}
+
+// roundTripLoop is the usual net/http client code: Do, drain the body,
+// close it. Each goroutine reuses its request, as a careful caller would.
+func roundTripLoop(p Params, c *http.Client) error {
+	var m meter
+	err := m.loop(p, func(int) (func() error, error) {
+		req, err := http.NewRequest("GET", p.URL, nil)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && (resp.StatusCode != 200 || n != int64(p.Size)) {
+				err = errResponse
+			}
+			return err
+		}, nil
+	})
+	if err != nil {
+		return err
+	}
+	ready("started")
+	return emit(m.window(p))
+}
+
+// httpFasthttp is fasthttp's HostClient with p.Conns connections; each
+// goroutine reuses its request and response, as fasthttp intends.
+func httpFasthttp(params []byte) error {
+	p, err := decode(params)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return err
+	}
+	hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: p.Conns}
+	var m meter
+	err = m.loop(p, func(int) (func() error, error) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(p.URL)
+		return func() error {
+			if err := hc.Do(req, resp); err != nil {
+				return err
+			}
+			if resp.StatusCode() != 200 || len(resp.Body()) != p.Size {
+				return fmt.Errorf("%w: %d, %d bytes", errResponse, resp.StatusCode(), len(resp.Body()))
+			}
+			return nil
+		}, nil
+	})
+	if err != nil {
+		return err
+	}
+	ready("started")
+	return emit(m.window(p))
+}
