@@ -35,9 +35,9 @@ type Row struct {
 	CPUUsPerReq       float64 `json:"cpu_us_per_req"`
 	P50Us             float64 `json:"p50_us"`
 	P99Us             float64 `json:"p99_us"`
-	BytesRSSPerConn   float64 `json:"bytes_rss_per_conn,omitempty"`
-	BytesHeapPerConn  float64 `json:"bytes_heap_per_conn,omitempty"`
-	BytesStackPerConn float64 `json:"bytes_stack_per_conn,omitempty"`
+	BytesRSSPerConn   float64 `json:"bytes_rss_per_conn"`
+	BytesHeapPerConn  float64 `json:"bytes_heap_per_conn"`
+	BytesStackPerConn float64 `json:"bytes_stack_per_conn"`
 	Op                string  `json:"op,omitempty"`
 	Pipeline          int     `json:"pipeline,omitempty"`
 	Rounds            int     `json:"rounds"`

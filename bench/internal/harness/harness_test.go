@@ -92,7 +92,7 @@ func TestRowJSON(t *testing.T) {
 	// Figures that every row must carry stay present when zero.
 	b, _ = json.Marshal(Row{Client: "x"})
 	json.Unmarshal(b, &m)
-	for _, k := range []string{"rps", "cpu_us_per_req", "p50_us", "p99_us", "pinned", "conns"} {
+	for _, k := range []string{"rps", "cpu_us_per_req", "p50_us", "p99_us", "pinned", "conns", "bytes_stack_per_conn"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("zero row lacks %q: %s", k, b)
 		}
