@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the system packages that the tests and benchmarks use as real
-# peers (nginx for the TLS and HTTP integration tests). With the argument
+# peers (nginx for the TLS and HTTP integration tests, redis-server for the
+# Redis driver). With the argument
 # "bench" it also installs the benchmark anchors that bench/run measures
 # against (wrk, and h2load from nghttp2-client). Idempotent: a
 # package already installed is skipped, and `apt-get update` runs at most
@@ -10,7 +11,7 @@
 # Append packages to PACKAGES; keep this script small and boring.
 set -eu
 
-PACKAGES="nginx"
+PACKAGES="nginx redis-server"
 if [ "${1:-}" = bench ]; then
 	PACKAGES="$PACKAGES wrk nghttp2-client"
 fi

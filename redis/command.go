@@ -1,0 +1,57 @@
+package redis
+
+import "strings"
+
+// cmdKind says where a command may run.
+type cmdKind uint8
+
+const (
+	kindNormal   cmdKind = iota // any connection: the shared pipeline
+	kindBlocking                // blocks its connection: a dedicated one per call
+	kindStateful                // changes its connection's state: Conn only
+	kindPubSub                  // switches the connection to pub/sub: PubSub only
+	kindNoReply                 // breaks reply matching (CLIENT REPLY, MONITOR)
+)
+
+// classify looks at a command's name (and for a few, its arguments)
+// without allocating.
+func classify(args []string) cmdKind {
+	name := args[0]
+	var up [16]byte
+	if len(name) > len(up) {
+		return kindNormal
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	switch string(up[:len(name)]) {
+	case "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF":
+		return kindBlocking
+	case "XREAD", "XREADGROUP":
+		for _, a := range args[1:] {
+			if strings.EqualFold(a, "BLOCK") {
+				return kindBlocking
+			}
+		}
+	case "SELECT", "AUTH", "HELLO", "RESET", "QUIT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SWAPDB", "READONLY", "READWRITE":
+		return kindStateful
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
+		return kindPubSub
+	case "MONITOR", "SYNC", "PSYNC":
+		return kindNoReply
+	case "CLIENT":
+		if len(args) > 1 {
+			switch {
+			case strings.EqualFold(args[1], "REPLY"):
+				return kindNoReply
+			case strings.EqualFold(args[1], "TRACKING"), strings.EqualFold(args[1], "SETNAME"), strings.EqualFold(args[1], "NO-EVICT"), strings.EqualFold(args[1], "NO-TOUCH"):
+				return kindStateful
+			}
+		}
+	}
+	return kindNormal
+}

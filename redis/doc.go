@@ -1,0 +1,89 @@
+// Package redis is a Redis client on the egress engine: commands from any
+// number of goroutines are multiplexed on a few connections driven by
+// event loops, with a blocking API and a non-blocking one (a callback per
+// reply) over the same machinery.
+//
+//	c, err := redis.NewClient(redis.Options{Addr: "127.0.0.1:6379"})
+//	// or redis.NewClientURL("rediss://user:secret@cache.internal:6380/2")
+//	...
+//	defer c.Close()
+//	err = c.Set(ctx, "greeting", "hello", time.Minute)
+//	s, err := c.Get(ctx, "greeting")
+//
+// # Connections
+//
+// Every connection comes from the client's connection pool (package pool)
+// and is ready when handed over: TLS done for rediss://, then HELLO 3 with
+// AUTH and SETNAME (or, when the server predates RESP3 or Options.Protocol
+// is 2, AUTH and CLIENT SETNAME in RESP2), and SELECT. The client keeps
+// Options.Conns of them (default 1) checked out for its whole life as its
+// shared connections.
+//
+// # Auto-pipelining
+//
+// Do, DoAsync and the typed commands encode the command, on the caller's
+// goroutine, into the shared connection's buffer and append the command's
+// reply slot to a queue. The connection's loop takes the whole buffer at
+// once and writes it with one write: every command queued meanwhile, from
+// any goroutine, goes out together. Replies come back in order, and the
+// loop matches each to the oldest slot (FIFO). Nothing else is needed for
+// ordering: with one shared connection, commands are executed in the order
+// their Do or DoAsync calls took the buffer's lock; with several, that
+// holds per connection.
+//
+// Pipeline and TxPipeline send a group of commands with nothing from other
+// callers between them, so MULTI/EXEC runs on the shared connections too.
+// Commands that change the state of their connection (SELECT, WATCH,
+// MULTI, CLIENT REPLY...) are refused there with ErrStateful: they belong
+// on a dedicated Conn (Client.Conn), which is still pipelined but private.
+//
+// Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT...)
+// would hold up every command behind them, so each call runs on a
+// connection of its own, checked out of the pool (idle ones are reused)
+// and given back when the reply has come. Pub/sub has dedicated
+// connections too (Client.Subscribe, NewPubSub).
+//
+// # Where callbacks run
+//
+// DoAsync's callback runs on the engine loop of the connection, as do
+// NewPubSub's message handler and ExecAsync's callback, and like every
+// engine callback they must not block (they may send more commands). The
+// reply given to a callback is valid only during the call: convert it
+// with the As functions or keep a copy with resp.Value.Clone. When the
+// callback is created once and the context cannot end, DoAsync allocates
+// nothing per command in steady state. The blocking API is built on the
+// same path with a pooled waiter.
+//
+// # Contexts
+//
+// A command whose context ends fails at once with the context's error.
+// Its reply, when it comes, is read and discarded, so the connection stays
+// in step. A command whose context ends before it was written may still
+// be sent (it sits in a buffer shared with other commands); a blocking
+// command's dedicated connection is closed instead, so that the server
+// stops blocking on it.
+//
+// # Errors
+//
+// A server error reply is returned as a *resp.Error carrying the server's
+// message (errors.As, then Prefix for the code: "WRONGTYPE", "NOAUTH",
+// ...). A missing value (GET of a missing key, BLPOP that timed out) is
+// ErrNil. A command that fails because of its connection gets a
+// *ConnError: its Sent field says whether the command had been handed to
+// the connection, that is whether it may have executed, and Err is the
+// cause (the engine's close reason, such as engine.ErrReset or
+// engine.ErrPeerClosed, a dial error, a refused AUTH...).
+//
+// # Reconnection
+//
+// When a shared connection drops, only the commands in flight on it fail,
+// each with a *ConnError whose Sent is true. Commands that were still in
+// the buffer (never handed to the socket) are kept and sent on the next
+// connection, which is dialed at once. If that dial fails, the commands
+// waiting for it fail (Sent false), and the client redials with
+// exponential back-off (Options.MinRetryBackoff doubling up to
+// MaxRetryBackoff, jittered); while it waits, commands fail at once with
+// the last dial error rather than pile up. Commands are never resent after
+// they were handed to a connection: the client cannot know whether they
+// ran. Dedicated connections (Conn, PubSub) do not reconnect.
+package redis
