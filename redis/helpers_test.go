@@ -262,9 +262,12 @@ type onceTB struct {
 	msg string
 }
 
-func (o *onceTB) Fatal(args ...any)                 { o.msg = fmt.Sprint(args...); panic(o.msg) }
-func (o *onceTB) Fatalf(format string, args ...any) { o.msg = fmt.Sprintf(format, args...); panic(o.msg) }
-func (o *onceTB) Helper()                           {}
+func (o *onceTB) Fatal(args ...any) { o.msg = fmt.Sprint(args...); panic(o.msg) }
+func (o *onceTB) Fatalf(format string, args ...any) {
+	o.msg = fmt.Sprintf(format, args...)
+	panic(o.msg)
+}
+func (o *onceTB) Helper() {}
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -47,8 +47,8 @@ type pipe struct {
 
 	mu       sync.Mutex
 	state    pipeState
-	cur      *link    // the open connection, in pUp
-	buf      []byte   // encoded commands not yet taken by cur
+	cur      *link  // the open connection, in pUp
+	buf      []byte // encoded commands not yet taken by cur
 	queue    []replier
 	posted   bool       // cur.flush is queued on cur's loop
 	lastErr  *ConnError // why the last dial failed, in pBackoff
