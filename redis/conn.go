@@ -253,6 +253,9 @@ func (x *releaser) reply(v *resp.Value, err error) {
 	if x.stop != nil {
 		x.stop()
 	}
-	x.r.reply(v, err)
+	// Back to the pool first, so that a caller who sends the next blocking
+	// command as soon as it has this reply finds the connection idle. v
+	// stays valid: it lives in this link's decoder, not the connection.
 	x.d.Close()
+	x.r.reply(v, err)
 }
