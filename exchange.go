@@ -98,9 +98,11 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	hc := getH1conn()
 	hc.x, hc.c = x, c
 	x.pc, x.hc, x.reused = pc, hc, pc.Reused()
-	x.mu.Lock()
-	x.cur = hc
-	x.mu.Unlock()
+	if x.stopCtx != nil {
+		x.mu.Lock()
+		x.cur = hc
+		x.mu.Unlock()
+	}
 	hc.parser.Reset(x.method)
 	c.SetValue(hc)
 	if t := x.trace; t != nil && t.GotConn != nil {
@@ -146,9 +148,11 @@ func (x *exchange) detach(reusable bool) {
 		return
 	}
 	x.hc, x.pc = nil, nil
-	x.mu.Lock()
-	x.cur = nil
-	x.mu.Unlock()
+	if x.stopCtx != nil {
+		x.mu.Lock()
+		x.cur = nil
+		x.mu.Unlock()
+	}
 	hc.stopTimers()
 	if x.paused {
 		x.paused = false

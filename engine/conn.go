@@ -32,9 +32,12 @@ const (
 type Conn struct {
 	loop *Loop
 
-	// mu guards the handler, the write queue and wclosed.
+	// h is read on every callback and replaced rarely (accept, a tunnel
+	// handing over): an atomic pointer keeps the reads lock-free.
+	h atomic.Pointer[handlerRef]
+
+	// mu guards the write queue, wclosed and the layer.
 	mu        sync.Mutex
-	h         Handler
 	wq        writeQueue
 	wclosed   bool  // no more writes: Close or CloseWrite was called, or closed
 	rawClosed bool  // the socket takes no more bytes (closed); layers may write until then
@@ -80,28 +83,24 @@ func (c *Conn) sockFD() int { return int(atomic.LoadInt32(&c.fd)) }
 func (c *Conn) setFD(fd int) { atomic.StoreInt32(&c.fd, int32(fd)) }
 
 func newConn(l *Loop, h Handler) *Conn {
-	return &Conn{loop: l, h: h, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
+	c := &Conn{loop: l, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
+	c.h.Store(&handlerRef{h})
+	return c
 }
+
+// handlerRef boxes a Handler for the atomic pointer.
+type handlerRef struct{ h Handler }
 
 // Loop returns the loop that runs the connection's callbacks.
 func (c *Conn) Loop() *Loop { return c.loop }
 
 // Handler returns the connection's current handler.
-func (c *Conn) Handler() Handler {
-	c.mu.Lock()
-	h := c.h
-	c.mu.Unlock()
-	return h
-}
+func (c *Conn) Handler() Handler { return c.h.Load().h }
 
 // SetHandler replaces the handler that receives the connection's events
 // from the next callback on. It may be called from any goroutine, which is
 // what a pool does when it hands an idle connection to a new user.
-func (c *Conn) SetHandler(h Handler) {
-	c.mu.Lock()
-	c.h = h
-	c.mu.Unlock()
-}
+func (c *Conn) SetHandler(h Handler) { c.h.Store(&handlerRef{h}) }
 
 // Value returns the value stored with SetValue or DialOptions.Value.
 func (c *Conn) Value() any { return c.value }
@@ -147,16 +146,19 @@ func (c *Conn) Stats() ConnStats {
 // ErrWriteQueueFull, queuing nothing, when the connection's write-queue
 // limit would be passed, and with ErrClosed after Close or CloseWrite.
 func (c *Conn) Write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
 	c.mu.Lock()
-	l, closed := c.layer, c.wclosed
-	c.mu.Unlock()
-	if l != nil {
+	if l := c.layer; l != nil {
+		closed := c.wclosed
+		c.mu.Unlock()
 		if closed {
 			return ErrClosed
 		}
 		return l.Write(c, b)
 	}
-	return c.enqueue(b, false)
+	return c.enqueueLocked(b, false)
 }
 
 // SendUrgent queues b to be sent as TCP urgent (out-of-band) data, in order
@@ -174,6 +176,11 @@ func (c *Conn) enqueue(b []byte, oob bool) error {
 		return nil
 	}
 	c.mu.Lock()
+	return c.enqueueLocked(b, oob)
+}
+
+// enqueueLocked queues b; it is called with c.mu held and releases it.
+func (c *Conn) enqueueLocked(b []byte, oob bool) error {
 	if c.wclosed {
 		c.mu.Unlock()
 		return ErrClosed
@@ -260,12 +267,7 @@ func (c *Conn) setIdleTimeout(d time.Duration) {
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer { return c.loop.AfterFunc(d, f) }
 
 // handler reads the handler for a callback.
-func (c *Conn) handler() Handler {
-	c.mu.Lock()
-	h := c.h
-	c.mu.Unlock()
-	return h
-}
+func (c *Conn) handler() Handler { return c.h.Load().h }
 
 // runOps carries out the ops requested since the last call. Loop only.
 func (c *Conn) runOps() {
