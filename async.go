@@ -19,6 +19,9 @@ type Exchange struct {
 	Method string
 	// URL is an absolute http or https URL. It is parsed when it changes.
 	URL string
+	// Host, if set, is sent as the Host field instead of the URL's host
+	// (the connection still goes to the URL's host).
+	Host string
 	// Header fields sent after Host, as they are.
 	Header []http1.HeaderField
 	// Body is sent with the head, with its Content-Length.
@@ -39,6 +42,7 @@ type Exchange struct {
 	x       exchange
 	busy    atomic.Bool
 	parsed  string // the URL that target, host and key were made from
+	urlHost string // the URL's host, for the Host field
 	status  int
 	parser  *http1.ResponseParser // during callbacks only
 	lastErr error
@@ -62,12 +66,17 @@ func (t *Transport) Send(ex *Exchange) error {
 			return err
 		}
 		x.t, x.snk = t, ex
-		x.target, x.host = u.RequestURI(), u.Host
+		x.target, x.host, ex.urlHost = u.RequestURI(), u.Host, u.Host
 		ex.parsed = ex.URL
 	}
 	if !t.isOpen() {
 		ex.busy.Store(false)
 		return ErrTransportClosed
+	}
+	if ex.Host != "" {
+		x.host = ex.Host
+	} else if ex.parsed == ex.URL {
+		x.host = ex.urlHost
 	}
 	x.method = ex.Method
 	if x.method == "" {

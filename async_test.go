@@ -154,3 +154,23 @@ func TestExchangeRetriesStaleConnection(t *testing.T) {
 		t.Fatalf("retries %d conns %d", s.Retries, conns.Load())
 	}
 }
+
+func TestExchangeHostOverride(t *testing.T) {
+	leaktest.Check(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) }))
+	tr := newTestTransport(t, Options{})
+	var body string
+	done := make(chan error, 1)
+	ex := &Exchange{URL: srv.URL, Host: "api.example.test",
+		OnBody: func(_ *Exchange, p []byte) { body += string(p) },
+		OnDone: func(_ *Exchange, err error) { done <- err }}
+	tr.Send(ex)
+	if err := <-done; err != nil || body != "api.example.test" {
+		t.Fatalf("host %q, %v", body, err)
+	}
+	body, ex.Host = "", ""
+	tr.Send(ex)
+	if err := <-done; err != nil || body != srv.Listener.Addr().String() {
+		t.Fatalf("host %q, %v", body, err)
+	}
+}
