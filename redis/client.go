@@ -48,7 +48,7 @@ func NewClient(opts Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{opts: opts, host: splitHost(opts.Addr), dedicated: map[*Conn]struct{}{}}
-	c.cmds.call = c.call
+	c.cmds.cl = c
 	var tlsCfg *tls.Config
 	if opts.TLS != nil {
 		tc, err := tlsconn.NewClient(opts.TLS)

@@ -8,10 +8,20 @@ import (
 	"github.com/egress-go/egress/resp"
 )
 
-// cmds holds the typed commands shared by Client and Conn; call runs one
-// command on the owner's connections.
+// cmds holds the typed commands shared by Client and Conn. It calls its
+// owner directly rather than through a func value, so that the compiler
+// can see that the argument slices do not escape: a typed command
+// allocates only its result.
 type cmds struct {
-	call func(ctx context.Context, conv convFunc, args []string) (*waiter, error)
+	cl *Client
+	cn *Conn
+}
+
+func (c *cmds) call(ctx context.Context, conv convFunc, args []string) (*waiter, error) {
+	if c.cn != nil {
+		return c.cn.call(ctx, conv, args)
+	}
+	return c.cl.call(ctx, conv, args)
 }
 
 func (c *cmds) str(ctx context.Context, args ...string) (string, error) {

@@ -24,7 +24,7 @@ type Conn struct {
 func (c *Client) newConn() *Conn {
 	p := newPipe(c, false, nil)
 	d := &Conn{cl: c, p: p, k: newLink(p)}
-	d.cmds.call = d.call
+	d.cmds.cn = d
 	return d
 }
 

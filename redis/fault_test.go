@@ -1,0 +1,284 @@
+package redis
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/resp"
+)
+
+// raceEnabled is set by race_test.go.
+var raceEnabled bool
+
+func TestServerKilledMidPipeline(t *testing.T) {
+	checkLeaks(t)
+	s := startServer(t, serverConfig{})
+	c := newTestClient(t, Options{Addr: s.Addr, MinRetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
+	ctx := ctxT(t)
+
+	// DEBUG SLEEP holds the server, so that every command after it is in
+	// flight when the server dies.
+	const n = 2000
+	errs := make(chan error, n+1)
+	cb := func(v *resp.Value, err error) { errs <- err }
+	if err := c.DoAsync(context.Background(), cb, "DEBUG", "SLEEP", "5"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := c.DoAsync(context.Background(), cb, "ECHO", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let the loop write them
+	s.kill()
+	timeout := time.After(5 * time.Second)
+	for i := 0; i < n+1; i++ {
+		select {
+		case err := <-errs:
+			var ce *ConnError
+			if !errors.As(err, &ce) || !ce.Sent {
+				t.Fatalf("command %d: %v", i, err)
+			}
+			if !errors.Is(err, engine.ErrReset) && !errors.Is(err, engine.ErrPeerClosed) {
+				t.Fatalf("command %d: cause %v", i, err)
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d in-flight commands never completed", n+1-i, n+1)
+		}
+	}
+	// While the server is away, commands fail promptly with a *ConnError
+	// that says they were not sent.
+	start := time.Now()
+	err := c.Ping(ctx)
+	var ce *ConnError
+	if !errors.As(err, &ce) || ce.Sent || time.Since(start) > 2*time.Second {
+		t.Fatalf("ping while down: %v after %v", err, time.Since(start))
+	}
+	// The server comes back on the same port: the client reconnects.
+	s.start()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnection: %v", c.Ping(ctx))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v, err := c.Echo(ctx, "back"); err != nil || v != "back" {
+		t.Fatalf("after reconnect: %q, %v", v, err)
+	}
+}
+
+// fakeServer accepts connections on loopback and hands each to serve.
+type fakeServer struct {
+	ln net.Listener
+	wg sync.WaitGroup
+	mu sync.Mutex
+	cs []net.Conn
+}
+
+func newFakeServer(t *testing.T, serve func(c net.Conn)) *fakeServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeServer{ln: ln}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.mu.Lock()
+			f.cs = append(f.cs, c)
+			f.mu.Unlock()
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		f.mu.Lock()
+		for _, c := range f.cs {
+			c.Close()
+		}
+		f.mu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+func (f *fakeServer) addr() string { return f.ln.Addr().String() }
+
+// readCommand reads one RESP command (an array of bulk strings).
+func readCommand(r *bufio.Reader) ([]string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, _ := strconv.Atoi(line[1 : len(line)-2])
+	args := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		if _, err := r.ReadString('\n'); err != nil {
+			return nil, err
+		}
+		a, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a[:len(a)-2])
+	}
+	return args, nil
+}
+
+func TestFaultyServers(t *testing.T) {
+	ctx := ctxT(t)
+	t.Run("garbage", func(t *testing.T) {
+		checkLeaks(t)
+		f := newFakeServer(t, func(c net.Conn) {
+			r := bufio.NewReader(c)
+			for {
+				if _, err := readCommand(r); err != nil {
+					return
+				}
+				c.Write([]byte("?what\r\n"))
+			}
+		})
+		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		defer c.Close()
+		err := c.Ping(ctx)
+		var ce *ConnError
+		if !errors.As(err, &ce) || !ce.Sent || !errors.Is(err, resp.ErrProtocol) {
+			t.Fatalf("garbage reply: %v", err)
+		}
+	})
+	t.Run("unsolicited", func(t *testing.T) {
+		checkLeaks(t)
+		f := newFakeServer(t, func(c net.Conn) {
+			r := bufio.NewReader(c)
+			for {
+				if _, err := readCommand(r); err != nil {
+					return
+				}
+				c.Write([]byte("+PONG\r\n+EXTRA\r\n"))
+			}
+		})
+		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		defer c.Close()
+		c.Ping(ctx) // answered; then the extra reply breaks the connection
+		deadline := time.Now().Add(5 * time.Second)
+		for c.Pool().Stats().Dials < 2 {
+			if time.Now().After(deadline) {
+				t.Fatal("connection with an unsolicited reply was kept")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	t.Run("silent handshake", func(t *testing.T) {
+		checkLeaks(t)
+		f := newFakeServer(t, func(c net.Conn) {
+			bufio.NewReader(c).ReadString(0) // read, never answer
+		})
+		c, _ := NewClient(Options{Addr: f.addr(), Password: "x", DialTimeout: 150 * time.Millisecond})
+		defer c.Close()
+		err := c.Ping(ctx)
+		if !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("silent server: %v", err)
+		}
+	})
+	t.Run("hangs up mid-reply", func(t *testing.T) {
+		checkLeaks(t)
+		f := newFakeServer(t, func(c net.Conn) {
+			r := bufio.NewReader(c)
+			if _, err := readCommand(r); err != nil {
+				return
+			}
+			c.Write([]byte("$10\r\nhalf"))
+		})
+		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		defer c.Close()
+		_, err := c.Get(ctx, "k")
+		var ce *ConnError
+		if !errors.As(err, &ce) || !ce.Sent || !errors.Is(err, engine.ErrPeerClosed) {
+			t.Fatalf("cut reply: %v", err)
+		}
+	})
+	t.Run("old server without HELLO", func(t *testing.T) {
+		checkLeaks(t)
+		f := newFakeServer(t, func(c net.Conn) {
+			r := bufio.NewReader(c)
+			authed := false
+			for {
+				args, err := readCommand(r)
+				if err != nil {
+					return
+				}
+				switch {
+				case args[0] == "HELLO":
+					c.Write([]byte("-ERR unknown command 'HELLO'\r\n"))
+				case args[0] == "AUTH":
+					if len(args) != 2 || args[1] != "pw" {
+						c.Write([]byte("-ERR bad auth\r\n"))
+						return
+					}
+					authed = true
+					c.Write([]byte("+OK\r\n"))
+				case !authed:
+					c.Write([]byte("-NOAUTH Authentication required.\r\n"))
+				default:
+					c.Write([]byte("+OK\r\n"))
+				}
+			}
+		})
+		c := newTestClient(t, Options{Addr: f.addr(), Password: "pw", DB: 2})
+		if err := c.Set(ctx, "k", "v", 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestCloseWithCommandsInFlight(t *testing.T) {
+	s := sharedServer(t)
+	checkLeaks(t)
+	c, err := NewClient(Options{Addr: s.Addr, Conns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		if err := c.DoAsync(context.Background(), func(v *resp.Value, err error) { wg.Done() }, "ECHO", "x"); err != nil {
+			wg.Done()
+		}
+	}
+	blpop := make(chan error, 1)
+	go func() {
+		_, _, err := c.BLPop(ctx, 0, "never")
+		blpop <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	wg.Wait() // every callback ran
+	if err := <-blpop; !errors.Is(err, ErrClosed) {
+		t.Fatalf("blpop at close: %v", err)
+	}
+	if _, err := c.Do(ctx, "PING"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}
