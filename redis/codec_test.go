@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/egress-go/egress/resp"
 )
@@ -134,8 +135,18 @@ func TestAllocs(t *testing.T) {
 			<-all
 		}) / 16
 	}
-	t.Logf("allocs per command: DoAsync GET %.2f, DoAsync SET %.2f, DoAsync GET x16 in flight %.2f, Get %.2f, Set %.2f, Do GET %.2f",
-		asyncGet, asyncSet, pipelined, get, set, do)
+	p := c.Pipeline()
+	execGet := testing.AllocsPerRun(500, func() {
+		for i := 0; i < 16; i++ {
+			p.Do("GET", k)
+		}
+		p.Exec(ctx)
+	}) / 16
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	getDeadline := testing.AllocsPerRun(2000, func() { c.Get(tctx, k) })
+	t.Logf("allocs per command: DoAsync GET %.2f, DoAsync SET %.2f, DoAsync GET x16 in flight %.2f, Get %.2f, Get with deadline %.2f, Set %.2f, Do GET %.2f, Pipeline of 16 GET %.2f",
+		asyncGet, asyncSet, pipelined, get, getDeadline, set, do, execGet)
 	if asyncGet > 0.1 || asyncSet > 0.1 || pipelined > 0.1 {
 		t.Errorf("DoAsync allocates in steady state: GET %.2f SET %.2f pipelined %.2f", asyncGet, asyncSet, pipelined)
 	}
