@@ -62,6 +62,7 @@ type ConnError struct {
 	Err error
 }
 
+// Error says whether the command may have run, and why it failed.
 func (e *ConnError) Error() string {
 	s := "redis: connection to " + e.Addr
 	if e.Sent {
@@ -89,6 +90,7 @@ type TypeError struct {
 	Got  string // the reply's RESP type, such as "array"
 }
 
+// Error names the wanted and the actual reply type.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("redis: reply is a %s, not %s", e.Got, e.Want)
 }

@@ -28,6 +28,7 @@ const (
 	Hybrid
 )
 
+// String returns "evented" or "hybrid".
 func (m Mode) String() string {
 	if m == Hybrid {
 		return "hybrid"
