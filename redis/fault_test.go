@@ -61,6 +61,13 @@ func TestServerKilledMidPipeline(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Sent || time.Since(start) > 2*time.Second {
 		t.Fatalf("ping while down: %v after %v", err, time.Since(start))
 	}
+	// Redials are spaced by the back-off (5 ms doubling to 50 ms,
+	// jittered), not a tight loop.
+	d0 := c.Pool().Stats().Dials
+	time.Sleep(300 * time.Millisecond)
+	if d := c.Pool().Stats().Dials - d0; d < 3 || d > 40 {
+		t.Fatalf("%d redials in 300 ms while the server was down", d)
+	}
 	// The server comes back on the same port: the client reconnects.
 	s.start()
 	deadline := time.Now().Add(5 * time.Second)
@@ -280,5 +287,63 @@ func TestCloseWithCommandsInFlight(t *testing.T) {
 	}
 	if _, err := c.Do(ctx, "PING"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+// Commands sent while a dropped connection is being replaced wait for the
+// new one and succeed there; only the one in flight on the old one fails.
+func TestQueuedDuringRedial(t *testing.T) {
+	checkLeaks(t)
+	var mu sync.Mutex
+	conns := 0
+	f := newFakeServer(t, func(c net.Conn) {
+		mu.Lock()
+		conns++
+		n := conns
+		mu.Unlock()
+		r := bufio.NewReader(c)
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch {
+			case args[0] == "AUTH":
+				if n == 2 {
+					time.Sleep(200 * time.Millisecond) // a slow handshake
+				}
+				c.Write([]byte("+OK\r\n"))
+			case args[0] == "ECHO" && args[1] == "drop":
+				return // hang up with the command in flight
+			case args[0] == "ECHO":
+				c.Write([]byte("$" + strconv.Itoa(len(args[1])) + "\r\n" + args[1] + "\r\n"))
+			default:
+				c.Write([]byte("+PONG\r\n"))
+			}
+		}
+	})
+	c := newTestClient(t, Options{Addr: f.addr(), Protocol: 2, Password: "pw"})
+	ctx := ctxT(t)
+	_, err := c.Echo(ctx, "drop")
+	var ce *ConnError
+	if !errors.As(err, &ce) || !ce.Sent {
+		t.Fatalf("in flight at the drop: %v", err)
+	}
+	// The redial is in its handshake now: these wait for it.
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := strconv.Itoa(i)
+			if v, err := c.Echo(ctx, want); err != nil || v != want {
+				t.Errorf("echo during redial = %q, %v", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("commands did not wait for the redial (%v)", d)
 	}
 }

@@ -65,9 +65,10 @@ type Options struct {
 	MinRetryBackoff time.Duration
 	MaxRetryBackoff time.Duration
 
-	// MaxConns bounds all connections to the server (shared, dedicated,
-	// pub/sub); requests for a dedicated connection beyond it wait. 0: no
-	// limit.
+	// MaxConns bounds all connections to the server, the Conns shared
+	// ones included (so it must exceed Conns for blocking commands and
+	// pub/sub to get any); requests for a dedicated connection beyond it
+	// wait, within their context. 0: no limit.
 	MaxConns int
 
 	// MaxIdleConns is how many dedicated connections are kept open for
