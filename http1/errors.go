@@ -97,11 +97,13 @@ func (e *ProtocolError) Error() string {
 // Unwrap returns the sentinel, so errors.Is(err, ErrBareLF) works.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
+// clip cuts s to at most maxSeen bytes, for quoting in an error.
+func clip[T ~string | ~[]byte](s T) T {
+	return s[:min(len(s), maxSeen)]
+}
+
 func protoErr(sentinel error, seen []byte) error {
-	if len(seen) > maxSeen {
-		seen = seen[:maxSeen]
-	}
-	return &ProtocolError{Err: sentinel, Seen: string(seen)}
+	return &ProtocolError{Err: sentinel, Seen: string(clip(seen))}
 }
 
 // LimitError reports input that exceeds one of the parser's Limits.
@@ -190,11 +192,5 @@ func (e *RequestError) Error() string {
 func (e *RequestError) Unwrap() error { return e.Err }
 
 func requestErr(sentinel error, name, value string) error {
-	if len(value) > maxSeen {
-		value = value[:maxSeen]
-	}
-	if len(name) > maxSeen {
-		name = name[:maxSeen]
-	}
-	return &RequestError{Err: sentinel, Name: name, Value: value}
+	return &RequestError{Err: sentinel, Name: clip(name), Value: clip(value)}
 }

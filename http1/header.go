@@ -3,19 +3,23 @@ package http1
 import (
 	"bytes"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 )
 
-// RawField is one field line of a response head or trailer section, as
-// it was received: Name exactly as sent (not canonicalised) and Value with
-// its surrounding whitespace removed. Both alias memory the parser does not
-// own; see ResponseParser.Fields for how long they stay valid.
+// RawField is one field line of a head or trailer section, as it was
+// received: Name exactly as sent (not canonicalised) and Value with its
+// surrounding whitespace removed. Both alias memory the parser does not
+// own; see ResponseParser.Fields and RequestParser.Fields for how long they
+// stay valid.
 type RawField struct {
 	Name, Value []byte
 }
 
-// HeaderField is a field line for the request encoder, as a name and a
-// value to write verbatim (after validation).
+// HeaderField is a field line for the encoders (AppendRequestHead,
+// AppendResponseHead), as a name and a value to write verbatim (after
+// validation).
 type HeaderField struct {
 	Name, Value string
 }
@@ -107,4 +111,97 @@ func buildHeader(fields []RawField) http.Header {
 		h[key] = strs[i : i+1 : i+1]
 	}
 	return h
+}
+
+// appendFields writes the caller's fields of a head, request or response
+// alike: fields in order, then hdr (see appendHeader), skipping those the
+// encoder owns (see ownedField), then "Connection: close" if closeConn is
+// set and no field already carried that token. On error the caller cuts
+// dst back to where its head started.
+func appendFields(dst []byte, fields []HeaderField, hdr http.Header, closeConn bool) ([]byte, error) {
+	closeSent := false
+	for _, f := range fields {
+		if ownedField(f.Name) {
+			continue
+		}
+		var err error
+		if dst, err = appendField(dst, f.Name, f.Value); err != nil {
+			return dst, err
+		}
+		if equalFold(f.Name, "Connection") && hasToken(f.Value, "close") {
+			closeSent = true
+		}
+	}
+	if len(hdr) > 0 {
+		var err error
+		if dst, closeSent, err = appendHeader(dst, hdr, closeSent); err != nil {
+			return dst, err
+		}
+	}
+	if closeConn && !closeSent {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	return dst, nil
+}
+
+// appendFraming writes the field that frames the body that follows a
+// head: Content-Length for a known length n, or "Transfer-Encoding:
+// chunked" when n is -1 (unknown). The two are never both written, since
+// a message with both is the classic smuggling vector.
+func appendFraming(dst []byte, n int64) []byte {
+	if n < 0 {
+		return append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, n, 10)
+	return append(dst, "\r\n"...)
+}
+
+// appendHeader writes the fields of hdr in sorted key order. It reports
+// whether a Connection field carrying the close token was written.
+func appendHeader(dst []byte, hdr http.Header, closeSent bool) ([]byte, bool, error) {
+	// Sorting needs the keys in a slice; a stack array covers every
+	// realistic request without a heap allocation.
+	var stack [32]string
+	keys := stack[:0]
+	for k := range hdr {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if ownedField(k) {
+			continue
+		}
+		isConn := equalFold(k, "Connection")
+		for _, v := range hdr[k] {
+			var err error
+			if dst, err = appendField(dst, k, v); err != nil {
+				return dst, closeSent, err
+			}
+			if isConn && hasToken(v, "close") {
+				closeSent = true
+			}
+		}
+	}
+	return dst, closeSent, nil
+}
+
+// appendField writes one field line after checking it: a name or value
+// that could end the line or the head early is refused, not escaped.
+func appendField(dst []byte, name, value string) ([]byte, error) {
+	if !validToken(name) {
+		return dst, requestErr(ErrBadFieldName, "", name)
+	}
+	if !validFieldValue(value) {
+		return dst, requestErr(ErrBadFieldValue, name, value)
+	}
+	// Announcing a trailer that AppendLastChunk would refuse to send is
+	// refused too; servers such as net/http reject the request for it.
+	if len(name) == len("Trailer") && equalFold(name, "Trailer") && forbiddenTrailerList(value) {
+		return dst, requestErr(ErrForbiddenTrailer, name, value)
+	}
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...), nil
 }

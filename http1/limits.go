@@ -15,8 +15,8 @@ const (
 // one is pure overhead. Same bound as net/http.
 const maxChunkLine = 4096
 
-// Limits bounds what a ResponseParser accepts. A zero field selects the
-// default.
+// Limits bounds what a ResponseParser or a RequestParser accepts. A zero
+// field selects the default.
 type Limits struct {
 	// MaxHeadBytes bounds the bytes of the status lines and header
 	// sections of a response, counted together over any 1xx interim

@@ -2,7 +2,6 @@ package http1
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -108,85 +107,13 @@ func AppendRequestHead(dst []byte, h *RequestHead) ([]byte, error) {
 	dst = append(dst, h.Host...)
 	dst = append(dst, "\r\n"...)
 
-	closeSent := false
-	for _, f := range h.Fields {
-		if ownedField(f.Name) {
-			continue
-		}
-		var err error
-		if dst, err = appendField(dst, f.Name, f.Value); err != nil {
-			return dst[:start], err
-		}
-		if equalFold(f.Name, "Connection") && hasToken(f.Value, "close") {
-			closeSent = true
-		}
+	dst, err := appendFields(dst, h.Fields, h.Header, h.Close)
+	if err != nil {
+		return dst[:start], err
 	}
-	if len(h.Header) > 0 {
-		var err error
-		if dst, closeSent, err = appendHeader(dst, h.Header, closeSent); err != nil {
-			return dst[:start], err
-		}
+	if h.ContentLength != 0 || methodExpectsContent(method) {
+		dst = appendFraming(dst, h.ContentLength)
 	}
-	if h.Close && !closeSent {
-		dst = append(dst, "Connection: close\r\n"...)
-	}
-	switch {
-	case h.ContentLength > 0:
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, h.ContentLength, 10)
-		dst = append(dst, "\r\n"...)
-	case h.ContentLength < 0:
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
-	case methodExpectsContent(method):
-		dst = append(dst, "Content-Length: 0\r\n"...)
-	}
-	return append(dst, "\r\n"...), nil
-}
-
-// appendHeader writes the fields of hdr in sorted key order. It reports
-// whether a Connection field carrying the close token was written.
-func appendHeader(dst []byte, hdr http.Header, closeSent bool) ([]byte, bool, error) {
-	// Sorting needs the keys in a slice; a stack array covers every
-	// realistic request without a heap allocation.
-	var stack [32]string
-	keys := stack[:0]
-	for k := range hdr {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if ownedField(k) {
-			continue
-		}
-		isConn := equalFold(k, "Connection")
-		for _, v := range hdr[k] {
-			var err error
-			if dst, err = appendField(dst, k, v); err != nil {
-				return dst, closeSent, err
-			}
-			if isConn && hasToken(v, "close") {
-				closeSent = true
-			}
-		}
-	}
-	return dst, closeSent, nil
-}
-
-func appendField(dst []byte, name, value string) ([]byte, error) {
-	if !validToken(name) {
-		return dst, requestErr(ErrBadFieldName, "", name)
-	}
-	if !validFieldValue(value) {
-		return dst, requestErr(ErrBadFieldValue, name, value)
-	}
-	// Announcing a trailer that AppendLastChunk would refuse to send is
-	// refused too; servers such as net/http reject the request for it.
-	if len(name) == len("Trailer") && equalFold(name, "Trailer") && forbiddenTrailerList(value) {
-		return dst, requestErr(ErrForbiddenTrailer, name, value)
-	}
-	dst = append(dst, name...)
-	dst = append(dst, ": "...)
-	dst = append(dst, value...)
 	return append(dst, "\r\n"...), nil
 }
 

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
-	"sync"
-
-	"github.com/egress-go/egress/internal/bufpool"
 )
 
 // Event is what a call to ResponseParser.Feed has to report.
@@ -43,20 +40,6 @@ func (e Event) String() string {
 	return "Event(" + strconv.Itoa(int(e)) + ")"
 }
 
-type state uint8
-
-const (
-	stHead      state = iota // reading a head (interim or final)
-	stLength                 // reading a body of known length
-	stChunkLine              // reading a chunk-size line
-	stChunkData              // reading chunk data
-	stChunkEnd               // reading the CRLF after chunk data
-	stTrailer                // reading the trailer section
-	stClose                  // reading a body delimited by the connection's end
-	stEnd                    // complete; EventDone is reported next
-	stDone                   // complete and reported
-)
-
 type methodKind uint8
 
 const (
@@ -64,11 +47,6 @@ const (
 	methodHead
 	methodConnect
 )
-
-// fieldPool holds the slices that index the fields of a head. A parser
-// takes one while a head's fields are exposed and gives it back at its
-// next call, so an idle connection keeps none.
-var fieldPool = sync.Pool{New: func() any { s := make([]RawField, 0, 16); return &s }}
 
 // ResponseParser is an incremental HTTP/1.1 response parser: a pure codec
 // that an event loop feeds with bytes as they arrive and that reports what
@@ -100,30 +78,16 @@ type ResponseParser struct {
 	// response.
 	Limits Limits
 
-	state  state
+	bodyFramer // the state, pooled memory and body framing shared with RequestParser
+
 	method methodKind
-	err    error // sticky: once set, every call returns it
 
-	buf       []byte // pooled: the start of a section split across inputs
-	scan      sectionScan
-	secBytes  int // bytes of the current section received so far
 	headBytes int // bytes of the heads completed so far (1xx included)
-
-	fields    *[]RawField // pooled: the fields exposed until the next call
-	isTrailer bool        // whether they are trailer fields, not head fields
 	reason    []byte
-	body      []byte
 
-	status        int
-	minor         int
-	contentLength int64
-	remaining     int64 // bytes left in the body or current chunk
-	bodyRead      int64
+	status int
+	minor  int
 
-	chunk chunkLine
-	crlf  uint8 // bytes of the CRLF after chunk data seen so far
-
-	chunked    bool
 	closeDelim bool
 	keepAlive  bool
 	tunnel     bool
@@ -174,90 +138,28 @@ func (p *ResponseParser) Feed(in []byte) (Event, int, error) {
 	if p.err != nil {
 		return EventNone, 0, p.err
 	}
-	n := 0
-	for {
-		switch p.state {
-		case stHead, stTrailer:
-			if n == len(in) {
-				return EventNone, n, nil
-			}
-			m, ev, err := p.readSection(in[n:])
-			n += m
-			if err != nil {
-				return EventNone, n, p.fail(err)
-			}
-			return ev, n, nil
-
-		case stLength, stChunkData, stClose:
-			if n == len(in) {
-				return EventNone, n, nil
-			}
-			k := len(in) - n
-			if p.state != stClose && int64(k) > p.remaining {
-				k = int(p.remaining)
-			}
-			p.body = in[n : n+k]
-			p.bodyRead += int64(k)
-			if p.state != stClose {
-				p.remaining -= int64(k)
-				if p.remaining == 0 {
-					if p.state == stLength {
-						p.state = stEnd
-					} else {
-						p.state, p.crlf = stChunkEnd, 0
-					}
-				}
-			}
-			return EventBody, n + k, nil
-
-		case stChunkLine:
-			if n == len(in) {
-				return EventNone, n, nil
-			}
-			m, done, err := p.chunk.feed(in[n:])
-			n += m
-			if err != nil {
-				return EventNone, n, p.fail(err)
-			}
-			if !done {
-				return EventNone, n, nil
-			}
-			if p.chunk.size == 0 {
-				p.state, p.scan, p.secBytes = stTrailer, sectionScan{}, 0
-			} else {
-				p.state, p.remaining = stChunkData, p.chunk.size
-			}
-
-		case stChunkEnd:
-			for ; p.crlf < 2 && n < len(in); n++ {
-				c := in[n]
-				if c == "\r\n"[p.crlf] {
-					p.crlf++
-					continue
-				}
-				if c == '\n' {
-					return EventNone, n, p.fail(protoErr(ErrBareLF, in[n:n+1]))
-				}
-				seen := [2]byte{'\r', c}
-				return EventNone, n, p.fail(protoErr(ErrMissingChunkCRLF, seen[1-p.crlf:]))
-			}
-			if p.crlf < 2 {
-				return EventNone, n, nil
-			}
-			p.state = stChunkLine
-			p.chunk.reset()
-
-		case stEnd:
-			p.state = stDone
-			return EventDone, n, nil
-
-		default: // stDone
-			if n < len(in) {
-				return EventNone, n, p.fail(protoErr(ErrExtraData, in[n:]))
-			}
-			return EventNone, n, nil
+	switch p.state {
+	case stHead:
+		if len(in) == 0 {
+			return EventNone, 0, nil
 		}
+		n, ev, err := p.readHead(in)
+		if err != nil {
+			return EventNone, n, p.fail(err)
+		}
+		return ev, n, nil
+
+	case stEnd:
+		p.state = stDone
+		return EventDone, 0, nil
+
+	case stDone:
+		if len(in) > 0 {
+			return EventNone, 0, p.fail(protoErr(ErrExtraData, in))
+		}
+		return EventNone, 0, nil
 	}
+	return p.feedBody(in, &p.Limits)
 }
 
 // EOF tells p that the connection has ended (the peer closed it, or a
@@ -271,9 +173,7 @@ func (p *ResponseParser) EOF() error {
 		return p.err
 	}
 	switch p.state {
-	case stDone:
-		return nil
-	case stEnd, stClose:
+	case stDone, stEnd, stClose:
 		p.state = stDone
 		return nil
 	case stHead:
@@ -281,94 +181,31 @@ func (p *ResponseParser) EOF() error {
 			return p.fail(ErrNoResponse)
 		}
 		return p.fail(ErrHeadTruncated)
-	case stLength:
-		return p.fail(&TruncatedError{Expected: p.contentLength, Got: p.bodyRead})
 	default:
-		return p.fail(&TruncatedError{Expected: -1, Got: p.bodyRead})
+		expected, got := p.truncation()
+		return p.fail(&TruncatedError{Expected: expected, Got: got})
 	}
 }
 
-func (p *ResponseParser) fail(err error) error {
-	p.releaseAll()
-	p.err = err
-	return err
-}
-
-// release drops what the previous event exposed. A buffer that holds an
-// unfinished section is kept.
+// release drops what the previous event exposed.
 func (p *ResponseParser) release() {
-	p.body, p.reason = nil, nil
-	if p.fields != nil {
-		clear(*p.fields) // drop references into the caller's input
-		*p.fields = (*p.fields)[:0]
-		fieldPool.Put(p.fields)
-		p.fields = nil
-	}
-	if p.buf != nil && p.secBytes == 0 {
-		p.putBuf()
-	}
+	p.reason = nil
+	p.bodyFramer.release()
 }
 
-func (p *ResponseParser) releaseAll() {
-	p.release()
-	if p.buf != nil {
-		p.putBuf()
+// readHead consumes bytes of a head from b. When the head completes it is
+// parsed and its event returned; until then everything is buffered and
+// EventNone returned.
+func (p *ResponseParser) readHead(b []byte) (int, Event, error) {
+	// Interim heads count towards the limit too, so that a server cannot
+	// stream 1xx responses forever.
+	n, sec, err := p.readSection(b, p.Limits.maxHeadBytes(), p.headBytes, ErrHeaderTooLarge)
+	if err != nil || sec == nil {
+		return n, EventNone, err
 	}
-}
-
-func (p *ResponseParser) putBuf() {
-	bufpool.Put(p.buf)
-	p.buf = nil
-}
-
-// readSection consumes bytes of a head or trailer section from b. When the
-// section completes it is parsed and its event returned; until then
-// everything is buffered and EventNone returned.
-func (p *ResponseParser) readSection(b []byte) (int, Event, error) {
-	limit, sentinel := p.Limits.maxHeadBytes(), ErrHeaderTooLarge
-	avail := limit - p.headBytes - p.secBytes
-	if p.state == stTrailer {
-		limit, sentinel = p.Limits.maxTrailerBytes(), ErrTrailerTooLarge
-		avail = limit - p.secBytes
-	}
-	// Limits lowered in the middle of a response must not make this
-	// negative.
-	avail = max(avail, 0)
-	// Scanning only up to the limit makes the result independent of how
-	// the input was split: an oversized section fails at the same byte
-	// whether it came whole or in pieces.
-	end, err := p.scan.scan(p.buf, b[:min(len(b), avail)])
-	if err != nil {
-		return 0, EventNone, err
-	}
-	if end < 0 {
-		if len(b) > avail {
-			return 0, EventNone, &LimitError{Err: sentinel, Limit: limit}
-		}
-		p.buf = append(bufpool.Grow(p.buf, len(b)), b...)
-		p.secBytes += len(b)
-		return len(b), EventNone, nil
-	}
-	sec := b[:end]
-	if p.secBytes > 0 {
-		p.buf = append(bufpool.Grow(p.buf, end), sec...)
-		sec = p.buf
-		p.secBytes = 0 // complete: the buffer goes back at the next call
-	}
-	if p.state == stHead {
-		p.headBytes += len(sec)
-		ev, err := p.parseHead(sec)
-		return end, ev, err
-	}
-	ev, err := p.parseTrailer(sec)
-	return end, ev, err
-}
-
-func (p *ResponseParser) takeFields() []RawField {
-	if p.fields == nil {
-		p.fields = fieldPool.Get().(*[]RawField)
-	}
-	return (*p.fields)[:0]
+	p.headBytes += len(sec)
+	ev, err := p.parseHead(sec)
+	return n, ev, err
 }
 
 // parseHead parses a complete head: the status line, the fields and the
@@ -380,8 +217,7 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if !ok {
 		return EventNone, protoErr(ErrBadStatusLine, line)
 	}
-	fields, err := parseFields(p.takeFields(), sec[i+1:], p.Limits.maxFields(), ErrTooManyFields)
-	*p.fields = fields
+	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits)
 	if err != nil {
 		return EventNone, err
 	}
@@ -393,75 +229,14 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
-	p.status, p.minor, p.reason, p.isTrailer = code, minor, reason, false
+	p.status, p.minor, p.reason = code, minor, reason
 	if code < 200 && code != 101 {
 		// Interim response; the final one comes next.
-		p.scan = sectionScan{}
+		p.startSection()
 		return EventInformational, nil
 	}
 	p.frame(fr)
 	return EventHead, nil
-}
-
-// framing is what the fields of a head say about connection and length.
-type framing struct {
-	length       int64 // the Content-Length value, or -1 without one
-	chunked      bool  // Transfer-Encoding: chunked
-	closeTok     bool  // Connection: close
-	keepAliveTok bool  // Connection: keep-alive
-}
-
-// readFraming extracts and checks the framing fields of a head. When
-// check is false (a 2xx answer to CONNECT, whose Content-Length and
-// Transfer-Encoding RFC 9110 §9.3.6 has the client ignore) only Connection
-// is read.
-func readFraming(fields []RawField, minor int, check bool) (framing, error) {
-	fr := framing{length: -1}
-	var cl, te []byte
-	var clField, teField RawField // for errors: the field as received
-	teCount := 0
-	for _, f := range fields {
-		switch {
-		case equalFold(f.Name, "Connection"):
-			fr.closeTok = fr.closeTok || hasToken(f.Value, "close")
-			fr.keepAliveTok = fr.keepAliveTok || hasToken(f.Value, "keep-alive")
-		case !check:
-		case equalFold(f.Name, "Content-Length"):
-			// Repeats of one value are tolerated, as RFC 9110 §8.6
-			// allows and net/http does; different values mean two parties
-			// could disagree on where the body ends.
-			if cl != nil && !bytes.Equal(cl, f.Value) {
-				return fr, protoErr(ErrConflictingLength, joinSeen(clField, f))
-			}
-			cl, clField = f.Value, f
-		case equalFold(f.Name, "Transfer-Encoding"):
-			te, teField = f.Value, f
-			teCount++
-		}
-	}
-	if cl != nil {
-		var ok bool
-		if fr.length, ok = parseContentLength(cl); !ok {
-			return fr, protoErr(ErrBadContentLength, joinSeen(clField))
-		}
-	}
-	if teCount > 0 {
-		// A message with both is either an attack or a broken server;
-		// RFC 9112 §6.3 says it "ought to be handled as an error" and a
-		// client loses nothing by doing so.
-		if cl != nil {
-			return fr, protoErr(ErrLengthAndChunked, joinSeen(clField, teField))
-		}
-		// Only a single "chunked" is supported, like net/http and nginx:
-		// other codings are not used in practice, and each extra form
-		// accepted is one more way for two parsers to disagree. HTTP/1.0
-		// has no Transfer-Encoding at all (RFC 9112 §6.1).
-		if teCount > 1 || minor == 0 || !equalFold(te, "chunked") {
-			return fr, protoErr(ErrUnsupportedTransferEncoding, joinSeen(teField))
-		}
-		fr.chunked = true
-	}
-	return fr, nil
 }
 
 // frame decides, from a final head, how the body is delimited and whether
@@ -486,52 +261,14 @@ func (p *ResponseParser) frame(fr framing) {
 		p.contentLength = fr.length
 	case p.status == 204 || p.status == 304:
 		// No content whatever the fields say (RFC 9110 §15.3.5, §15.4.5).
-	case fr.chunked:
-		p.contentLength, p.hasBody, p.state = -1, true, stChunkLine
-		p.chunk.reset()
-	case fr.length >= 0:
-		p.contentLength = fr.length
-		if fr.length > 0 {
-			p.hasBody, p.state, p.remaining = true, stLength, fr.length
-		}
+	case p.startBody(fr):
+		p.hasBody = p.state != stEnd
 	default:
 		// Neither: the body runs until the server closes the connection,
 		// which therefore cannot be reused.
 		p.contentLength, p.hasBody, p.state = -1, true, stClose
 		p.closeDelim, p.keepAlive = true, false
 	}
-}
-
-// joinSeen renders fields as received, "Name: value" separated by
-// CRLF, to quote them in an error.
-func joinSeen(fields ...RawField) []byte {
-	var s []byte
-	for i, f := range fields {
-		if i > 0 {
-			s = append(s, "\r\n"...)
-		}
-		s = append(s, f.Name...)
-		s = append(s, ": "...)
-		s = append(s, f.Value...)
-	}
-	return s
-}
-
-// parseTrailer parses a complete trailer section.
-func (p *ResponseParser) parseTrailer(sec []byte) (Event, error) {
-	p.state = stEnd
-	if len(sec) == 2 { // just the blank line: no trailer fields
-		p.state = stDone
-		p.releaseAll() // nothing refers to the buffer: keep none while idle
-		return EventDone, nil
-	}
-	fields, err := parseFields(p.takeFields(), sec, p.Limits.maxTrailers(), ErrTooManyTrailers)
-	*p.fields = fields
-	if err != nil {
-		return EventNone, err
-	}
-	p.isTrailer = true
-	return EventTrailers, nil
 }
 
 // StatusCode returns the status code of the last head reported (interim
@@ -557,12 +294,7 @@ func (p *ResponseParser) Reason() []byte { return p.reason }
 // Fields returns the fields of the head just reported by
 // EventInformational or EventHead, in the order received. See
 // ResponseParser for how long they stay valid.
-func (p *ResponseParser) Fields() []RawField {
-	if p.fields == nil || p.isTrailer {
-		return nil
-	}
-	return *p.fields
-}
+func (p *ResponseParser) Fields() []RawField { return p.headFields() }
 
 // Get returns the value of the first field of the head just reported
 // whose name equals name, ignoring ASCII case, or nil if there is none.
@@ -576,12 +308,7 @@ func (p *ResponseParser) Header() http.Header { return buildHeader(p.Fields()) }
 
 // TrailerFields returns the trailer fields just reported by
 // EventTrailers. See ResponseParser for how long they stay valid.
-func (p *ResponseParser) TrailerFields() []RawField {
-	if p.fields == nil || !p.isTrailer {
-		return nil
-	}
-	return *p.fields
-}
+func (p *ResponseParser) TrailerFields() []RawField { return p.trailerFields() }
 
 // Trailer returns the trailer fields just reported as a new http.Header.
 func (p *ResponseParser) Trailer() http.Header { return buildHeader(p.TrailerFields()) }

@@ -3,9 +3,6 @@ package http1
 import (
 	"bytes"
 	"net/http"
-	"strconv"
-
-	"github.com/egress-go/egress/internal/bufpool"
 )
 
 // RequestParser is an incremental HTTP/1.1 request parser, the server-side
@@ -52,29 +49,13 @@ type RequestParser struct {
 	// the trailer section. Zero fields select the defaults.
 	Limits Limits
 
-	state state
-	err   error
+	bodyFramer // the state, pooled memory and body framing shared with ResponseParser
 
-	buf       []byte // pooled: the start of a section split across inputs
-	scan      sectionScan
-	secBytes  int // bytes of the current section received so far
 	headBytes int // bytes of skipped empty lines before the request line
-
-	fields    *[]RawField
-	isTrailer bool
 	method    []byte
 	target    []byte
-	body      []byte
 
-	minor         int
-	contentLength int64
-	remaining     int64
-	bodyRead      int64
-
-	chunk chunkLine
-	crlf  uint8
-
-	chunked   bool
+	minor     int
 	keepAlive bool
 	expect100 bool
 }
@@ -86,13 +67,6 @@ type RequestParser struct {
 func (p *RequestParser) Reset() {
 	p.releaseAll()
 	*p = RequestParser{Limits: p.Limits}
-}
-
-// next prepares for the request after a completed one.
-func (p *RequestParser) next() {
-	limits := p.Limits
-	p.releaseAll()
-	*p = RequestParser{Limits: limits}
 }
 
 // Feed parses a prefix of in and reports the first event it completes,
@@ -113,13 +87,14 @@ func (p *RequestParser) Feed(in []byte) (Event, int, error) {
 			if n == len(in) {
 				return EventNone, n, nil
 			}
-			p.next()
+			// The next request begins: nothing of this one is kept.
+			p.Reset()
 
-		case stHead, stTrailer:
+		case stHead:
 			if n == len(in) {
 				return EventNone, n, nil
 			}
-			m, ev, err := p.readSection(in[n:])
+			m, ev, err := p.readHead(in[n:])
 			n += m
 			if err != nil {
 				return EventNone, n, p.fail(err)
@@ -129,63 +104,13 @@ func (p *RequestParser) Feed(in []byte) (Event, int, error) {
 			}
 			return ev, n, nil
 
-		case stLength, stChunkData:
-			if n == len(in) {
-				return EventNone, n, nil
-			}
-			k := min(int64(len(in)-n), p.remaining)
-			p.body = in[n : n+int(k)]
-			p.bodyRead += k
-			p.remaining -= k
-			if p.remaining == 0 {
-				if p.state == stLength {
-					p.state = stEnd
-				} else {
-					p.state, p.crlf = stChunkEnd, 0
-				}
-			}
-			return EventBody, n + int(k), nil
-
-		case stChunkLine:
-			if n == len(in) {
-				return EventNone, n, nil
-			}
-			m, done, err := p.chunk.feed(in[n:])
-			n += m
-			if err != nil {
-				return EventNone, n, p.fail(err)
-			}
-			if !done {
-				return EventNone, n, nil
-			}
-			if p.chunk.size == 0 {
-				p.state, p.scan, p.secBytes = stTrailer, sectionScan{}, 0
-			} else {
-				p.state, p.remaining = stChunkData, p.chunk.size
-			}
-
-		case stChunkEnd:
-			for ; p.crlf < 2 && n < len(in); n++ {
-				c := in[n]
-				if c == "\r\n"[p.crlf] {
-					p.crlf++
-					continue
-				}
-				if c == '\n' {
-					return EventNone, n, p.fail(protoErr(ErrBareLF, in[n:n+1]))
-				}
-				seen := [2]byte{'\r', c}
-				return EventNone, n, p.fail(protoErr(ErrMissingChunkCRLF, seen[1-p.crlf:]))
-			}
-			if p.crlf < 2 {
-				return EventNone, n, nil
-			}
-			p.state = stChunkLine
-			p.chunk.reset()
-
-		default: // stEnd
+		case stEnd:
 			p.state = stDone
 			return EventDone, n, nil
+
+		default:
+			ev, m, err := p.feedBody(in[n:], &p.Limits)
+			return ev, n + m, err
 		}
 	}
 }
@@ -206,103 +131,35 @@ func (p *RequestParser) EOF() error {
 			return nil // at most some empty lines: no request began
 		}
 		return p.fail(ErrRequestTruncated)
-	case stLength:
-		return p.fail(&truncatedRequest{expected: p.contentLength, got: p.bodyRead})
 	}
-	return p.fail(&truncatedRequest{expected: -1, got: p.bodyRead})
+	expected, got := p.truncation()
+	return p.fail(&truncatedRequest{expected: expected, got: got})
 }
 
-// truncatedRequest is ErrRequestTruncated with how much of a body came.
-type truncatedRequest struct{ expected, got int64 }
-
-func (e *truncatedRequest) Error() string {
-	s := ErrRequestTruncated.Error() + " body after " + strconv.FormatInt(e.got, 10) + " bytes"
-	if e.expected >= 0 {
-		s += " of " + strconv.FormatInt(e.expected, 10)
-	}
-	return s
-}
-
-func (e *truncatedRequest) Unwrap() error { return ErrRequestTruncated }
-
-func (p *RequestParser) fail(err error) error {
-	p.releaseAll()
-	p.err = err
-	return err
-}
-
+// release drops what the previous event exposed.
 func (p *RequestParser) release() {
-	p.body, p.method, p.target = nil, nil, nil
-	if p.fields != nil {
-		clear(*p.fields)
-		*p.fields = (*p.fields)[:0]
-		fieldPool.Put(p.fields)
-		p.fields = nil
-	}
-	if p.buf != nil && p.secBytes == 0 {
-		p.putBuf()
-	}
+	p.method, p.target = nil, nil
+	p.bodyFramer.release()
 }
 
-func (p *RequestParser) releaseAll() {
-	p.release()
-	if p.buf != nil {
-		p.putBuf()
-	}
-}
-
-func (p *RequestParser) putBuf() {
-	bufpool.Put(p.buf)
-	p.buf = nil
-}
-
-// readSection consumes bytes of the head or the trailer section. It
-// returns EventNone with bytes consumed both while the section is
-// incomplete and after skipping an empty line before the request line.
-func (p *RequestParser) readSection(b []byte) (int, Event, error) {
-	limit, avail := p.Limits.maxHeadBytes(), 0
-	var tooLarge error = ErrRequestHeadTooLarge
-	if p.state == stTrailer {
-		limit, tooLarge = p.Limits.maxTrailerBytes(), ErrTrailerTooLarge
-		avail = limit - p.secBytes
-	} else {
-		avail = limit - p.headBytes - p.secBytes
-	}
-	avail = max(avail, 0)
-	// Scanning only up to the limit makes the outcome independent of how
-	// the input was split (see ResponseParser.readSection).
-	end, err := p.scan.scan(p.buf, b[:min(len(b), avail)])
-	if err != nil {
-		return 0, EventNone, err
-	}
-	if end < 0 {
-		if len(b) > avail {
-			return 0, EventNone, &LimitError{Err: tooLarge, Limit: limit}
-		}
-		p.buf = append(bufpool.Grow(p.buf, len(b)), b...)
-		p.secBytes += len(b)
-		return len(b), EventNone, nil
-	}
-	sec := b[:end]
-	if p.secBytes > 0 {
-		p.buf = append(bufpool.Grow(p.buf, end), sec...)
-		sec = p.buf
-		p.secBytes = 0
-	}
-	if p.state == stTrailer {
-		ev, err := p.parseTrailer(sec)
-		return end, ev, err
+// readHead consumes bytes of a request head from b. It returns EventNone
+// with bytes consumed both while the head is incomplete and after
+// skipping an empty line before the request line.
+func (p *RequestParser) readHead(b []byte) (int, Event, error) {
+	n, sec, err := p.readSection(b, p.Limits.maxHeadBytes(), p.headBytes, ErrRequestHeadTooLarge)
+	if err != nil || sec == nil {
+		return n, EventNone, err
 	}
 	if len(sec) == 2 { // an empty line before the request line
 		p.headBytes += 2
-		p.scan = sectionScan{}
+		p.startSection()
 		if p.buf != nil {
 			p.putBuf() // it held the line's CR; the request line starts afresh
 		}
-		return end, EventNone, nil
+		return n, EventNone, nil
 	}
 	ev, err := p.parseHead(sec)
-	return end, ev, err
+	return n, ev, err
 }
 
 // parseHead parses a complete request head and decides the body's framing
@@ -314,11 +171,7 @@ func (p *RequestParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
-	if p.fields == nil {
-		p.fields = fieldPool.Get().(*[]RawField)
-	}
-	fields, err := parseFields((*p.fields)[:0], sec[i+1:], p.Limits.maxFields(), ErrTooManyFields)
-	*p.fields = fields
+	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits)
 	if err != nil {
 		return EventNone, err
 	}
@@ -345,16 +198,10 @@ func (p *RequestParser) parseHead(sec []byte) (Event, error) {
 	case hosts == 1 && len(host) > 0 && !validHost(string(host)):
 		return EventNone, protoErr(ErrBadHost, host)
 	}
-	p.method, p.target, p.minor, p.isTrailer = method, target, minor, false
+	p.method, p.target, p.minor = method, target, minor
 	p.keepAlive = !fr.closeTok && (minor > 0 || fr.keepAliveTok)
 	p.state = stEnd
-	switch {
-	case fr.chunked:
-		p.chunked, p.contentLength, p.state = true, -1, stChunkLine
-		p.chunk.reset()
-	case fr.length > 0:
-		p.contentLength, p.remaining, p.state = fr.length, fr.length, stLength
-	}
+	p.startBody(fr) // without Content-Length or chunked, a request has no body
 	if p.state == stEnd {
 		p.expect100 = false // nothing to wait for
 	}
@@ -395,25 +242,6 @@ func parseRequestLine(line []byte) (method, target []byte, minor int, err error)
 	return line[:sp1], target, min(int(version[7]-'0'), 1), nil
 }
 
-func (p *RequestParser) parseTrailer(sec []byte) (Event, error) {
-	p.state = stEnd
-	if len(sec) == 2 {
-		p.state = stDone
-		p.releaseAll()
-		return EventDone, nil
-	}
-	if p.fields == nil {
-		p.fields = fieldPool.Get().(*[]RawField)
-	}
-	fields, err := parseFields((*p.fields)[:0], sec, p.Limits.maxTrailers(), ErrTooManyTrailers)
-	*p.fields = fields
-	if err != nil {
-		return EventNone, err
-	}
-	p.isTrailer = true
-	return EventTrailers, nil
-}
-
 // Method returns the method of the request whose head was just reported.
 func (p *RequestParser) Method() []byte { return p.method }
 
@@ -426,12 +254,7 @@ func (p *RequestParser) ProtoMinor() int { return p.minor }
 
 // Fields returns the head's fields in the order received, after
 // EventHead.
-func (p *RequestParser) Fields() []RawField {
-	if p.fields == nil || p.isTrailer {
-		return nil
-	}
-	return *p.fields
-}
+func (p *RequestParser) Fields() []RawField { return p.headFields() }
 
 // Get returns the value of the first head field named name (ASCII case
 // ignored), or nil. It does not allocate.
@@ -441,12 +264,7 @@ func (p *RequestParser) Get(name string) []byte { return lookup(p.Fields(), name
 func (p *RequestParser) Header() http.Header { return buildHeader(p.Fields()) }
 
 // TrailerFields returns the trailer fields just reported by EventTrailers.
-func (p *RequestParser) TrailerFields() []RawField {
-	if p.fields == nil || !p.isTrailer {
-		return nil
-	}
-	return *p.fields
-}
+func (p *RequestParser) TrailerFields() []RawField { return p.trailerFields() }
 
 // Body returns the body bytes just reported by EventBody, a sub-slice of
 // the input.

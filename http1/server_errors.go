@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // Sentinels for the rules a request can break, returned by RequestParser
@@ -42,6 +43,23 @@ var (
 	// ErrBadReason: the reason phrase holds a control byte.
 	ErrBadReason = errors.New("http1: invalid reason phrase")
 )
+
+// truncatedRequest is ErrRequestTruncated with how much of a body came:
+// the server-side counterpart of TruncatedError. It is unexported:
+// callers test for ErrRequestTruncated with errors.Is.
+type truncatedRequest struct{ expected, got int64 }
+
+// Error says how many body bytes arrived, and how many were expected.
+func (e *truncatedRequest) Error() string {
+	s := ErrRequestTruncated.Error() + " body after " + strconv.FormatInt(e.got, 10) + " bytes"
+	if e.expected >= 0 {
+		s += " of " + strconv.FormatInt(e.expected, 10)
+	}
+	return s
+}
+
+// Unwrap returns ErrRequestTruncated, which wraps io.ErrUnexpectedEOF.
+func (e *truncatedRequest) Unwrap() error { return ErrRequestTruncated }
 
 // StatusForError returns the status code a server should answer a request
 // that RequestParser refused with err: 431 for a head over the limits,

@@ -68,36 +68,12 @@ func AppendResponseHead(dst []byte, h *ResponseHead) ([]byte, error) {
 	dst = append(dst, reason...)
 	dst = append(dst, "\r\n"...)
 
-	closeSent := false
-	for _, f := range h.Fields {
-		if ownedField(f.Name) {
-			continue
-		}
-		var err error
-		if dst, err = appendField(dst, f.Name, f.Value); err != nil {
-			return dst[:start], err
-		}
-		if equalFold(f.Name, "Connection") && hasToken(f.Value, "close") {
-			closeSent = true
-		}
-	}
-	if len(h.Header) > 0 {
-		var err error
-		if dst, closeSent, err = appendHeader(dst, h.Header, closeSent); err != nil {
-			return dst[:start], err
-		}
-	}
-	if h.Close && !closeSent {
-		dst = append(dst, "Connection: close\r\n"...)
+	dst, err := appendFields(dst, h.Fields, h.Header, h.Close)
+	if err != nil {
+		return dst[:start], err
 	}
 	if code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified {
-		if h.ContentLength < 0 {
-			dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
-		} else {
-			dst = append(dst, "Content-Length: "...)
-			dst = strconv.AppendInt(dst, h.ContentLength, 10)
-			dst = append(dst, "\r\n"...)
-		}
+		dst = appendFraming(dst, h.ContentLength)
 	}
 	return append(dst, "\r\n"...), nil
 }
