@@ -40,28 +40,37 @@ func FuzzResponseParser(f *testing.F) {
 		}
 		whole := parse(&p, method, [][]byte{data}, true)
 		checkErrorType(t, whole.err)
-		want := whole.String()
-
-		rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
-		var cuts []int
-		if len(data) > 0 {
-			for range rng.IntN(8) {
-				cuts = append(cuts, rng.IntN(len(data)+1))
-			}
-		}
-		slices.Sort(cuts)
-		if got := parse(&p, method, splitAt(data, cuts...), true).String(); got != want {
-			t.Fatalf("split at %v:\n got %s\nwant %s", cuts, got, want)
-		}
-		if len(data) <= 512 {
-			if got := parse(&p, method, bytewise(data), true).String(); got != want {
-				t.Fatalf("byte by byte:\n got %s\nwant %s", got, want)
-			}
-		}
+		checkSplits(t, data, seed, whole.String(), func(chunks [][]byte) string {
+			return parse(&p, method, chunks, true).String()
+		})
 		if sel&0x80 == 0 {
 			differential(t, method, data)
 		}
 	})
+}
+
+// checkSplits requires run, a parser fed with chunks, to render the same
+// result want as for the whole input when data is cut at up to seven
+// offsets drawn from seed and, for inputs small enough to be quick, when
+// it is fed a byte at a time.
+func checkSplits(t *testing.T, data []byte, seed uint64, want string, run func(chunks [][]byte) string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
+	var cuts []int
+	if len(data) > 0 {
+		for range rng.IntN(8) {
+			cuts = append(cuts, rng.IntN(len(data)+1))
+		}
+	}
+	slices.Sort(cuts)
+	if got := run(splitAt(data, cuts...)); got != want {
+		t.Fatalf("split at %v:\n got %s\nwant %s", cuts, got, want)
+	}
+	if len(data) <= 512 {
+		if got := run(bytewise(data)); got != want {
+			t.Fatalf("byte by byte:\n got %s\nwant %s", got, want)
+		}
+	}
 }
 
 // checkErrorType requires every error to be one of the package's typed

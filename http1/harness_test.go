@@ -9,7 +9,7 @@ import (
 // result is everything a parser reported for one response, in a form that
 // can be compared across different splits of the same input.
 type result struct {
-	events   []string // one entry per event, consecutive body events merged
+	eventLog
 	body     string
 	trailers string
 	err      error // the first error from Feed or EOF
@@ -59,88 +59,121 @@ func renderFields(fs []RawField) string {
 	return b.String()
 }
 
-// parse runs a fresh parser over chunks, as an event loop would, then
-// calls EOF if eof is set. Each chunk is copied into a scratch buffer that
+// eventLog lists the events a parser reported, in a form that does not
+// depend on how the input was split: a run of body events, whose number
+// does, is listed once as "body".
+type eventLog struct {
+	events  []string
+	bodyRun bool // the last event listed was a body event
+}
+
+func (l *eventLog) add(event string) {
+	l.events = append(l.events, event)
+	l.bodyRun = false
+}
+
+// addBody lists a body event. An empty one is a bug (Feed must not
+// report nothing as body), so it is listed on its own, whatever the split.
+func (l *eventLog) addBody(body []byte) {
+	if len(body) == 0 {
+		l.events = append(l.events, "EMPTY BODY EVENT")
+	}
+	if !l.bodyRun {
+		l.events = append(l.events, "body")
+		l.bodyRun = true
+	}
+}
+
+// feeder is what feedChunks needs of a parser; both have it.
+type feeder interface {
+	Feed(in []byte) (Event, int, error)
+}
+
+// feedChunks feeds chunks to p as an event loop would, checking Feed's
+// contract on the bytes it consumes, and passes each event to record with
+// the input left after it. Each chunk is copied into a scratch buffer that
 // is overwritten after the parser has seen it, so any slice the parser
 // kept past its documented lifetime shows up as garbage.
+//
+// record returns false to stop feeding (after a tunnel's EventDone, the
+// rest is another protocol's); the chunks after the current one are then
+// returned unfed. The error is Feed's, or a broken contract.
+func feedChunks(p feeder, chunks [][]byte, record func(ev Event, rest []byte) bool) (unfed [][]byte, err error) {
+	for i, c := range chunks {
+		in := append([]byte(nil), c...)
+		scratch := in
+		stop := false
+		for !stop {
+			ev, n, err := p.Feed(in)
+			if n < 0 || n > len(in) {
+				return nil, fmt.Errorf("Feed consumed %d of %d bytes", n, len(in))
+			}
+			if ev == EventNone && err == nil && n != len(in) {
+				return nil, fmt.Errorf("EventNone after consuming %d of %d bytes", n, len(in))
+			}
+			in = in[n:]
+			if err != nil {
+				return nil, err
+			}
+			if ev == EventNone {
+				break
+			}
+			stop = !record(ev, in)
+		}
+		for i := range scratch {
+			scratch[i] = '#'
+		}
+		if stop {
+			return chunks[i+1:], nil
+		}
+	}
+	return nil, nil
+}
+
+// parse runs a fresh parser over chunks with feedChunks, then calls EOF
+// if eof is set.
 func parse(p *ResponseParser, method string, chunks [][]byte, eof bool) *result {
 	p.Reset(method)
 	r := &result{}
-	bodyRun := false
-	record := func(ev Event) {
-		if ev != EventBody {
-			bodyRun = false
-		}
+	tunnel := false
+	record := func(ev Event, rest []byte) bool {
 		switch ev {
 		case EventInformational:
-			r.events = append(r.events, fmt.Sprintf("1xx %d %q [%s]", p.StatusCode(), p.Reason(), renderFields(p.Fields())))
+			r.add(fmt.Sprintf("1xx %d %q [%s]", p.StatusCode(), p.Reason(), renderFields(p.Fields())))
 		case EventHead:
 			r.head = true
 			r.status, r.minor = p.StatusCode(), p.ProtoMinor()
 			r.cl, r.chunked, r.closeDelim = p.ContentLength(), p.Chunked(), p.CloseDelimited()
 			r.keepAlive, r.tunnel, r.hasBody = p.KeepAlive(), p.Tunnel(), p.HasBody()
 			r.fields = renderFields(p.Fields())
-			r.events = append(r.events, fmt.Sprintf("head %d %q [%s]", p.StatusCode(), p.Reason(), r.fields))
+			r.add(fmt.Sprintf("head %d %q [%s]", p.StatusCode(), p.Reason(), r.fields))
 		case EventBody:
-			if len(p.Body()) == 0 {
-				r.events = append(r.events, "EMPTY BODY EVENT")
-			}
+			r.addBody(p.Body())
 			r.body += string(p.Body())
-			if !bodyRun {
-				r.events = append(r.events, "body")
-				bodyRun = true
-			}
 		case EventTrailers:
 			r.trailers = renderFields(p.TrailerFields())
-			r.events = append(r.events, "trailers ["+r.trailers+"]")
+			r.add("trailers [" + r.trailers + "]")
 		case EventDone:
-			r.events = append(r.events, "done")
-		}
-	}
-	tunnel := false
-	for _, c := range chunks {
-		if tunnel {
-			r.body += string(c)
-			continue
-		}
-		in := append([]byte(nil), c...)
-		scratch := in
-		for {
-			ev, n, err := p.Feed(in)
-			if n < 0 || n > len(in) {
-				r.err = fmt.Errorf("Feed consumed %d of %d bytes", n, len(in))
-				return r
-			}
-			if ev == EventNone && err == nil && n != len(in) {
-				r.err = fmt.Errorf("EventNone after consuming %d of %d bytes", n, len(in))
-				return r
-			}
-			in = in[n:]
-			if err != nil {
-				r.err = err
-				r.done = p.Done()
-				return r
-			}
-			if ev == EventNone {
-				break
-			}
-			record(ev)
-			if ev == EventDone && p.Tunnel() {
+			r.add("done")
+			if p.Tunnel() {
 				// The rest belongs to another protocol: not fed.
 				tunnel = true
-				r.body = string(in)
-				break
+				r.body = string(rest)
+				return false
 			}
 		}
-		for i := range scratch {
-			scratch[i] = '#'
-		}
+		return true
 	}
-	if tunnel {
+	unfed, err := feedChunks(p, chunks, record)
+	if err != nil {
+		r.err = err
 		r.done = p.Done()
 		return r
 	}
-	if eof {
+	for _, c := range unfed {
+		r.body += string(c)
+	}
+	if eof && !tunnel {
 		r.err = p.EOF()
 	}
 	r.done = p.Done()

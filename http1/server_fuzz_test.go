@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strconv"
 	"testing"
 )
@@ -32,24 +30,9 @@ func FuzzRequestParser(f *testing.F) {
 		whole := parseRequests(&p, [][]byte{data})
 		checkRequestErrorType(t, whole.err)
 		checkRequestErrorType(t, whole.eofErr)
-		want := whole.String()
-
-		rng := rand.New(rand.NewPCG(seed, uint64(len(data))))
-		var cuts []int
-		if len(data) > 0 {
-			for range rng.IntN(8) {
-				cuts = append(cuts, rng.IntN(len(data)+1))
-			}
-		}
-		slices.Sort(cuts)
-		if got := parseRequests(&p, splitAt(data, cuts...)).String(); got != want {
-			t.Fatalf("split at %v:\n got %s\nwant %s", cuts, got, want)
-		}
-		if len(data) <= 512 {
-			if got := parseRequests(&p, bytewise(data)).String(); got != want {
-				t.Fatalf("byte by byte:\n got %s\nwant %s", got, want)
-			}
-		}
+		checkSplits(t, data, seed, whole.String(), func(chunks [][]byte) string {
+			return parseRequests(&p, chunks).String()
+		})
 		if sel&0x80 == 0 && len(whole.bodies) > 0 {
 			compareFirstRequest(t, data)
 		}
