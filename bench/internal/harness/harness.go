@@ -133,16 +133,20 @@ func (p *Proc) CPU() time.Duration {
 }
 
 // Patience says how long Run waits for quiet cores and whether it repeats
-// a disturbed run. Past Until (if set) it does neither, so that a run on a
-// busy machine still ends within its time budget. A quick run waits less
-// and never repeats.
+// a disturbed run. Spare is the extra time that all waits and repeats of
+// a whole harness run may add up to; once it is spent Run neither waits
+// nor repeats, so that a run on a busy machine still ends within its time
+// budget (and says how noisy it was in the other-CPU column instead).
 var Patience = struct {
 	IdleWait time.Duration
 	Repeat   bool
-	Until    time.Time
+	Spare    time.Duration // 0: no limit
 }{IdleWait: 20 * time.Second, Repeat: true}
 
-func patient() bool { return Patience.Until.IsZero() || time.Now().Before(Patience.Until) }
+// spent is the extra time waits and repeats have taken so far.
+var spent time.Duration
+
+func patient() bool { return Patience.Spare == 0 || spent < Patience.Spare }
 
 // Run measures one client once: fn starts whatever the run needs and
 // returns the row and the CPU time its own processes used. Run waits for
@@ -151,16 +155,25 @@ func patient() bool { return Patience.Until.IsZero() || time.Now().Before(Patien
 func Run(fn func() (Row, time.Duration, error)) (Row, error) {
 	var row Row
 	for attempt := 0; attempt < 2; attempt++ {
+		t0 := time.Now()
 		if patient() {
-			measure.WaitIdle(0.10, Patience.IdleWait)
+			limit := Patience.IdleWait
+			if Patience.Spare > 0 {
+				limit = min(limit, Patience.Spare-spent)
+			}
+			measure.WaitIdle(0.10, limit)
 		}
 		a, start := measure.ReadCoreTimes(), time.Now()
+		spent += start.Sub(t0)
 		r, own, err := fn()
 		if err != nil {
 			return r, err
 		}
 		all := measure.Jiffies(a, measure.ReadCoreTimes())
 		elapsed := time.Since(start)
+		if attempt > 0 {
+			spent += elapsed
+		}
 		r.OtherCPU = math.Max(0, float64(all-own)/float64(elapsed))
 		row = r
 		if r.OtherCPU < 0.15 || !Patience.Repeat || !patient() || r.Skipped != "" {

@@ -164,7 +164,8 @@ func httpOnce(o Options, client, url string, size, conns int, pinned bool, profi
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// warmup is the time a Go client runs before its measurement window.
+// warmup is the time a Go client runs before its measurement window:
+// enough to open its connections and reach a steady state.
 func warmup(o Options) time.Duration {
 	if o.Quick {
 		return 500 * time.Millisecond

@@ -45,6 +45,7 @@ var All = []Scenario{
 	{Name: "echo", Doc: "engine alone: 1,000 connections doing 64-byte echo round trips", Run: runEcho},
 	{Name: "tls-handshake", Doc: "full and resumed TLS 1.3 handshakes per second against a Go TLS server", Run: runTLSHandshake},
 	{Name: "tls-idle", Doc: "client memory per idle TLS keep-alive connection, at 10,000", Run: runTLSIdle},
+	{Name: "redis", Doc: "GET and SET of 16-byte values, 50 clients, depth 1 and 16, against redis-server", Run: runRedis},
 }
 
 // Roles maps a role name to the function its child process runs; params is
@@ -90,7 +91,8 @@ func waitForStop() {
 // runClients runs a scenario's clients in interleaved rounds. one runs a
 // client once and returns its row and the CPU time that the run's own
 // processes (client and server) used. Every row is stamped with tmpl's
-// scenario, connections and pinning, also rows of clients that failed.
+// scenario, connections, pinning, op and pipeline depth, also rows of
+// clients that failed.
 func runClients(o Options, tmpl harness.Row, clients []string, one func(client string) (harness.Row, time.Duration, error)) []harness.Row {
 	rows, _ := harness.Rounds(o.Rounds, clients, func(c string) (harness.Row, error) {
 		fmt.Fprintf(os.Stderr, "  %s %s (%d conns) ...\n", tmpl.Scenario, c, tmpl.Conns)
@@ -98,6 +100,7 @@ func runClients(o Options, tmpl harness.Row, clients []string, one func(client s
 	})
 	for i := range rows {
 		rows[i].Scenario, rows[i].Conns, rows[i].Pinned = tmpl.Scenario, tmpl.Conns, tmpl.Pinned
+		rows[i].Op, rows[i].Pipeline = tmpl.Op, tmpl.Pipeline
 		if o.JSON != nil {
 			o.JSON(rows[i])
 		}
