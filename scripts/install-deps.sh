@@ -3,7 +3,8 @@
 # peers (nginx for the TLS and HTTP integration tests, redis-server for the
 # Redis driver). With the argument
 # "bench" it also installs the benchmark anchors that bench/run measures
-# against (wrk, and h2load from nghttp2-client). Idempotent: a
+# against (wrk, h2load from nghttp2-client, redis-benchmark from
+# redis-tools). Idempotent: a
 # package already installed is skipped, and `apt-get update` runs at most
 # once. Without root (or without apt-get) it explains and exits 0, so the
 # tests that need a missing package skip instead of failing.
@@ -13,7 +14,7 @@ set -eu
 
 PACKAGES="nginx redis-server"
 if [ "${1:-}" = bench ]; then
-	PACKAGES="$PACKAGES wrk nghttp2-client"
+	PACKAGES="$PACKAGES wrk nghttp2-client redis-tools"
 fi
 
 missing=""
