@@ -98,11 +98,14 @@ func Start(cpu int, role string, params any) (*Proc, error) {
 // Result reads the child's JSON row (its last line) and waits for it.
 func (p *Proc) Result() (Row, error) {
 	rest, _ := io.ReadAll(p.out)
-	err := p.cmd.Wait()
-	lines := strings.Split(strings.TrimSpace(p.Ready+"\n"+string(rest)), "\n")
 	var r Row
-	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &r); jerr != nil {
-		return r, fmt.Errorf("child: %v %v: %s", err, jerr, p.stderr.String())
+	if err := p.cmd.Wait(); err != nil {
+		// The child says why on its last line of stderr.
+		return r, fmt.Errorf("%s", lastLine(p.stderr.String(), err.Error()))
+	}
+	lines := strings.Split(strings.TrimSpace(p.Ready+"\n"+string(rest)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return r, fmt.Errorf("child's result: %v: %s", err, p.stderr.String())
 	}
 	return r, nil
 }
@@ -156,7 +159,7 @@ func Run(fn func() (Row, time.Duration, error)) (Row, error) {
 	var row Row
 	for attempt := 0; attempt < 2; attempt++ {
 		t0 := time.Now()
-		if patient() {
+		if patient() && Patience.IdleWait > 0 {
 			limit := Patience.IdleWait
 			if Patience.Spare > 0 {
 				limit = min(limit, Patience.Spare-spent)
@@ -221,6 +224,15 @@ func Rounds(rounds int, clients []string, one func(client string) (Row, error)) 
 		}
 	}
 	return out, nil
+}
+
+// lastLine is the last non-empty line of s, or def.
+func lastLine(s, def string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return def
 }
 
 func firstLine(s string) string {

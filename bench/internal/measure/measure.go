@@ -102,12 +102,12 @@ func Jiffies(a, b CoreTimes) time.Duration {
 }
 
 // WaitIdle waits, up to limit, until the cores are at most maxBusy busy
-// over a 300 ms window. It reports the last busy share seen.
+// over a 200 ms window. It reports the last busy share seen.
 func WaitIdle(maxBusy float64, limit time.Duration) float64 {
 	deadline := time.Now().Add(limit)
 	for {
 		a := ReadCoreTimes()
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		busy := Busy(a, ReadCoreTimes())
 		if busy <= maxBusy || time.Now().After(deadline) {
 			return busy

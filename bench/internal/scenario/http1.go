@@ -165,10 +165,11 @@ func httpOnce(o Options, client, url string, size, conns int, pinned bool, profi
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // warmup is the time a Go client runs before its measurement window:
-// enough to open its connections and reach a steady state.
+// enough to open its connections and reach a steady state (tens of
+// thousands of requests), and short, since every client run pays it.
 func warmup(o Options) time.Duration {
 	if o.Quick {
-		return 500 * time.Millisecond
+		return 300 * time.Millisecond
 	}
-	return time.Second
+	return 500 * time.Millisecond
 }

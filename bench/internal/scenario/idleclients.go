@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/egress-go/egress"
-	"github.com/egress-go/egress/bench/internal/harness"
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/pool"
 	"github.com/egress-go/egress/tlsconn"
@@ -60,7 +59,7 @@ func idleEgress(params []byte) error {
 		t, err = egress.NewTransport(opts)
 		return err
 	}
-	err := idleRun(params, setup, func(p Params) (any, error) {
+	return idleRun(params, setup, func(p Params) (any, error) {
 		done := make(chan error, p.Conns)
 		for i := 0; i < p.Conns; i++ {
 			ex := &egress.Exchange{
@@ -85,17 +84,6 @@ func idleEgress(params []byte) error {
 		}
 		return t, nil
 	})
-	if err != nil && scheme(mustDecode(params)) == "https" {
-		// https in the Transport is another issue's work: report it as not
-		// ready instead of failing the table.
-		return emit(harness.Row{Skipped: "egress Transport over https not ready: " + err.Error()})
-	}
-	return err
-}
-
-func mustDecode(params []byte) Params {
-	p, _ := decode(params)
-	return p
 }
 
 // idleNetHTTP does the same with net/http: p.Conns goroutines each make
