@@ -34,7 +34,8 @@ type Conn struct {
 
 	// h is read on every callback and replaced rarely (accept, a tunnel
 	// handing over): an atomic pointer keeps the reads lock-free.
-	h atomic.Pointer[handlerRef]
+	h     atomic.Pointer[handlerRef]
+	hInit handlerRef // the first handler's box, written once before the Conn is shared
 
 	// mu guards the write queue, wclosed and the layer.
 	mu        sync.Mutex
@@ -84,7 +85,8 @@ func (c *Conn) setFD(fd int) { atomic.StoreInt32(&c.fd, int32(fd)) }
 
 func newConn(l *Loop, h Handler) *Conn {
 	c := &Conn{loop: l, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
-	c.h.Store(&handlerRef{h})
+	c.hInit.h = h
+	c.h.Store(&c.hInit) // no allocation of its own: SetHandler, rarely called, makes new boxes
 	return c
 }
 

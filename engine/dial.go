@@ -10,13 +10,17 @@ import (
 
 // dialState is a connection's dial in progress. It is dropped once the
 // connection is open, so an established connection does not carry it.
+//
+// Its size matters: it lives only while dialing, and if it shared a
+// size class with Conn, which lives on, every burst of dials would leave
+// the Conns' spans half empty (see TestDialStateSizeClass).
 type dialState struct {
 	ctx       context.Context
 	network   string
-	family    int // 0 any, 4 or 6
 	address   string
 	host      string
 	port      uint16
+	family    int8 // 0 any, 4 or 6
 	noDelay   bool
 	keepAlive time.Duration
 	timeout   time.Duration
@@ -24,10 +28,10 @@ type dialState struct {
 
 	// lookup hands the resolver's answer to the loop; see Loop.startDial.
 	lookup   atomic.Int32
+	next     int32 // index of the next address to try
+	tried    int32
 	addrs    []netip.Addr
 	lookErr  error
-	next     int
-	tried    int
 	cur      addrPort
 	lastErr  error
 	timer    *Timer
@@ -176,7 +180,7 @@ func (c *Conn) resolved() {
 // left. Loop only.
 func (c *Conn) tryNext() {
 	d := c.dial
-	for d.next < len(d.addrs) {
+	for int(d.next) < len(d.addrs) {
 		a := d.addrs[d.next]
 		d.next++
 		d.tried++
@@ -250,5 +254,5 @@ func (c *Conn) dialFail(err error) {
 	default:
 		ctr.failOther.Add(1)
 	}
-	c.closeWith(&DialError{Network: d.network, Address: d.address, Addr: d.cur, Tried: d.tried, Err: err})
+	c.closeWith(&DialError{Network: d.network, Address: d.address, Addr: d.cur, Tried: int(d.tried), Err: err})
 }

@@ -244,7 +244,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 		c.idle = &idleState{timeout: o.IdleTimeout}
 	}
 	d := &dialState{
-		ctx: ctx, network: network, family: family, address: address, host: host, port: uint16(port),
+		ctx: ctx, network: network, family: int8(family), address: address, host: host, port: uint16(port),
 		noDelay: !o.NoDelayOff, keepAlive: e.cfg.KeepAlive, timeout: e.cfg.DialTimeout, trace: o.Trace,
 	}
 	if o.KeepAlive != 0 {
