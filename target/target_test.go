@@ -365,9 +365,6 @@ func TestEgressTransport(t *testing.T) {
 			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 			resp, err := c.Get(s.URL() + "/chunked?n=4&size=5")
 			if err != nil {
-				if useTLS && strings.Contains(err.Error(), "https is not wired yet") {
-					t.Skip("the transport's https is not wired yet")
-				}
 				t.Fatal(err)
 			}
 			b, _ := io.ReadAll(resp.Body)

@@ -202,9 +202,6 @@ func TestBenchHTTPS(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, s.CertificatePEM(), 0o644)
 	out, errOut, code := cli(t, "get", "--cacert", ca, s.URL()+"/")
-	if code != 0 && strings.Contains(errOut, "https is not wired yet") {
-		t.Skip("the transport's https is not wired yet")
-	}
 	if code != 0 || out != "hello, egress\n" {
 		t.Fatalf("get: exit %d %q\n%s", code, out, errOut)
 	}
