@@ -93,45 +93,25 @@ func TestHTTPSVerification(t *testing.T) {
 
 // connectProxy is a CONNECT-only proxy that counts tunnels.
 func connectProxy(t *testing.T) (*url.URL, *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tunnels atomic.Int64
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil || req.Method != http.MethodConnect {
-					io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-					return
-				}
-				up, err := net.Dial("tcp", req.Host)
-				if err != nil {
-					io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-					return
-				}
-				defer up.Close()
-				tunnels.Add(1)
-				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-				go func() { io.Copy(up, br); up.(*net.TCPConn).CloseWrite() }()
-				io.Copy(c, up)
-			}()
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Method != http.MethodConnect {
+			io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+			return
 		}
-	}()
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}, &tunnels
+		up, err := net.Dial("tcp", req.Host)
+		if err != nil {
+			io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		defer up.Close()
+		tunnels.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		go func() { io.Copy(up, br); up.(*net.TCPConn).CloseWrite() }()
+		io.Copy(c, up)
+	})
+	return &url.URL{Scheme: "http", Host: addr}, &tunnels
 }
 
 func TestHTTPSThroughConnectProxy(t *testing.T) {

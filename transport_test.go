@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -272,36 +273,13 @@ func TestReuseObservedThroughTrace(t *testing.T) {
 // connection when the next request arrives, without answering: the stale
 // keep-alive connection a client must retry around.
 func staleServer(t *testing.T) (addr string, conns *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns = &atomic.Int64{}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				buf := make([]byte, 4096)
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				c.Read(buf) // the next request: dropped on the floor
-			}()
+	return rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := readHead(br); err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String(), conns
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		readHead(br) // the next request: dropped on the floor
+	})
 }
 
 func TestRetryOnStaleConnection(t *testing.T) {
@@ -358,31 +336,18 @@ func TestIdleConnectionsClosedByServer(t *testing.T) {
 
 func TestTruncatedAndResetBodies(t *testing.T) {
 	leaktest.Check(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4096)
-			n, _ := c.Read(buf)
-			if strings.Contains(string(buf[:n]), "/reset") {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
-				time.Sleep(20 * time.Millisecond)
-				c.(*net.TCPConn).SetLinger(0)
-			} else {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
-			}
-			c.Close()
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		head, _ := readHead(br)
+		if strings.Contains(head, "/reset") {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
+			time.Sleep(20 * time.Millisecond)
+			c.(*net.TCPConn).SetLinger(0)
+			return
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+	})
 	client := &http.Client{Transport: newTestTransport(t, Options{})}
-	resp, err := client.Get("http://" + ln.Addr().String() + "/short")
+	resp, err := client.Get("http://" + addr + "/short")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +357,7 @@ func TestTruncatedAndResetBodies(t *testing.T) {
 	if !errors.As(err, &te) || te.Expected != 10 || te.Got != 5 || string(b) != "hello" {
 		t.Fatalf("truncated: %q, %v", b, err)
 	}
-	resp, err = client.Get("http://" + ln.Addr().String() + "/reset")
+	resp, err = client.Get("http://" + addr + "/reset")
 	if err != nil {
 		t.Fatal(err)
 	}
