@@ -282,3 +282,16 @@ func median(rs []Row) Row {
 	m.Rounds = len(rs)
 	return m
 }
+
+// RunChild runs a client role in a child pinned to cpu (unless cpu < 0),
+// waits for its row, names it client, and returns it with the CPU time
+// the child used.
+func RunChild(cpu int, role string, params any, client string) (Row, time.Duration, error) {
+	p, err := Start(cpu, role, params)
+	if err != nil {
+		return Row{}, 0, err
+	}
+	r, err := p.Result()
+	r.Client = client
+	return r, p.CPU(), err
+}

@@ -27,14 +27,8 @@ func runEcho(o Options) error {
 			return r, 0, err
 		}
 		defer func() { own += srv.Stop() }()
-		cli, err := harness.Start(clientCore, "echo-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: conns, Size: size,
-			Duration: d, Warmup: warmup(o), Profile: o.profilePath("echo", client, conns, true)})
-		if err != nil {
-			return r, 0, err
-		}
-		r, err = cli.Result()
-		r.Client = client
-		return r, cli.CPU(), err
+		return harness.RunChild(clientCore, "echo-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: conns, Size: size,
+			Duration: d, Warmup: warmup(o), Profile: o.profilePath("echo", client, conns, true)}, client)
 	})
 	harness.Table{
 		Title: "echo: engine alone, 64-byte round trips on 1,000 connections; Go echo server on core 0, client on core 1",

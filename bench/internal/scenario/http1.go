@@ -143,15 +143,9 @@ func httpOnce(o Options, client, url string, size, conns int, pinned bool, profi
 	case "h2load":
 		res, err = anchor.H2load(core(pinned, clientCore), threads, conns, o.Duration, url)
 	default:
-		cli, err := harness.Start(core(pinned, clientCore), "http-"+client, Params{
+		return harness.RunChild(core(pinned, clientCore), "http-"+client, Params{
 			URL: url, Conns: conns, Size: size, Duration: o.Duration, Warmup: warmup(o), Profile: profile,
-		})
-		if err != nil {
-			return harness.Row{}, 0, err
-		}
-		r, err := cli.Result()
-		r.Client = client
-		return r, cli.CPU(), err
+		}, client)
 	}
 	if err != nil {
 		return harness.Row{}, 0, err

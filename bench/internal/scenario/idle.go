@@ -97,14 +97,8 @@ func idleTable(o Options, scenario string, clients []string, n int, certPEM, key
 			return r, 0, err
 		}
 		defer func() { own += srv.Stop() }()
-		cli, err := harness.Start(-1, "idle-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: n, CertPEM: certPEM,
-			Profile: o.profilePath(scenario, client, n, false)})
-		if err != nil {
-			return r, 0, err
-		}
-		r, err = cli.Result()
-		r.Client = client
-		return r, cli.CPU(), err
+		return harness.RunChild(-1, "idle-"+client, Params{Addrs: strings.Split(srv.Ready, ","), Conns: n, CertPEM: certPEM,
+			Profile: o.profilePath(scenario, client, n, false)}, client)
 	})
 }
 

@@ -103,16 +103,10 @@ func redisOnce(o Options, rb *redisBench, addr, client, op string, depth int) (h
 		role, shared = "egress", 2
 	}
 	profile := o.profilePath("redis", fmt.Sprintf("%s-%s-P%d", client, op, depth), redisClients, true)
-	cli, err := harness.Start(clientCore, "redis-"+role, redisParams{
+	return harness.RunChild(clientCore, "redis-"+role, redisParams{
 		Params: Params{Addrs: []string{addr}, Conns: redisClients, Size: redisSize, Duration: d, Warmup: warmup(o), Profile: profile},
 		Op:     op, Depth: depth, Shared: shared,
-	})
-	if err != nil {
-		return harness.Row{}, 0, err
-	}
-	r, err := cli.Result()
-	r.Client = client
-	return r, cli.CPU(), err
+	}, client)
 }
 
 // redisBench runs redis-benchmark, which stops after a number of

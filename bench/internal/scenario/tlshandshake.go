@@ -44,16 +44,10 @@ func runTLSHandshake(o Options) error {
 		}
 		defer func() { own += srv.Stop() }()
 		role, mode, _ := strings.Cut(client, "-")
-		cli, err := harness.Start(clientCore, "hs-"+role, Params{
+		return harness.RunChild(clientCore, "hs-"+role, Params{
 			Addrs: strings.Split(srv.Ready, ","), Conns: hsInFlight, Mode: mode, CertPEM: certPEM,
 			Duration: shortDuration(o), Warmup: warmup(o), Profile: o.profilePath("tls-handshake", client, hsInFlight, true),
-		})
-		if err != nil {
-			return r, 0, err
-		}
-		r, err = cli.Result()
-		r.Client = client
-		return r, cli.CPU(), err
+		}, client)
 	})
 	harness.Table{
 		Title: "tls-handshake: TLS 1.3 connections per second (connect, handshake, 1 byte, close), 32 at once; Go TLS server on core 0, client on core 1",
