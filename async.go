@@ -125,7 +125,7 @@ func (ex *Exchange) Resume() {
 	}
 }
 
-func (ex *Exchange) attached(*exchange, *h1conn)                    {}
+func (ex *Exchange) attached(*exchange, uint32)                     {}
 func (ex *Exchange) informational(*exchange, *http1.ResponseParser) {}
 func (ex *Exchange) trailers(*exchange, *http1.ResponseParser)      {}
 

@@ -19,8 +19,10 @@ import (
 // Exchange's callbacks (push). Its methods run on the connection's loop,
 // except done for a request that never got a connection.
 type sink interface {
-	// attached: a connection was found and the request head queued.
-	attached(x *exchange, hc *h1conn)
+	// attached: a connection was found and the request head queued for
+	// the given attempt (exchange.attempt when gotConn began: by the time
+	// attached runs, that attempt may have ended and another begun).
+	attached(x *exchange, attempt uint32)
 	informational(x *exchange, p *http1.ResponseParser)
 	head(x *exchange, p *http1.ResponseParser)
 	body(x *exchange, b []byte)
@@ -61,12 +63,16 @@ type exchange struct {
 	paused   bool        // the exchange paused its connection (back-pressure); loop
 	bodySent atomic.Bool // the whole request body was queued
 	retries  int
+	attempt  atomic.Uint32 // bumped by the sink before each try
 
 	gotConnFn func(*pool.Conn, error) // x.gotConn, made once
 	stopCtx   func() bool             // unregisters the context watch
 
-	// cur is the connection serving the exchange, for the context watch,
-	// which runs on a goroutine of its own.
+	// cur is the connection serving the exchange, for the goroutines that
+	// act on it from outside the loop: the context watch and a RoundTrip
+	// pumping a request body. detach clears it under mu before the
+	// connection goes back to the pool, so whoever holds mu and sees cur
+	// set may still queue bytes on that connection.
 	mu  sync.Mutex
 	cur *h1conn
 }
@@ -84,7 +90,7 @@ func (x *exchange) start() {
 	if x.trace != nil && x.trace.GetConn != nil {
 		x.trace.GetConn(x.key.Addr)
 	}
-	x.t.pool.RequestAsync(x.ctx, x.key, x.t.handler, x.gotConnFn)
+	x.t.pool.RequestAsync(x.ctx, x.key, handler{}, x.gotConnFn)
 }
 
 // gotConn attaches the exchange to a connection and writes the request.
@@ -94,20 +100,9 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 		x.end(err, false)
 		return
 	}
+	attempt := x.attempt.Load()
 	c := pc.Engine()
 	hc := getH1conn()
-	hc.x, hc.c = x, c
-	x.pc, x.hc, x.reused = pc, hc, pc.Reused()
-	if x.stopCtx != nil {
-		x.mu.Lock()
-		x.cur = hc
-		x.mu.Unlock()
-	}
-	hc.parser.Reset(x.method)
-	c.SetValue(hc)
-	if t := x.trace; t != nil && t.GotConn != nil {
-		t.GotConn(httptrace.GotConnInfo{Conn: traceConn{c}, Reused: x.reused, WasIdle: x.reused, IdleTime: pc.IdleTime()})
-	}
 	head := &http1.RequestHead{
 		Method: x.method, Target: x.target, Host: x.host, Fields: x.fields, Header: x.header,
 		ContentLength: x.contentLength, Close: x.reqClose,
@@ -115,13 +110,27 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	var encErr error
 	hc.wbuf, encErr = http1.AppendRequestHead(hc.wbuf[:0], head)
 	if encErr != nil {
-		// Caught before anything was written: the connection is clean.
-		x.detach(true)
+		// Caught before anything was attached or written: the connection
+		// is clean.
+		putH1conn(hc)
+		pc.Release(true)
 		x.end(encErr, false)
 		return
 	}
 	if !x.streamed {
 		hc.wbuf = append(hc.wbuf, x.body...)
+	}
+
+	hc.x, hc.c = x, c
+	x.pc, x.hc, x.reused = pc, hc, pc.Reused()
+	if x.watched() {
+		x.mu.Lock()
+		x.cur = hc
+		x.mu.Unlock()
+	}
+	hc.parser.Reset(x.method)
+	if t := x.trace; t != nil && t.GotConn != nil {
+		t.GotConn(httptrace.GotConnInfo{Conn: traceConn{c}, Reused: x.reused, WasIdle: x.reused, IdleTime: pc.IdleTime()})
 	}
 	// The hooks run before the bytes reach the loop, so that they come
 	// before GotFirstResponseByte, which the loop calls.
@@ -134,10 +143,23 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 		}
 	}
 	x.t.armHeaderTimer(x)
+	// From here on the loop may call hc at any time: everything it reads
+	// is set above, and the pool's lock orders the switch with its events.
+	if !pc.SetHandler(hc) {
+		// The connection closed between checkout and now, and its OnClose
+		// went to the transport's placeholder handler. Finish on the loop
+		// as a close would have, so that a timer that fired meanwhile is
+		// seen too.
+		if !c.Loop().Post(func() { hc.onClose(net.ErrClosed) }) {
+			x.detach(false)
+			x.end(ErrTransportClosed, false)
+		}
+		return
+	}
 	if err := c.Write(hc.wbuf); err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
-	x.snk.attached(x, hc) // only now may a streamed body follow the head
+	x.snk.attached(x, attempt) // only now may a streamed body follow the head
 }
 
 // detach ends the exchange's hold on its connection, giving it back to the
@@ -148,7 +170,7 @@ func (x *exchange) detach(reusable bool) {
 		return
 	}
 	x.hc, x.pc = nil, nil
-	if x.stopCtx != nil {
+	if x.watched() {
 		x.mu.Lock()
 		x.cur = nil
 		x.mu.Unlock()
@@ -158,7 +180,6 @@ func (x *exchange) detach(reusable bool) {
 		x.paused = false
 		hc.c.ResumeRead() // the connection goes back able to read
 	}
-	hc.c.SetValue(nil)
 	pc.Release(reusable)
 	putH1conn(hc)
 }
@@ -184,17 +205,55 @@ func (x *exchange) end(err error, retry bool) {
 	x.snk.done(x, err, retry)
 }
 
+// watched reports whether a goroutine other than the loop may act on the
+// exchange's connection, so that x.cur must be kept.
+func (x *exchange) watched() bool { return x.stopCtx != nil || x.streamed }
+
 // cancelled runs when the exchange's context ends: the loop closes the
 // connection and the exchange ends with the context's error. (While the
 // exchange waits for a connection, the pool sees the context itself.)
-func (x *exchange) cancelled() {
+func (x *exchange) cancelled() { x.abortAsync(x.ctx.Err()) }
+
+// abortAsync asks the loop to abort the exchange with err, if it still
+// holds a connection. Any goroutine.
+func (x *exchange) abortAsync(err error) {
 	x.mu.Lock()
 	hc := x.cur
 	x.mu.Unlock()
 	if hc != nil {
-		err := x.ctx.Err()
 		hc.c.Loop().Post(func() { x.abort(hc, err) })
 	}
+}
+
+// writeBody queues p, part of a streamed request body, on the exchange's
+// connection, reporting false if the exchange no longer holds one. last
+// marks the body's final bytes: bodySent is set before they are queued,
+// because once they are, the loop may see the whole response and decide
+// whether the connection is reusable before this goroutine runs again.
+// Holding mu across the check and the write keeps body bytes off a
+// connection that detach has already given back for another request.
+func (x *exchange) writeBody(p []byte, last bool) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	hc := x.cur
+	if hc == nil {
+		return false
+	}
+	if last {
+		x.bodySent.Store(true)
+	}
+	return hc.c.Write(p) == nil
+}
+
+// writeRoom is how many bytes the exchange's connection can queue now, or
+// -1 once the exchange no longer holds one. Any goroutine.
+func (x *exchange) writeRoom() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.cur == nil {
+		return -1
+	}
+	return x.cur.c.WriteQueueRoom()
 }
 
 // pauseConn stops the connection reading for back-pressure. Loop only.

@@ -43,31 +43,40 @@ func putH1conn(hc *h1conn) {
 
 var errUnsolicited = errors.New("egress: server sent bytes with no request outstanding")
 
-// handler dispatches engine events to the connection's h1conn. One value
+// handler is the placeholder a connection's events go to between checkout
+// and the moment its h1conn takes over (pool.Conn.SetHandler). One value
 // serves every connection, so checking a connection out allocates nothing.
-type handler struct{ t *Transport }
+type handler struct{}
 
-func (handler) OnOpen(*engine.Conn) {}
+func (handler) OnOpen(*engine.Conn)                {}
+func (handler) OnData(c *engine.Conn, data []byte) { c.CloseWithError(errUnsolicited) }
+func (handler) OnWritten(*engine.Conn, int)        {}
+func (handler) OnClose(*engine.Conn, error)        {}
 
-func (handler) OnData(c *engine.Conn, data []byte) {
-	hc, _ := c.Value().(*h1conn)
-	if hc == nil || hc.x == nil {
+// The h1conn is the connection's handler while it serves an exchange. The
+// pool stops forwarding events to it when the exchange releases the
+// connection, on the loop, before the h1conn is recycled.
+
+func (hc *h1conn) OnOpen(*engine.Conn) {}
+
+func (hc *h1conn) OnData(c *engine.Conn, data []byte) {
+	if hc.x == nil {
 		c.CloseWithError(errUnsolicited)
 		return
 	}
 	hc.onData(data)
 }
 
-func (handler) OnWritten(c *engine.Conn, n int) {
-	if hc, _ := c.Value().(*h1conn); hc != nil && hc.x != nil {
+func (hc *h1conn) OnWritten(c *engine.Conn, n int) {
+	if hc.x != nil {
 		if rt, ok := hc.x.snk.(*roundTrip); ok {
 			rt.wake()
 		}
 	}
 }
 
-func (handler) OnClose(c *engine.Conn, err error) {
-	if hc, _ := c.Value().(*h1conn); hc != nil && hc.x != nil {
+func (hc *h1conn) OnClose(c *engine.Conn, err error) {
+	if hc.x != nil {
 		hc.onClose(err)
 	}
 }

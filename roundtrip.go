@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
 )
 
@@ -36,7 +35,6 @@ type roundTrip struct {
 	pipe       *bodyPipe
 	pipeStore  bodyPipe       // the pipe, without an allocation of its own
 	bodiless   *http.Response // a response with no body, handed over in done
-	hc         *h1conn        // the connection serving the current attempt
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -172,8 +170,12 @@ func (rt *roundTrip) wrap(err error) error {
 	return &RequestError{Method: rt.x.method, URL: rt.req.URL.Redacted(), Reused: rt.x.reused, Retried: rt.x.retries, Err: err}
 }
 
+// reset readies rt for an attempt. The attempt number changes under rt.mu,
+// so that a late attached from the attempt before cannot start the body
+// pump for this one.
 func (rt *roundTrip) reset() {
 	rt.mu.Lock()
+	rt.x.attempt.Add(1)
 	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe, rt.bodiless = false, false, nil, nil, false, false, nil, nil
 	rt.mu.Unlock()
 }
@@ -209,7 +211,6 @@ func (rt *roundTrip) pump(body io.Reader) {
 		rt.mu.Unlock()
 		return
 	}
-	c := rt.hc.c
 	if x.expect100 {
 		deadline := time.Now().Add(x.t.opts.ExpectContinueTimeout)
 		tm := time.AfterFunc(x.t.opts.ExpectContinueTimeout, rt.wake)
@@ -224,9 +225,6 @@ func (rt *roundTrip) pump(body io.Reader) {
 	}
 	rt.mu.Unlock()
 
-	// bodySent must be set before the last bytes are queued: once they
-	// are, the loop may see the whole response before this goroutine runs
-	// again, and it decides then whether the connection is reusable.
 	chunked := x.contentLength < 0
 	buf := make([]byte, 32<<10)
 	var frame []byte
@@ -240,12 +238,11 @@ func (rt *roundTrip) pump(body io.Reader) {
 				frame = http1.AppendChunk(frame[:0], p)
 				p = frame
 			} else if sent > x.contentLength {
-				rt.abortBody(c, fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
+				rt.abortBody(fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
 				return
-			} else if sent == x.contentLength {
-				x.bodySent.Store(true)
 			}
-			if !rt.waitRoom(len(p)) || c.Write(p) != nil {
+			last := !chunked && sent == x.contentLength
+			if !rt.waitRoom(len(p)) || !x.writeBody(p, last) {
 				return
 			}
 		}
@@ -255,23 +252,17 @@ func (rt *roundTrip) pump(body io.Reader) {
 		if rerr != nil {
 			// The body failed: the request cannot be completed on this
 			// connection.
-			rt.mu.Lock()
-			hc := rt.hc
-			rt.mu.Unlock()
-			if hc != nil {
-				c.Loop().Post(func() { x.abort(hc, &bodyReadError{rerr}) })
-			}
+			x.abortAsync(&bodyReadError{rerr})
 			return
 		}
 	}
 	if chunked {
 		last, _ := http1.AppendLastChunk(nil, nil)
-		x.bodySent.Store(true)
-		if !rt.waitRoom(len(last)) || c.Write(last) != nil {
+		if !rt.waitRoom(len(last)) || !x.writeBody(last, true) {
 			return
 		}
 	} else if sent != x.contentLength {
-		rt.abortBody(c, fmt.Errorf("egress: request body was %d bytes, Content-Length said %d", sent, x.contentLength))
+		rt.abortBody(fmt.Errorf("egress: request body was %d bytes, Content-Length said %d", sent, x.contentLength))
 		return
 	}
 	if t := x.trace; t != nil && t.WroteRequest != nil {
@@ -281,15 +272,9 @@ func (rt *roundTrip) pump(body io.Reader) {
 
 // abortBody gives up on a request whose body cannot be sent as announced:
 // the connection is closed, never reused.
-func (rt *roundTrip) abortBody(c *engine.Conn, err error) {
-	x := &rt.x
-	x.bodySent.Store(false)
-	rt.mu.Lock()
-	hc := rt.hc
-	rt.mu.Unlock()
-	if hc != nil {
-		c.Loop().Post(func() { x.abort(hc, err) })
-	}
+func (rt *roundTrip) abortBody(err error) {
+	rt.x.bodySent.Store(false)
+	rt.x.abortAsync(err)
 }
 
 // waitRoom blocks until the connection can queue n more bytes, reporting
@@ -298,10 +283,14 @@ func (rt *roundTrip) waitRoom(n int) bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for {
-		if rt.finished || rt.hc == nil {
+		if rt.finished {
 			return false
 		}
-		if room := rt.hc.c.WriteQueueRoom(); room >= n || room >= 256<<10 {
+		room := rt.x.writeRoom()
+		if room < 0 {
+			return false
+		}
+		if room >= n || room >= 256<<10 {
 			return true
 		}
 		rt.cond.Wait()
@@ -390,7 +379,7 @@ func (rt *roundTrip) trailers(x *exchange, p *http1.ResponseParser) {
 
 func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	rt.mu.Lock()
-	rt.finished, rt.err, rt.retry, rt.hc = true, err, retry, nil
+	rt.finished, rt.err, rt.retry = true, err, retry
 	if err == nil && rt.bodiless != nil {
 		rt.resp, rt.bodiless = rt.bodiless, nil
 	}
@@ -406,13 +395,13 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	}
 }
 
-func (rt *roundTrip) attached(x *exchange, hc *h1conn) {
+func (rt *roundTrip) attached(x *exchange, attempt uint32) {
 	rt.mu.Lock()
-	if rt.finished {
+	if rt.finished || attempt != x.attempt.Load() {
 		rt.mu.Unlock()
 		return // the response came and went already
 	}
-	rt.isAttached, rt.hc = true, hc
+	rt.isAttached = true
 	rt.cond.Broadcast()
 	rt.mu.Unlock()
 }

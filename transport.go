@@ -72,7 +72,6 @@ type Transport struct {
 	eng     *engine.Engine
 	ownEng  bool
 	pool    *pool.Pool
-	handler handler
 	tls     *tlsClients
 	keys    keyCache
 	closed  atomic.Bool
@@ -107,7 +106,6 @@ func NewTransport(opts Options) (*Transport, error) {
 		opts.BodyWindow = DefaultBodyWindow
 	}
 	t := &Transport{opts: opts, eng: opts.Engine}
-	t.handler = handler{t}
 	if t.eng == nil {
 		e, err := engine.New(engine.Config{})
 		if err != nil {

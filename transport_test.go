@@ -527,3 +527,63 @@ func TestBodyLengthMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyResponseDuringUpload has the server answer a POST as soon as it
+// has the head, while the client is still pumping a body too big for the
+// socket buffers. The response ends the exchange mid-body: the connection
+// must not go back to the pool, and none of that body's bytes may reach the
+// connection that serves the next request. The server checks that every
+// request it reads on any connection is well formed.
+func TestEarlyResponseDuringUpload(t *testing.T) {
+	leaktest.Check(t)
+	var garbage atomic.Int64
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+					garbage.Add(1)
+				}
+				return
+			}
+			if req.Method != "POST" && req.Method != "GET" {
+				garbage.Add(1)
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return
+			}
+		}
+	})
+	tr := newTestTransport(t, Options{})
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	for i := range 20 {
+		var r io.Reader = bytes.NewReader(body)
+		if i%2 == 1 {
+			r = io.MultiReader(r) // length unknown: chunked
+		}
+		resp, err := client.Post("http://"+addr+"/up", "application/octet-stream", r)
+		if err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Fatalf("POST %d: %q", i, b)
+		}
+		resp.Body.Close()
+		resp, err = client.Get("http://" + addr + "/next")
+		if err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "ok" {
+			t.Fatalf("GET %d: %q", i, b)
+		}
+		resp.Body.Close()
+	}
+	if n := garbage.Load(); n != 0 {
+		t.Fatalf("the server read %d malformed requests: body bytes leaked onto another request", n)
+	}
+}

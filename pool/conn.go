@@ -85,17 +85,26 @@ func (pc *Conn) Uses() int { return pc.uses }
 func (pc *Conn) IdleTime() time.Duration { return pc.lastIdle }
 
 // SetHandler replaces the handler that receives the connection's events,
-// from the next event on. It is a no-op unless the connection is checked
-// out. Safe from any goroutine.
-func (pc *Conn) SetHandler(h engine.Handler) {
+// from the next event on. Safe from any goroutine, and the way to hand a
+// connection's events to per-use state from outside the loop: the switch
+// is ordered with the loop's dispatch, so the new handler never misses an
+// event nor sees one meant for the old.
+//
+// It reports false, and changes nothing, unless the connection is checked
+// out and still open: a connection whose OnClose already went to the
+// previous handler gets no second one, so the caller must see the close
+// itself (and should Release the connection as not reusable).
+func (pc *Conn) SetHandler(h engine.Handler) bool {
 	if h == nil {
 		h = noHandler{}
 	}
 	pc.mu.Lock()
-	if pc.state == stOut {
-		pc.user = h
+	defer pc.mu.Unlock()
+	if pc.state != stOut || pc.closed {
+		return false
 	}
-	pc.mu.Unlock()
+	pc.user = h
+	return true
 }
 
 // Release gives the connection back to its pool: Pool.Release(pc, reusable).

@@ -269,6 +269,37 @@ func TestHandlerReceivesEventsWhileInUse(t *testing.T) {
 	}
 }
 
+// TestSetHandlerAfterClose: a handler installed after the connection's
+// OnClose went to the previous one would never hear of the close, so
+// SetHandler refuses it and says so; before the close it takes over.
+func TestSetHandlerAfterClose(t *testing.T) {
+	p, _, key := setup(t, DefaultConfig(), 0)
+	first := newRecorder()
+	pc, err := p.Request(context.Background(), key, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newRecorder()
+	if !pc.SetHandler(second) {
+		t.Fatal("SetHandler refused an open, checked-out connection")
+	}
+	pc.Engine().Close()
+	select {
+	case <-second.closed:
+	case <-first.closed:
+		t.Fatal("OnClose went to the replaced handler")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnClose")
+	}
+	if pc.SetHandler(newRecorder()) {
+		t.Fatal("SetHandler accepted a handler after OnClose was delivered")
+	}
+	mustRelease(t, pc, false)
+	if pc.SetHandler(newRecorder()) {
+		t.Fatal("SetHandler accepted a handler on a released connection")
+	}
+}
+
 func TestRequestAsync(t *testing.T) {
 	p, _, key := setup(t, DefaultConfig(), 0)
 	got := make(chan *Conn, 1)
