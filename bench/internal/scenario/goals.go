@@ -7,12 +7,13 @@ import (
 	"github.com/egress-go/egress/bench/internal/harness"
 )
 
-// The goals of issue 7, checked against the rows of this run; those of
-// issue 8 are in redisgoals.go.
+// The goals of issues 3 and 7, checked against the rows of this run; those
+// of issue 8 are in redisgoals.go.
 const (
 	goalCPUvsWrk     = 1.00 // http1-small pinned: egress CPU/request at most this times wrk's
 	goalCPUvsFast    = 0.85 // ... and at most this times fasthttp's
 	goalIdleRSSBytes = 512  // idle: RSS per idle egress HTTP connection
+	goalTLSIdle      = 0.5  // tls-idle: engine-tls bytes per connection at most this times tlsconn's
 )
 
 // Goal is one goal's verdict.
@@ -85,6 +86,21 @@ func Goals(rows []harness.Row) []Goal {
 			gs = append(gs, Goal{fmt.Sprintf("idle %d conns: egress RSS bytes per idle HTTP connection", r.Conns), r.BytesRSSPerConn, goalIdleRSSBytes, true})
 		}
 	}
+	for _, r := range rows {
+		if r.Scenario != "tls-idle" || r.Client != "engine-tls" || r.Skipped != "" {
+			continue
+		}
+		base, ok := get("tls-idle", "tlsconn", r.Conns, r.Pinned)
+		if !ok {
+			continue
+		}
+		if base.BytesRSSPerConn > 0 {
+			gs = append(gs, Goal{fmt.Sprintf("tls-idle %d conns: engine-tls RSS vs tlsconn", r.Conns), r.BytesRSSPerConn / base.BytesRSSPerConn, goalTLSIdle, true})
+		}
+		if b := base.BytesHeapPerConn + base.BytesStackPerConn; b > 0 {
+			gs = append(gs, Goal{fmt.Sprintf("tls-idle %d conns: engine-tls heap+stack vs tlsconn", r.Conns), (r.BytesHeapPerConn + r.BytesStackPerConn) / b, goalTLSIdle, true})
+		}
+	}
 	return append(gs, redisGoals(rows)...)
 }
 
@@ -94,7 +110,7 @@ func PrintGoals(w io.Writer, rows []harness.Row) {
 	if len(gs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\ngoals (issues 7 and 8)\n")
+	fmt.Fprintf(w, "\ngoals (issues 3, 7 and 8)\n")
 	for _, g := range gs {
 		fmt.Fprintf(w, "  %s\n", g)
 	}

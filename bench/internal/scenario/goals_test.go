@@ -18,12 +18,16 @@ func TestGoals(t *testing.T) {
 		{Scenario: "http1-big", Client: "fasthttp", Conns: 64, Pinned: true, RPS: 1000},
 		{Scenario: "idle", Client: "egress", Conns: 10000, BytesRSSPerConn: 400},
 		{Scenario: "idle", Client: "nethttp", Conns: 10000, BytesRSSPerConn: 30000},
+		{Scenario: "tls-idle", Client: "engine-tls", Conns: 10000, BytesRSSPerConn: 9000, BytesHeapPerConn: 7000, BytesStackPerConn: 10},
+		{Scenario: "tls-idle", Client: "tlsconn", Conns: 10000, BytesRSSPerConn: 16000, BytesHeapPerConn: 12000, BytesStackPerConn: 4000},
 	}
 	gs := Goals(rows)
-	if len(gs) != 4 {
+	if len(gs) != 6 {
 		t.Fatalf("%d goals: %v", len(gs), gs)
 	}
-	met := []bool{true, false, false, true} // vs wrk 0.94, vs fasthttp 0.89 > 0.85, big 0.9 < 1, idle 400 <= 512
+	// vs wrk 0.94, vs fasthttp 0.89 > 0.85, big 0.9 < 1, idle 400 <= 512,
+	// TLS RSS 0.5625 > 0.5, TLS heap+stack 0.438 <= 0.5
+	met := []bool{true, false, false, true, false, true}
 	for i, g := range gs {
 		if g.Met() != met[i] {
 			t.Errorf("goal %d %s: met %v", i, g, g.Met())
