@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -27,8 +28,19 @@ const (
 	opResume
 )
 
+// Conn.flags bits.
+const (
+	flagPaused  uint32 = 1 << iota // PauseRead: read no more until ResumeRead
+	flagClosing                    // Close was called, or the connection closed
+)
+
 // Conn is one engine connection. Its methods are safe for concurrent use;
 // its Handler's callbacks run on its loop.
+//
+// Every idle connection pays for a Conn, so its size is a headline number
+// (see TestConnSizeClass): what only some connections use (a layer, an
+// idle timeout, a value, a close reason) lives in connExtras, allocated on
+// first use, and what only a dial uses in dialState, dropped once open.
 type Conn struct {
 	loop *Loop
 
@@ -37,45 +49,108 @@ type Conn struct {
 	h     atomic.Pointer[handlerRef]
 	hInit handlerRef // the first handler's box, written once before the Conn is shared
 
-	// mu guards the write queue, wclosed and the layer.
-	mu        sync.Mutex
-	wq        writeQueue
-	wclosed   bool  // no more writes: Close or CloseWrite was called, or closed
-	rawClosed bool  // the socket takes no more bytes (closed); layers may write until then
-	closeErr  error // reason given to CloseWithError
-	limit     int
+	// mu guards the write queue, wclosed, rawClosed, and the layer and
+	// close reason in the extras.
+	mu sync.Mutex
+	wq writeQueue
 
-	ops     atomic.Uint32
-	paused  atomic.Bool
-	closing atomic.Bool
+	// x is set once, by whoever first needs it (see extras), and never
+	// cleared: a loaded pointer stays valid for the connection's life.
+	x    atomic.Pointer[connExtras]
+	dial *dialState // while dialing; loop only after the Conn is shared
 
-	// Owned by the loop.
-	state        uint8
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+	ops      atomic.Uint32
+	flags    atomic.Uint32 // flagPaused, flagClosing: set from any goroutine
+
+	// Owned by the loop, except fd (see sockFD) and limit (set before the
+	// Conn is shared).
+	fd     int32
+	gen    uint32
+	limit  int32    // write-queue limit in bytes
+	remote peerAddr // set once connected or accepted (a dial in progress has dial.cur)
+	state  uint8
+
+	wclosed   bool // guarded by mu: no more writes (Close or CloseWrite was called, or closed)
+	rawClosed bool // guarded by mu: the socket takes no more bytes (closed); layers may write until then
+
 	waitWritable bool // a write hit EAGAIN; flush again when writable
 	shutPending  bool // CloseWrite once the queue drains
 	peerShut     bool // read EOF seen with a HalfCloseHandler
 	inReadyq     bool
-	fd           int32
-	gen          uint32
-	dialIdx      int32 // index in the loop's dialing list
-	remote       addrPort
-	dial         *dialState
-	idle         *idleState // nil until an idle timeout is set
-	nc           *netConn   // BackendNet only
-	layer        Layer
 	ready        bool // OnOpen has been called
-
-	value    any
-	bytesIn  atomic.Int64
-	bytesOut atomic.Int64
 }
 
-// idleState is the idle-timeout bookkeeping of a connection that has one.
+// connExtras holds what a plain TCP connection, idle in a pool, does not
+// need, so that such a connection does not pay for it.
+type connExtras struct {
+	closeErr error // guarded by Conn.mu: reason given to CloseWithError
+	layer    Layer // written with Conn.mu held and on the loop; read under either
+	value    any   // loop, or before the Conn is shared
+	idle     idleState
+	nc       *netConn // BackendNet only; loop only
+}
+
+// extras returns c's extras, allocating them on first use. It is safe
+// from any goroutine; the fields have their own rules (see connExtras).
+func (c *Conn) extras() *connExtras {
+	if x := c.x.Load(); x != nil {
+		return x
+	}
+	x := new(connExtras)
+	if c.x.CompareAndSwap(nil, x) {
+		return x
+	}
+	return c.x.Load()
+}
+
+// layer returns c's layer, or nil. On the loop, or with c.mu held.
+func (c *Conn) layer() Layer {
+	if x := c.x.Load(); x != nil {
+		return x.layer
+	}
+	return nil
+}
+
+// idleState is the idle-timeout bookkeeping. Loop only.
 type idleState struct {
-	timeout    time.Duration
+	timeout    time.Duration // 0: none
 	timer      *Timer
 	lastActive int64 // loop clock of the last read or write
 }
+
+// peerAddr is a netip.AddrPort in 20 bytes rather than 32: the engine
+// never connects to a scoped IPv6 address, so there is no zone to keep.
+type peerAddr struct {
+	ip   [16]byte
+	port uint16
+	fam  uint8 // 0 none, 4 or 6
+}
+
+func makePeerAddr(ap addrPort) peerAddr {
+	a := ap.Addr()
+	switch {
+	case !a.IsValid():
+		return peerAddr{}
+	case a.Is4():
+		return peerAddr{ip: a.As16(), port: ap.Port(), fam: 4}
+	}
+	return peerAddr{ip: a.As16(), port: ap.Port(), fam: 6}
+}
+
+func (p peerAddr) addrPort() addrPort {
+	switch p.fam {
+	case 4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(p.ip[12:])), p.port)
+	case 6:
+		return netip.AddrPortFrom(netip.AddrFrom16(p.ip), p.port)
+	}
+	return addrPort{}
+}
+
+func (c *Conn) paused() bool  { return c.flags.Load()&flagPaused != 0 }
+func (c *Conn) closing() bool { return c.flags.Load()&flagClosing != 0 }
 
 // sockFD reads the descriptor from any goroutine; the loop writes it
 // with setFD. (Reads on the loop itself use c.fd directly.)
@@ -84,11 +159,14 @@ func (c *Conn) sockFD() int { return int(atomic.LoadInt32(&c.fd)) }
 func (c *Conn) setFD(fd int) { atomic.StoreInt32(&c.fd, int32(fd)) }
 
 func newConn(l *Loop, h Handler) *Conn {
-	c := &Conn{loop: l, fd: -1, dialIdx: -1, limit: l.e.cfg.WriteQueueLimit}
+	c := &Conn{loop: l, fd: -1, limit: clampLimit(l.e.cfg.WriteQueueLimit)}
 	c.hInit.h = h
 	c.h.Store(&c.hInit) // no allocation of its own: SetHandler, rarely called, makes new boxes
 	return c
 }
+
+// clampLimit fits a write-queue limit into Conn.limit.
+func clampLimit(n int) int32 { return int32(min(n, math.MaxInt32)) }
 
 // handlerRef boxes a Handler for the atomic pointer.
 type handlerRef struct{ h Handler }
@@ -105,11 +183,21 @@ func (c *Conn) Handler() Handler { return c.h.Load().h }
 func (c *Conn) SetHandler(h Handler) { c.h.Store(&handlerRef{h}) }
 
 // Value returns the value stored with SetValue or DialOptions.Value.
-func (c *Conn) Value() any { return c.value }
+func (c *Conn) Value() any {
+	if x := c.x.Load(); x != nil {
+		return x.value
+	}
+	return nil
+}
 
 // SetValue stores a value with the connection for its handler's use. Call
 // it from the loop or before the connection is shared.
-func (c *Conn) SetValue(v any) { c.value = v }
+func (c *Conn) SetValue(v any) {
+	if v == nil && c.x.Load() == nil {
+		return
+	}
+	c.extras().value = v
+}
 
 // RemoteAddr returns the peer's address (the one being tried while dialing).
 func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remoteAddrPort()) }
@@ -118,7 +206,7 @@ func (c *Conn) remoteAddrPort() addrPort {
 	if d := c.dial; d != nil {
 		return d.cur
 	}
-	return c.remote
+	return c.remote.addrPort()
 }
 
 // LocalAddr returns the local address of an established connection. It
@@ -152,7 +240,7 @@ func (c *Conn) Write(b []byte) error {
 		return nil
 	}
 	c.mu.Lock()
-	if l := c.layer; l != nil {
+	if l := c.layer(); l != nil {
 		closed := c.wclosed
 		c.mu.Unlock()
 		if closed {
@@ -187,7 +275,7 @@ func (c *Conn) enqueueLocked(b []byte, oob bool) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if c.wq.n+len(b) > c.limit {
+	if c.wq.n+len(b) > int(c.limit) {
 		c.mu.Unlock()
 		return ErrWriteQueueFull
 	}
@@ -210,11 +298,13 @@ func (c *Conn) Close() error { return c.CloseWithError(nil) }
 func (c *Conn) CloseWithError(err error) error {
 	c.mu.Lock()
 	c.wclosed = true
-	if c.closeErr == nil {
-		c.closeErr = err
+	if err != nil {
+		if x := c.extras(); x.closeErr == nil {
+			x.closeErr = err
+		}
 	}
 	c.mu.Unlock()
-	if !c.closing.Swap(true) {
+	if c.flags.Or(flagClosing)&flagClosing == 0 {
 		c.loop.schedule(c, opClose)
 	}
 	return nil
@@ -237,11 +327,11 @@ func (c *Conn) CloseWrite() error {
 // PauseRead stops reading from the socket: back-pressure, so the kernel's
 // receive window closes and the peer stops sending. OnData may still run
 // once if a read is in progress.
-func (c *Conn) PauseRead() { c.paused.Store(true) }
+func (c *Conn) PauseRead() { c.flags.Or(flagPaused) }
 
 // ResumeRead undoes PauseRead.
 func (c *Conn) ResumeRead() {
-	if c.paused.Swap(false) {
+	if c.flags.And(^flagPaused)&flagPaused != 0 {
 		c.loop.schedule(c, opResume)
 	}
 }
@@ -253,15 +343,17 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 }
 
 func (c *Conn) setIdleTimeout(d time.Duration) {
-	if c.idle == nil {
+	x := c.x.Load()
+	if x == nil {
 		if d <= 0 {
 			return
 		}
-		c.idle = &idleState{lastActive: c.loop.now}
+		x = c.extras()
+		x.idle.lastActive = c.loop.now
 	}
-	c.idle.timeout = d
+	x.idle.timeout = d
 	if c.state == stateOpen {
-		c.armIdle()
+		c.armIdle(x)
 	}
 }
 
@@ -278,15 +370,19 @@ func (c *Conn) runOps() {
 		return
 	}
 	if ops&opClose != 0 {
-		c.mu.Lock()
-		reason := c.closeErr
-		c.mu.Unlock()
+		var reason error
+		x := c.x.Load()
+		if x != nil {
+			c.mu.Lock()
+			reason = x.closeErr
+			c.mu.Unlock()
+		}
 		if reason == nil {
 			reason = ErrLocalClose
 		}
 		if c.state == stateOpen {
-			if c.layer != nil {
-				c.layer.Close(c)
+			if x != nil && x.layer != nil {
+				x.layer.Close(c)
 			}
 			c.loop.be.flush(c) // best effort, never blocks
 		}
@@ -315,14 +411,14 @@ func (c *Conn) deliver(data []byte) {
 	n := int64(len(data))
 	c.bytesIn.Add(n)
 	c.loop.ctr.bytesIn.Add(n)
-	if c.idle != nil {
-		c.idle.lastActive = c.loop.now
-	}
-	if c.layer != nil {
-		if err := c.layer.Input(c, data); err != nil {
-			c.closeWith(err)
+	if x := c.x.Load(); x != nil {
+		x.idle.lastActive = c.loop.now
+		if x.layer != nil {
+			if err := x.layer.Input(c, data); err != nil {
+				c.closeWith(err)
+			}
+			return
 		}
-		return
 	}
 	c.handler().OnData(c, data)
 }
@@ -332,8 +428,8 @@ func (c *Conn) written(n int) {
 	c.bytesOut.Add(int64(n))
 	c.loop.ctr.bytesOut.Add(int64(n))
 	c.loop.ctr.queued.Add(-int64(n))
-	if c.idle != nil {
-		c.idle.lastActive = c.loop.now
+	if x := c.x.Load(); x != nil {
+		x.idle.lastActive = c.loop.now
 	}
 	c.handler().OnWritten(c, n)
 }
@@ -350,8 +446,8 @@ func (c *Conn) afterFlush() {
 
 // peerEOF handles the peer's FIN. Loop only.
 func (c *Conn) peerEOF() {
-	if c.layer != nil {
-		if err := c.layer.InputEOF(c); err != nil {
+	if l := c.layer(); l != nil {
+		if err := l.InputEOF(c); err != nil {
 			c.closeWith(err)
 			return
 		}
@@ -372,12 +468,16 @@ func (c *Conn) open() {
 	l := c.loop
 	c.state = stateOpen
 	l.ctr.open.Add(1)
-	if c.idle != nil {
-		c.idle.lastActive = l.now
-		c.armIdle()
+	var layer Layer
+	if x := c.x.Load(); x != nil {
+		x.idle.lastActive = l.now
+		if x.idle.timeout > 0 {
+			c.armIdle(x)
+		}
+		layer = x.layer
 	}
-	if c.layer != nil {
-		c.layer.Start(c) // OnOpen waits for LayerReady
+	if layer != nil {
+		layer.Start(c) // OnOpen waits for LayerReady
 	} else {
 		c.ready = true
 		c.handler().OnOpen(c)
@@ -397,8 +497,8 @@ func (c *Conn) open() {
 // than moving the timer on every read and write, the timer fires at the
 // earliest possible deadline and checks when the connection was last
 // active.
-func (c *Conn) armIdle() {
-	s := c.idle
+func (c *Conn) armIdle(x *connExtras) {
+	s := &x.idle
 	if s.timeout <= 0 {
 		if s.timer != nil {
 			s.timer.Stop()
@@ -413,7 +513,7 @@ func (c *Conn) armIdle() {
 }
 
 func (c *Conn) checkIdle() {
-	s := c.idle
+	s := &c.x.Load().idle
 	if c.state != stateOpen || s.timeout <= 0 {
 		return
 	}
@@ -434,7 +534,7 @@ func (c *Conn) closeWith(err error) {
 	l := c.loop
 	prev := c.state
 	c.state = stateClosed
-	c.closing.Store(true)
+	c.flags.Or(flagClosing)
 	c.mu.Lock()
 	c.wclosed, c.rawClosed = true, true
 	dropped := c.wq.n
@@ -442,8 +542,9 @@ func (c *Conn) closeWith(err error) {
 	if dropped > 0 {
 		l.ctr.queued.Add(-int64(dropped))
 	}
-	if c.idle != nil && c.idle.timer != nil {
-		c.idle.timer.Stop()
+	x := c.x.Load()
+	if x != nil && x.idle.timer != nil {
+		x.idle.timer.Stop()
 	}
 	switch prev {
 	case stateDialing:
@@ -453,8 +554,10 @@ func (c *Conn) closeWith(err error) {
 	case stateOpen:
 		l.ctr.open.Add(-1)
 	}
-	if lc, ok := c.layer.(LayerCloser); ok {
-		lc.Closed(c, err)
+	if x != nil {
+		if lc, ok := x.layer.(LayerCloser); ok {
+			lc.Closed(c, err)
+		}
 	}
 	l.be.closeSocket(c) // the net backend may still send what is queued
 	c.mu.Lock()

@@ -28,6 +28,7 @@ type dialState struct {
 
 	// lookup hands the resolver's answer to the loop; see Loop.startDial.
 	lookup   atomic.Int32
+	idx      int32 // index in the loop's dialing list; -1 when not in it
 	next     int32 // index of the next address to try
 	tried    int32
 	addrs    []netip.Addr
@@ -63,7 +64,7 @@ const (
 func (l *Loop) startDial(c *Conn) {
 	d := c.dial
 	c.state = stateDialing
-	c.dialIdx = int32(len(l.dialing))
+	d.idx = int32(len(l.dialing))
 	l.dialing = append(l.dialing, c)
 	l.ctr.dialing.Add(1)
 	if l.isStopping() {
@@ -119,15 +120,15 @@ func (l *Loop) startDial(c *Conn) {
 // with each connection's index in it, rather than a map, because a map
 // never gives back the memory that a burst of dials made it grow to.
 func (l *Loop) removeDialing(c *Conn) {
-	i, last := int(c.dialIdx), len(l.dialing)-1
+	i, last := int(c.dial.idx), len(l.dialing)-1
 	if i < 0 {
 		return
 	}
 	l.dialing[i] = l.dialing[last]
-	l.dialing[i].dialIdx = int32(i)
+	l.dialing[i].dial.idx = int32(i)
 	l.dialing[last] = nil
 	l.dialing = l.dialing[:last]
-	c.dialIdx = -1
+	c.dial.idx = -1
 	if cap(l.dialing) > 64 && len(l.dialing) < cap(l.dialing)/4 {
 		l.dialing = append([]*Conn(nil), l.dialing...)
 	}
@@ -220,9 +221,9 @@ func (c *Conn) connected() {
 	d := c.dial
 	d.traceConnectDone(nil)
 	d.finish()
-	c.remote = d.cur
-	c.dial = nil
 	l.removeDialing(c)
+	c.remote = makePeerAddr(d.cur)
+	c.dial = nil
 	l.ctr.dialing.Add(-1)
 	l.ctr.dialed.Add(1)
 	c.open()

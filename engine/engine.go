@@ -235,16 +235,15 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 		l = e.pickLoop()
 	}
 	c := newConn(l, h)
-	c.value = o.Value
-	c.layer = o.Layer
-	if o.WriteQueueLimit > 0 {
-		c.limit = o.WriteQueueLimit
+	if o.Value != nil || o.Layer != nil || o.IdleTimeout > 0 {
+		x := c.extras()
+		x.value, x.layer, x.idle.timeout = o.Value, o.Layer, max(o.IdleTimeout, 0)
 	}
-	if o.IdleTimeout > 0 {
-		c.idle = &idleState{timeout: o.IdleTimeout}
+	if o.WriteQueueLimit > 0 {
+		c.limit = clampLimit(o.WriteQueueLimit)
 	}
 	d := &dialState{
-		ctx: ctx, network: network, family: int8(family), address: address, host: host, port: uint16(port),
+		ctx: ctx, network: network, family: int8(family), address: address, host: host, port: uint16(port), idx: -1,
 		noDelay: !o.NoDelayOff, keepAlive: e.cfg.KeepAlive, timeout: e.cfg.DialTimeout, trace: o.Trace,
 	}
 	if o.KeepAlive != 0 {

@@ -40,7 +40,7 @@ type LayerCloser interface {
 func (c *Conn) Layer() Layer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.layer
+	return c.layer()
 }
 
 // StartLayer puts l between the socket and the handler of an open
@@ -51,12 +51,13 @@ func (c *Conn) StartLayer(l Layer) error {
 	if c.state != stateOpen {
 		return ErrClosed
 	}
+	x := c.extras()
 	c.mu.Lock()
-	if c.layer != nil {
+	if x.layer != nil {
 		c.mu.Unlock()
 		return errors.New("egress: connection already has a layer")
 	}
-	c.layer = l
+	x.layer = l
 	c.mu.Unlock()
 	c.ready = false
 	l.Start(c)
@@ -88,13 +89,13 @@ func (c *Conn) WriteRaw(b []byte) error {
 func (c *Conn) WriteQueueRoom() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.limit - c.wq.n
+	return int(c.limit) - c.wq.n
 }
 
 // Deliver hands bytes decoded by the layer to the handler's OnData. Loop
 // only; for Layer implementations.
 func (c *Conn) Deliver(p []byte) {
-	if c.state == stateOpen && len(p) > 0 && !c.closing.Load() {
+	if c.state == stateOpen && len(p) > 0 && !c.closing() {
 		c.handler().OnData(c, p)
 	}
 }

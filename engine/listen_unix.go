@@ -136,7 +136,7 @@ func (b *pollBackend) accept(s *listenSock) {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		target := s.pick()
 		c := newConn(target, nil)
-		c.remote = fromSockaddr(sa)
+		c.remote = makePeerAddr(fromSockaddr(sa))
 		if target == b.l {
 			b.attach(c, fd, s.ln)
 		} else if !target.post(func() { target.be.(*pollBackend).attach(c, fd, s.ln) }) {

@@ -114,7 +114,12 @@ func (ln *Listener) setup(c *Conn) bool {
 	}
 	c.SetHandler(h)
 	if ln.layer != nil {
-		c.layer = ln.layer(c)
+		if l := ln.layer(c); l != nil {
+			x := c.extras()
+			c.mu.Lock()
+			x.layer = l
+			c.mu.Unlock()
+		}
 	}
 	return true
 }

@@ -120,7 +120,7 @@ func netDialError(err error) error {
 // adopt gives c its net.Conn and starts its reader. Loop only.
 func (b *netBackend) adopt(c *Conn, nc net.Conn) {
 	n := &netConn{c: nc, ack: make(chan struct{}, 1), done: make(chan struct{})}
-	c.nc = n
+	c.extras().nc = n
 	b.conns[c] = struct{}{}
 	b.l.e.wg.Add(1)
 	go b.reader(c, n)
@@ -151,11 +151,11 @@ func (b *netBackend) reader(c *Conn, n *netConn) {
 }
 
 func (b *netBackend) onData(c *Conn, n *netConn, data []byte) {
-	if c.nc != n || c.state != stateOpen {
+	if c.netConn() != n || c.state != stateOpen {
 		return
 	}
 	c.deliver(data)
-	if c.paused.Load() && c.state == stateOpen {
+	if c.paused() && c.state == stateOpen {
 		n.ackPending = true
 		return
 	}
@@ -163,7 +163,7 @@ func (b *netBackend) onData(c *Conn, n *netConn, data []byte) {
 }
 
 func (b *netBackend) onReadError(c *Conn, n *netConn, err error) {
-	if c.nc != n || c.state != stateOpen {
+	if c.netConn() != n || c.state != stateOpen {
 		return
 	}
 	switch {
@@ -177,7 +177,7 @@ func (b *netBackend) onReadError(c *Conn, n *netConn, err error) {
 }
 
 func (b *netBackend) resumeRead(c *Conn) {
-	if n := c.nc; n != nil && n.ackPending {
+	if n := c.netConn(); n != nil && n.ackPending {
 		n.ackPending = false
 		n.ack <- struct{}{}
 	}
@@ -186,7 +186,7 @@ func (b *netBackend) resumeRead(c *Conn) {
 // flush hands the whole queue to a writer goroutine, which owns those
 // chunks until it reports back. Loop only.
 func (b *netBackend) flush(c *Conn) {
-	n := c.nc
+	n := c.netConn()
 	if c.state != stateOpen || n == nil || n.writing {
 		return
 	}
@@ -217,7 +217,7 @@ func (b *netBackend) flush(c *Conn) {
 
 func (b *netBackend) onWritten(c *Conn, n *netConn, written, total int, err error) {
 	n.writing = false
-	if c.nc != n || c.state != stateOpen {
+	if c.netConn() != n || c.state != stateOpen {
 		c.loop.ctr.queued.Add(-int64(total))
 		return
 	}
@@ -241,7 +241,7 @@ func (b *netBackend) onWritten(c *Conn, n *netConn, written, total int, err erro
 // goroutine is sending, go out first, within lingerTimeout, on a goroutine
 // of their own so the loop never waits.
 func (b *netBackend) closeSocket(c *Conn) {
-	n := c.nc
+	n := c.netConn()
 	if n == nil {
 		return
 	}
@@ -272,7 +272,7 @@ func (b *netBackend) closeSocket(c *Conn) {
 }
 
 func (b *netBackend) shutdownWrite(c *Conn) error {
-	if tc, ok := c.nc.c.(*net.TCPConn); ok {
+	if tc, ok := c.netConn().c.(*net.TCPConn); ok {
 		if err := tc.CloseWrite(); err != nil {
 			return &OpError{Op: "shutdown", Err: err}
 		}
@@ -283,13 +283,22 @@ func (b *netBackend) shutdownWrite(c *Conn) error {
 func (b *netBackend) sendUrgent(c *Conn, p []byte) (int, error) { return 0, ErrNotSupported }
 
 func (b *netBackend) localAddr(c *Conn) addrPort {
-	if c.nc == nil {
+	n := c.netConn()
+	if n == nil {
 		return addrPort{}
 	}
-	if ta, ok := c.nc.c.LocalAddr().(*net.TCPAddr); ok {
+	if ta, ok := n.c.LocalAddr().(*net.TCPAddr); ok {
 		return ta.AddrPort()
 	}
 	return addrPort{}
+}
+
+// netConn returns c's net.Conn state, or nil before it has one.
+func (c *Conn) netConn() *netConn {
+	if x := c.x.Load(); x != nil {
+		return x.nc
+	}
+	return nil
 }
 
 func (b *netBackend) allConns() []*Conn {
@@ -323,7 +332,7 @@ func (ln *Listener) listenNet(network, address string) error {
 			l := e.pickLoop()
 			c := newConn(l, nil)
 			if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-				c.remote = ta.AddrPort()
+				c.remote = makePeerAddr(ta.AddrPort())
 			}
 			if !l.post(func() { l.be.(*netBackend).attach(c, nc, ln) }) {
 				nc.Close()

@@ -125,7 +125,7 @@ func (b *pollBackend) connectDone(c *Conn) bool {
 // the handler pauses or closes. hup forces reading to EOF: the peer's FIN
 // came with this edge and no further edge will announce it.
 func (b *pollBackend) readable(c *Conn, hup bool) {
-	if c.peerShut || c.paused.Load() {
+	if c.peerShut || c.paused() {
 		return // ResumeRead reads again
 	}
 	l := b.l
@@ -133,7 +133,7 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 		n, err := unix.Read(int(c.fd), l.buf)
 		if n > 0 {
 			c.deliver(l.buf[:n])
-			if c.state != stateOpen || c.closing.Load() || c.paused.Load() {
+			if c.state != stateOpen || c.flags.Load() != 0 { // closing or paused
 				return
 			}
 			if n < len(l.buf) && !hup {
