@@ -154,6 +154,16 @@ func (p *pipe) attach(k *link) bool {
 		k.ec.CloseWithError(ErrClosed)
 		return false
 	}
+	if k.closed {
+		// It closed after the pool handed it over (an idle connection
+		// given to a caller off its loop can) but before this: its OnClose
+		// did not find it current and left the pipe alone. Made current,
+		// it would take commands that nothing ever answers.
+		err := k.closeErr
+		p.mu.Unlock()
+		p.dialFailed(err)
+		return false
+	}
 	p.cur = k
 	p.state = pUp
 	p.up.Store(true)
