@@ -34,7 +34,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	closed    bool
-	dedicated map[*Conn]struct{} // open Conns and PubSubs, closed by Close
+	dedicated map[*Conn]struct{}   // open Conns and PubSubs, closed by Close
+	pubsubs   map[*PubSub]struct{} // not yet closed: ended by Close, even while reconnecting
 }
 
 var errNoCommand = errors.New("redis: empty command")
@@ -47,7 +48,7 @@ func NewClient(opts Options) (*Client, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, host: splitHost(opts.Addr), dedicated: map[*Conn]struct{}{}}
+	c := &Client{opts: opts, host: splitHost(opts.Addr), dedicated: map[*Conn]struct{}{}, pubsubs: map[*PubSub]struct{}{}}
 	c.cmds.cl = c
 	var tlsCfg *tls.Config
 	if opts.TLS != nil {
@@ -117,10 +118,17 @@ func (c *Client) Close() error {
 	for d := range c.dedicated {
 		ded = append(ded, d)
 	}
+	pss := make([]*PubSub, 0, len(c.pubsubs))
+	for ps := range c.pubsubs {
+		pss = append(pss, ps)
+	}
 	c.mu.Unlock()
 	c.cancel()
 	for _, p := range c.pipes {
 		p.close()
+	}
+	for _, ps := range pss {
+		ps.shutdown(ErrClosed) // stops its back-off timer, which nothing else would
 	}
 	for _, d := range ded {
 		d.abort(ErrClosed)
@@ -131,6 +139,23 @@ func (c *Client) Close() error {
 	}
 	c.track.wait()
 	return nil
+}
+
+// register adds a PubSub for Close to end; false if the client is closed.
+func (c *Client) register(ps *PubSub) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.pubsubs[ps] = struct{}{}
+	return true
+}
+
+func (c *Client) unregister(ps *PubSub) {
+	c.mu.Lock()
+	delete(c.pubsubs, ps)
+	c.mu.Unlock()
 }
 
 // backoff returns the wait before redial attempt n (n >= 1 failures so

@@ -38,15 +38,21 @@ func (c *Client) Conn(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	d := c.newConn()
-	pc, err := c.pool.Request(ctx, c.key, d.k)
-	if err != nil {
-		d.k.finish()
-		return nil, &ConnError{Addr: c.opts.Addr, Err: err}
-	}
-	if err := d.connected(pc); err != nil {
+	if err := d.open(ctx); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// open checks out a connection for d from the pool, waiting within ctx.
+func (d *Conn) open(ctx context.Context) error {
+	c := d.cl
+	pc, err := c.pool.Request(ctx, c.key, d.k)
+	if err != nil {
+		d.k.finish()
+		return &ConnError{Addr: c.opts.Addr, Err: err}
+	}
+	return d.connected(pc)
 }
 
 // connected attaches the pool's connection; on failure the connection and

@@ -194,7 +194,7 @@ func (k *link) OnWritten(*engine.Conn, int) {
 
 // OnClose fails the commands in flight with a *ConnError that says they
 // may have run, gives the connection back to the pool (to be forgotten),
-// and lets a shared pipe redial.
+// and lets a shared pipe redial and a PubSub reconnect.
 func (k *link) OnClose(c *engine.Conn, err error) {
 	p := k.p
 	p.mu.Lock()
@@ -215,12 +215,14 @@ func (k *link) OnClose(c *engine.Conn, err error) {
 			k.inflight.pop().reply(nil, cerr)
 		}
 	}
-	if k.sub != nil {
-		k.sub.closed(err)
-	}
 	k.out, k.spare, k.spareQ = nil, nil, nil
 	if len(q) > 0 {
 		failAll(q, &ConnError{Addr: p.cl.opts.Addr, Err: err})
+	}
+	if k.sub != nil {
+		// After every command on k has failed, so that the PubSub has
+		// taken back its (un)subscriptions before it reconnects.
+		k.sub.lost(k, err)
 	}
 	k.finish()
 	if redial {
