@@ -85,5 +85,8 @@
 // MaxRetryBackoff, jittered); while it waits, commands fail at once with
 // the last dial error rather than pile up. Commands are never resent after
 // they were handed to a connection: the client cannot know whether they
-// ran. Dedicated connections (Conn, PubSub) do not reconnect.
+// ran. A PubSub reconnects too, with the same back-off, and subscribes
+// again to what it had; messages published meanwhile are lost, and a
+// "reconnected" Message marks the gap (see PubSub). A Conn does not
+// reconnect: its state (WATCH, SELECT, ...) would be lost with it.
 package redis

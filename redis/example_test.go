@@ -125,7 +125,13 @@ func ExampleClient_Subscribe() {
 	for {
 		m, err := ps.Receive(ctx)
 		if err != nil {
-			return // closed, or the connection was lost
+			return // closed, or failed for good (see PubSub)
+		}
+		if m.Kind == "reconnected" {
+			// The connection was lost and replaced: messages published
+			// in between never came.
+			log.Printf("news: gap in messages (%s)", m.Payload)
+			continue
 		}
 		fmt.Println(m.Channel, m.Payload)
 	}
