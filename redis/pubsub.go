@@ -283,6 +283,9 @@ func (ps *PubSub) start(o *psOp) error {
 		// The connection has just been lost; its OnClose, still to come,
 		// starts the reconnection, and o goes on the next connection.
 	}
+	// Callers that gave up are dropped here too, so that a long outage
+	// with calls that time out does not pile them up.
+	ps.waiting = slices.DeleteFunc(ps.waiting, func(o *psOp) bool { return o.ctx.Err() != nil })
 	ps.waiting = append(ps.waiting, o)
 	return nil
 }

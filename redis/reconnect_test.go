@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -152,6 +153,12 @@ func TestPubSubReconnect(t *testing.T) {
 			}
 			if n := numSub(t, c, ctx, "ch"); n != 1 {
 				t.Fatalf("%d subscribers to ch after one unsubscribed", n)
+			}
+			if err := ps.SUnsubscribe(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r, err := c.Do(ctx, "SPUBLISH", "sch", "gone"); err != nil || r.Value().Int != 0 {
+				t.Fatalf("spublish after sunsubscribe: %v, %v", r.String(), err)
 			}
 		})
 	}
@@ -389,5 +396,31 @@ func TestPubSubInterruptedSubscribe(t *testing.T) {
 	defer ps.Close()
 	if m := receive(t, ps); m != (Message{Kind: "message", Channel: "a", Payload: "hi"}) {
 		t.Fatalf("received %+v", m)
+	}
+}
+
+// A PubSub waiting to reconnect holds no goroutine: only a loop timer.
+func TestPubSubReconnectHoldsNoGoroutine(t *testing.T) {
+	checkLeaks(t)
+	s := startServer(t, serverConfig{})
+	c := newTestClient(t, fastRetry(Options{Addr: s.Addr}))
+	ctx := ctxT(t)
+	const n = 50
+	pss := make([]*PubSub, n)
+	for i := range pss {
+		ps, err := c.Subscribe(ctx, "ch"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ps.Close()
+		pss[i] = ps
+	}
+	g0 := runtime.NumGoroutine()
+	s.kill()
+	for _, ps := range pss {
+		waitBackoff(t, ps)
+	}
+	if g := runtime.NumGoroutine(); g-g0 >= n/2 {
+		t.Fatalf("goroutines %d -> %d with %d PubSubs reconnecting", g0, g, n)
 	}
 }
