@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 
 	"github.com/egress-go/egress/pool"
@@ -81,6 +82,14 @@ func (d *Conn) connected(pc *pool.Conn) error {
 	c.mu.Unlock()
 	if !p.attach(k) {
 		c.forget(d)
+		p.mu.Lock()
+		lost, err := k.closed, k.closeErr
+		p.mu.Unlock()
+		if lost && !errors.Is(err, ErrClosed) {
+			// Not closed by us but lost in the handover: say why, so that a
+			// PubSub retries rather than takes it for a Close.
+			return &ConnError{Addr: c.opts.Addr, Err: err}
+		}
 		return ErrClosed
 	}
 	return nil
