@@ -390,7 +390,13 @@ func (c *Conn) runOps() {
 		return
 	}
 	if c.state != stateOpen {
-		return // dialing: the ops that matter run once connected
+		// Dialing: open flushes what was queued meanwhile, and then
+		// shuts the sending side down if CloseWrite asked for it. The
+		// ops are cleared now, so that request must be kept here.
+		if ops&opCloseWrite != 0 {
+			c.shutPending = true
+		}
+		return
 	}
 	if ops&opCloseWrite != 0 {
 		c.shutPending = true
@@ -483,11 +489,12 @@ func (c *Conn) open() {
 		c.handler().OnOpen(c)
 	}
 	if c.state == stateOpen && c.ops.Load() == 0 {
-		// Writes queued while dialing, or from OnOpen, go out now.
+		// Writes queued while dialing, or from OnOpen, go out now,
+		// followed by a CloseWrite made meanwhile.
 		c.mu.Lock()
 		pending := c.wq.n > 0
 		c.mu.Unlock()
-		if pending {
+		if pending || c.shutPending {
 			l.be.flush(c)
 		}
 	}
