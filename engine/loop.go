@@ -23,7 +23,8 @@ type Loop struct {
 	stopping bool
 
 	// sleeping is true while the loop waits in the poller; notified
-	// collapses concurrent wake-ups into one.
+	// collapses concurrent wake-ups into one. A backend that runs
+	// callbacks from within wait calls awake first (see there).
 	sleeping atomic.Bool
 	notified atomic.Bool
 
@@ -127,6 +128,15 @@ func (l *Loop) wakeIfSleeping() {
 	if l.sleeping.Load() && !l.notified.Swap(true) {
 		l.be.wake()
 	}
+}
+
+// awake tells the loop that its backend has stopped waiting and is about
+// to dispatch events. Callbacks write, and a write queues an op: without
+// this, each loop iteration that ran a callback would wake itself through
+// the poller (a system call to signal, an event and another to consume
+// it) for work that the drain after dispatch runs anyway. Loop only.
+func (l *Loop) awake() {
+	l.sleeping.Store(false)
 }
 
 func (l *Loop) stop() {

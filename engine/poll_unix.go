@@ -47,6 +47,7 @@ func (b *pollBackend) close() { b.p.close() }
 
 func (b *pollBackend) wait(timeoutMs int) error {
 	n, err := b.p.wait(timeoutMs)
+	b.l.awake() // the drain after this dispatch picks up what callbacks queue
 	if err != nil {
 		return err
 	}
