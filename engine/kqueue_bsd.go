@@ -147,3 +147,6 @@ func writev(fd int, iov []unix.Iovec) (int, error) {
 	}
 	return total, nil
 }
+
+// sockRead reads from a non-blocking socket.
+func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }

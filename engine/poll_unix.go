@@ -131,7 +131,7 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 	}
 	l := b.l
 	for i := 0; i < maxReadsPerEvent; i++ {
-		n, err := unix.Read(int(c.fd), l.buf)
+		n, err := sockRead(int(c.fd), l.buf)
 		if n > 0 {
 			c.deliver(l.buf[:n])
 			if c.state != stateOpen || c.flags.Load() != 0 { // closing or paused
