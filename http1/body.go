@@ -158,6 +158,62 @@ func (f *bodyFramer) parseHeadFields(sec []byte, l *Limits) ([]RawField, error) 
 	return fields, err
 }
 
+// scanWholeFields parses the field lines of a head from b[off:] up to and
+// including the blank line that ends it, in one pass, and exposes them
+// until the next call as parseHeadFields does. It returns the offset just
+// past the blank line. It reports false, exposing nothing, unless the
+// whole section is in b, is valid and has at most limit fields: it accepts
+// exactly what the scanner and parseFields accept together, and leaves
+// everything else, errors included, to them.
+func (f *bodyFramer) scanWholeFields(b []byte, off, limit int) ([]RawField, int, bool) {
+	fields := f.takeFields()
+	for off < len(b) {
+		if b[off] == '\r' {
+			if off+1 < len(b) && b[off+1] == '\n' {
+				*f.fields = fields
+				f.isTrailer = false
+				return fields, off + 2, true
+			}
+			break
+		}
+		// The name runs up to the colon, all of it tchars: a line that
+		// starts with whitespace (obs-fold) or holds anything else
+		// before the colon is not handled here.
+		start := off
+		for off < len(b) && byteClass[b[off]]&classToken != 0 {
+			off++
+		}
+		if off == start || off == len(b) || b[off] != ':' {
+			break
+		}
+		name := b[start:off]
+		off++
+		for off < len(b) && isOWS(b[off]) {
+			off++
+		}
+		// The value runs up to the first byte that cannot be in one,
+		// which must be the CR of the line's CRLF.
+		start = off
+		off = valueEnd(b, off)
+		if off+1 >= len(b) || b[off] != '\r' || b[off+1] != '\n' || len(fields) >= limit {
+			break
+		}
+		end := off
+		for end > start && isOWS(b[end-1]) {
+			end--
+		}
+		fields = append(fields, RawField{Name: name, Value: b[start:end]})
+		off += 2
+	}
+	// Give the slice back at once: the general path may now wait for
+	// more input, and a parser holds no fields while it waits.
+	clear(fields)
+	*f.fields = fields[:0]
+	fieldPool.Put(f.fields)
+	f.fields = nil
+	return nil, 0, false
+}
+
 // headFields returns the fields of the head just reported, or nil.
 func (f *bodyFramer) headFields() []RawField {
 	if f.fields == nil || f.isTrailer {
@@ -192,12 +248,20 @@ func readFraming(fields []RawField, minor int, check bool) (framing, error) {
 	var clField, teField RawField // for errors: the field as received
 	teCount := 0
 	for _, f := range fields {
+		// Most fields are none of the three, and the length tells so
+		// at once.
+		switch len(f.Name) {
+		case len("Connection"), len("Content-Length"), len("Transfer-Encoding"):
+		default:
+			continue
+		}
 		switch {
-		case equalFold(f.Name, "Connection"):
-			fr.closeTok = fr.closeTok || hasToken(f.Value, "close")
-			fr.keepAliveTok = fr.keepAliveTok || hasToken(f.Value, "keep-alive")
+		case isField(f.Name, "Connection"):
+			closeTok, keepAliveTok := connectionTokens(f.Value)
+			fr.closeTok = fr.closeTok || closeTok
+			fr.keepAliveTok = fr.keepAliveTok || keepAliveTok
 		case !check:
-		case equalFold(f.Name, "Content-Length"):
+		case isField(f.Name, "Content-Length"):
 			// Repeats of one value are tolerated, as RFC 9110 §8.6
 			// allows and net/http does; different values mean two parties
 			// could disagree on where the body ends.
@@ -205,7 +269,7 @@ func readFraming(fields []RawField, minor int, check bool) (framing, error) {
 				return fr, protoErr(ErrConflictingLength, joinSeen(clField, f))
 			}
 			cl, clField = f.Value, f
-		case equalFold(f.Name, "Transfer-Encoding"):
+		case isField(f.Name, "Transfer-Encoding"):
 			te, teField = f.Value, f
 			teCount++
 		}
@@ -233,6 +297,26 @@ func readFraming(fields []RawField, minor int, check bool) (framing, error) {
 		fr.chunked = true
 	}
 	return fr, nil
+}
+
+// isField reports whether a field's name is canon, ignoring case. Servers
+// nearly always send the canonical spelling, which one comparison of
+// memory confirms.
+func isField(name []byte, canon string) bool {
+	return string(name) == canon || equalFold(name, canon)
+}
+
+// connectionTokens reports whether a Connection value lists close and
+// keep-alive. A value that is just one of them, as servers send it, is
+// recognised without splitting the list.
+func connectionTokens(v []byte) (closeTok, keepAliveTok bool) {
+	switch string(v) {
+	case "keep-alive":
+		return false, true
+	case "close":
+		return true, false
+	}
+	return hasToken(v, "close"), hasToken(v, "keep-alive")
 }
 
 // joinSeen renders fields as received, "Name: value" separated by

@@ -1,5 +1,7 @@
 package http1
 
+import "encoding/binary"
+
 // Byte classes used by both the encoder and the parser. One table lookup
 // per byte keeps validation cheap enough to run on every field.
 const (
@@ -71,6 +73,31 @@ func validFieldValue[T ~string | ~[]byte](s T) bool {
 		}
 	}
 	return true
+}
+
+// valueEnd returns the index of the first byte of b at or after i that
+// cannot be in a field value (see validFieldValue), or len(b). It tests
+// eight bytes at a time while none of them is a control byte or DEL, which
+// is the whole of nearly every value.
+func valueEnd(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x20, or equal to 0x7f, sets its high bit in
+		// one of the two terms (bytes of 0x80 and above, obs-text, set
+		// neither); borrows may flag a byte above a flagged one too,
+		// which only sends the rest to the byte loop.
+		below := (x - ones*0x20) &^ x
+		del := x ^ (ones * 0x7f)
+		del = (del - ones) &^ del
+		if (below|del)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && byteClass[b[i]]&classValue != 0 {
+		i++
+	}
+	return i
 }
 
 func isOWS(b byte) bool { return b == ' ' || b == '\t' }

@@ -199,13 +199,44 @@ func (p *ResponseParser) release() {
 func (p *ResponseParser) readHead(b []byte) (int, Event, error) {
 	// Interim heads count towards the limit too, so that a server cannot
 	// stream 1xx responses forever.
-	n, sec, err := p.readSection(b, p.Limits.maxHeadBytes(), p.headBytes, ErrHeaderTooLarge)
+	limit := p.Limits.maxHeadBytes()
+	if p.secBytes == 0 {
+		if n, minor, code, reason, fields, ok := p.readWholeHead(b, limit); ok {
+			p.headBytes += n
+			ev, err := p.headParsed(minor, code, reason, fields)
+			return n, ev, err
+		}
+	}
+	n, sec, err := p.readSection(b, limit, p.headBytes, ErrHeaderTooLarge)
 	if err != nil || sec == nil {
 		return n, EventNone, err
 	}
 	p.headBytes += len(sec)
 	ev, err := p.parseHead(sec)
 	return n, ev, err
+}
+
+// readWholeHead is the fast path of readHead, for a head that arrives
+// whole in b, as a response head from a server nearly always does: it
+// finds the end of the head and parses it in one pass, where the general
+// path scans for the end first and then parses the lines again. It
+// handles only a valid head within the limit; for anything else (a head
+// that goes on past b, a malformed one, too many fields) it consumes
+// nothing and reports false, and the general path, which defines the
+// behaviour, runs from the start.
+func (p *ResponseParser) readWholeHead(b []byte, limit int) (n, minor, code int, reason []byte, fields []RawField, ok bool) {
+	b = b[:min(len(b), max(limit-p.headBytes, 0))]
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 || b[i-1] != '\r' {
+		return
+	}
+	if minor, code, reason, ok = parseStatusLine(b[:i-1]); !ok {
+		return
+	}
+	if fields, n, ok = p.scanWholeFields(b, i+1, p.Limits.maxFields()); !ok {
+		return
+	}
+	return n, minor, code, reason, fields, true
 }
 
 // parseHead parses a complete head: the status line, the fields and the
@@ -221,6 +252,11 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
+	return p.headParsed(minor, code, reason, fields)
+}
+
+// headParsed finishes a head whose status line and fields are parsed.
+func (p *ResponseParser) headParsed(minor, code int, reason []byte, fields []RawField) (Event, error) {
 	// The framing fields of every head are checked, although an interim
 	// response never has content and a 101 hands the connection over: a
 	// malformed Content-Length is a broken server wherever it appears,

@@ -703,3 +703,27 @@ func TestLimitsLoweredMidResponse(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestValueEnd checks the eight-bytes-at-a-time scan of field values
+// against the byte class it stands for, with each kind of byte that
+// matters at every position of values long and short.
+func TestValueEnd(t *testing.T) {
+	special := []byte{0x00, '\t', '\n', '\r', 0x1f, ' ', 0x7e, 0x7f, 0x80, 0xff}
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for _, c := range special {
+				b := []byte(strings.Repeat("v", n))
+				b[pos] = c
+				for start := 0; start <= n; start++ {
+					want := start
+					for want < n && byteClass[b[want]]&classValue != 0 {
+						want++
+					}
+					if got := valueEnd(b, start); got != want {
+						t.Fatalf("valueEnd(%q, %d) = %d, want %d", b, start, got, want)
+					}
+				}
+			}
+		}
+	}
+}
