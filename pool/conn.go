@@ -29,33 +29,37 @@ const (
 // connection's SetHandler: the pool stays installed under the dialer's
 // layers (TLS, proxy) for the connection's whole life, which is how it
 // watches idle connections and learns that one in use has closed.
+//
+// An idle connection pays for its Conn, so the struct is kept small (see
+// TestConnSize): the Pool comes through the key, the creation time is the
+// pool's clock, and the idle timestamp doubles as IdleTime once out.
 type Conn struct {
-	p       *Pool
-	kp      *keyPool
-	created time.Time
-	born    int64 // p.now() at creation
+	kp   *keyPool
+	born int64 // p.now() at creation
 
 	// Guarded by p.mu.
 	kPrev, kNext *Conn // the key's idle stack (kNext is older)
 	aPrev, aNext *Conn // the pool's idle list, oldest first
-	listed       bool
-	idleSince    int64
-	owner        *request // dialing or reserved for
-	warm         *warmup  // dialing for Warm
-	uses         int      // times checked out
-	pooled       bool     // has been placed idle or handed over: not fresh
-	reused       bool     // this checkout's answer to Reused
-	lastIdle     time.Duration
-	aged         bool
+	// idleAt is p.now() when the connection went idle, while it is idle
+	// or reserved; once checked out, how long it had been idle (IdleTime).
+	// The two are never needed at once.
+	idleAt int64
+	owner  *request // dialing or reserved for
+	warm   *warmup  // dialing for Warm
+	uses   int32    // times checked out
+	listed bool
+	pooled bool // has been placed idle or handed over: not fresh
+	reused bool // this checkout's answer to Reused
+	aged   bool
 
 	ageTimer *engine.Timer // loop goroutine only
 
 	mu     sync.Mutex
-	c      *engine.Conn // set once, by whoever comes first: Dial's return or OnOpen
 	state  state
-	user   engine.Handler // while stOut
 	closed bool           // OnClose was seen
 	bad    bool           // bytes arrived while the pool held it
+	c      *engine.Conn   // set once, by whoever comes first: Dial's return or OnOpen
+	user   engine.Handler // while stOut
 }
 
 // Engine returns the engine connection, for writing to it and reading its
@@ -65,8 +69,9 @@ func (pc *Conn) Engine() *engine.Conn { return pc.c }
 // Key returns the key the connection was dialed for.
 func (pc *Conn) Key() Key { return pc.kp.key }
 
-// Created returns when the connection was requested from the dialer.
-func (pc *Conn) Created() time.Time { return pc.created }
+// Created returns when the connection was requested from the dialer, by
+// the pool's monotonic clock.
+func (pc *Conn) Created() time.Time { return pc.kp.p.base.Add(time.Duration(pc.born)) }
 
 // Reused reports whether this checkout came from the pool (an idle
 // connection, or one released straight to a waiting request) rather than
@@ -78,11 +83,11 @@ func (pc *Conn) Reused() bool { return pc.reused }
 
 // Uses returns how many times the connection has been handed out,
 // counting this time.
-func (pc *Conn) Uses() int { return pc.uses }
+func (pc *Conn) Uses() int { return int(pc.uses) }
 
 // IdleTime returns how long the connection sat idle in the pool before this
 // checkout (zero for a new one), as in httptrace.GotConnInfo.IdleTime.
-func (pc *Conn) IdleTime() time.Duration { return pc.lastIdle }
+func (pc *Conn) IdleTime() time.Duration { return time.Duration(pc.idleAt) }
 
 // SetHandler replaces the handler that receives the connection's events,
 // from the next event on. Safe from any goroutine, and the way to hand a
@@ -108,7 +113,7 @@ func (pc *Conn) SetHandler(h engine.Handler) bool {
 }
 
 // Release gives the connection back to its pool: Pool.Release(pc, reusable).
-func (pc *Conn) Release(reusable bool) error { return pc.p.Release(pc, reusable) }
+func (pc *Conn) Release(reusable bool) error { return pc.kp.p.Release(pc, reusable) }
 
 // setEngine records the engine connection, from Dial's return or OnOpen,
 // whichever comes first (OnOpen may run on the loop before Dial returns).
@@ -137,7 +142,7 @@ func (h *handler) OnOpen(c *engine.Conn) {
 	pc.mu.Unlock()
 	switch st {
 	case stDialing:
-		pc.p.opened(pc)
+		pc.kp.p.opened(pc)
 	case stOut:
 		// engine.Conn.StartLayer (TLS inside a tunnel, say) runs OnOpen
 		// again when its layer is ready: that is the user's business.
@@ -163,7 +168,7 @@ func (h *handler) OnData(c *engine.Conn, b []byte) {
 	pc.bad = true
 	pc.mu.Unlock()
 	if first {
-		pc.p.unsolicited(pc)
+		pc.kp.p.unsolicited(pc)
 	}
 }
 
@@ -194,5 +199,5 @@ func (h *handler) OnClose(c *engine.Conn, err error) {
 		u.OnClose(c, err)
 		return
 	}
-	pc.p.closedByEngine(pc, st, err)
+	pc.kp.p.closedByEngine(pc, st, err)
 }

@@ -88,7 +88,7 @@ func (p *Pool) takeIdleLocked(kp *keyPool, h engine.Handler) *Conn {
 	now := p.now()
 	for kp.top != nil {
 		pc := kp.top
-		if p.cfg.IdleTimeout > 0 && now-pc.idleSince >= int64(p.cfg.IdleTimeout) || pc.aged || p.tooOld(pc, now) {
+		if p.cfg.IdleTimeout > 0 && now-pc.idleAt >= int64(p.cfg.IdleTimeout) || pc.aged || p.tooOld(pc, now) {
 			p.inc(kp, cExpired)
 			p.retireLocked(pc)
 			continue
@@ -112,7 +112,7 @@ func (p *Pool) armCleanerLocked() {
 		return
 	}
 	slack := max(p.cfg.IdleTimeout/32, time.Millisecond)
-	d := max(time.Duration(p.oldest.idleSince-p.now())+p.cfg.IdleTimeout+slack, 0)
+	d := max(time.Duration(p.oldest.idleAt-p.now())+p.cfg.IdleTimeout+slack, 0)
 	p.armed = true
 	if p.cleaner == nil {
 		p.cleaner = p.e.Loop(0).AfterFunc(d, p.sweep)
@@ -131,7 +131,7 @@ func (p *Pool) sweep() {
 		return
 	}
 	now := p.now()
-	for pc := p.oldest; pc != nil && now-pc.idleSince >= int64(p.cfg.IdleTimeout); pc = p.oldest {
+	for pc := p.oldest; pc != nil && now-pc.idleAt >= int64(p.cfg.IdleTimeout); pc = p.oldest {
 		p.inc(pc.kp, cExpired)
 		p.retireLocked(pc)
 	}

@@ -34,6 +34,7 @@ type Pool struct {
 // Pool.mu. Entries live as long as the pool, so that per-key statistics
 // survive their connections.
 type keyPool struct {
+	p       *Pool
 	key     Key
 	top     *Conn // idle stack: top is the most recently released
 	bottom  *Conn
@@ -80,7 +81,7 @@ func (p *Pool) now() int64 { return int64(time.Since(p.base)) }
 func (p *Pool) keyLocked(key Key) *keyPool {
 	kp := p.keys[key]
 	if kp == nil {
-		kp = &keyPool{key: key}
+		kp = &keyPool{p: p, key: key}
 		p.keys[key] = kp
 	}
 	return kp
@@ -115,7 +116,7 @@ func (p *Pool) Request(ctx context.Context, key Key, h engine.Handler) (*Conn, e
 		p.mu.Unlock()
 		return pc, nil
 	}
-	r := &request{p: p, kp: kp, ctx: ctx, h: h, ch: make(chan result, 1)}
+	r := &request{kp: kp, ctx: ctx, h: h, ch: make(chan result, 1)}
 	dial := p.admitLocked(r, false)
 	p.mu.Unlock()
 	if dial {
@@ -163,7 +164,7 @@ func (p *Pool) RequestAsync(ctx context.Context, key Key, h engine.Handler, cb f
 		cb(pc, nil)
 		return
 	}
-	r := &request{p: p, kp: kp, ctx: ctx, h: h, cb: cb}
+	r := &request{kp: kp, ctx: ctx, h: h, cb: cb}
 	dial := p.admitLocked(r, false)
 	p.mu.Unlock()
 	if dial {
@@ -191,10 +192,11 @@ func (p *Pool) claimLocked(pc *Conn, h engine.Handler) bool {
 	kp.inUse++
 	pc.uses++
 	pc.reused = pc.pooled
-	pc.lastIdle = 0
 	if pc.pooled {
-		pc.lastIdle = time.Duration(p.now() - pc.idleSince)
+		pc.idleAt = p.now() - pc.idleAt // from now on, IdleTime
 		p.inc(kp, cReuses)
+	} else {
+		pc.idleAt = 0
 	}
 	return true
 }
@@ -213,7 +215,7 @@ func (p *Pool) claimLocked(pc *Conn, h engine.Handler) bool {
 func (p *Pool) Release(pc *Conn, reusable bool) error {
 	p.mu.Lock()
 	pc.mu.Lock()
-	if pc.p != p || pc.state != stOut {
+	if pc.kp.p != p || pc.state != stOut {
 		pc.mu.Unlock()
 		p.mu.Unlock()
 		return ErrNotInUse
@@ -266,7 +268,7 @@ func (p *Pool) dropOutLocked(pc *Conn) (wake *request) {
 // onto the idle stack, or closed when there is no room.
 func (p *Pool) placeLocked(pc *Conn, now int64) *request {
 	kp := pc.kp
-	pc.idleSince = now
+	pc.idleAt = now
 	pc.pooled = true
 	if r := kp.popWaiter(); r != nil {
 		pc.mu.Lock()
@@ -342,7 +344,7 @@ func (p *Pool) tooOld(pc *Conn, now int64) bool {
 
 // newConnLocked makes the Conn for a dial whose slot is reserved.
 func (p *Pool) newConn(kp *keyPool) *Conn {
-	return &Conn{p: p, kp: kp, created: time.Now(), born: p.now()}
+	return &Conn{kp: kp, born: p.now()}
 }
 
 // startDial dials for r, whose slot is reserved. inline says that r's

@@ -11,7 +11,6 @@ import (
 // idle stack: it dials, or waits in its key's queue. Only this slow path
 // allocates.
 type request struct {
-	p   *Pool
 	kp  *keyPool
 	ctx context.Context
 	h   engine.Handler
@@ -21,7 +20,8 @@ type request struct {
 	// Guarded by p.mu.
 	prev, next *request // the key's queue; next also links wake-up lists
 	queued     bool
-	since      time.Time // first queued
+	waited     bool  // has been queued: counted in cWaits, since set
+	since      int64 // p.now() when first queued
 	stopWait   func() bool
 }
 
@@ -40,8 +40,8 @@ func (p *Pool) admitLocked(r *request, front bool) (dial bool) {
 		kp.dialing++
 		return true
 	}
-	if r.since.IsZero() {
-		r.since = time.Now()
+	if !r.waited {
+		r.waited, r.since = true, p.now()
 		p.inc(kp, cWaits)
 	}
 	r.queued = true
@@ -101,7 +101,7 @@ func (kp *keyPool) unlinkWaiter(r *request) {
 
 // cancelWait runs when a queued request's context ends.
 func (r *request) cancelWait() {
-	p := r.p
+	p := r.kp.p
 	p.mu.Lock()
 	if !r.queued {
 		p.mu.Unlock()
@@ -110,14 +110,14 @@ func (r *request) cancelWait() {
 	r.stopWait = nil
 	r.kp.unlinkWaiter(r)
 	p.inc(r.kp, cWaitTimeouts)
-	err := &WaitError{Key: r.kp.key, Waited: time.Since(r.since), Limit: p.cfg.MaxTotalPerKey, Err: r.ctx.Err()}
+	err := &WaitError{Key: r.kp.key, Waited: time.Duration(p.now() - r.since), Limit: p.cfg.MaxTotalPerKey, Err: r.ctx.Err()}
 	p.mu.Unlock()
 	r.fail(err, false)
 }
 
 // wait is the blocking side of Request.
 func (r *request) wait() (*Conn, error) {
-	p := r.p
+	p := r.kp.p
 	for {
 		res := <-r.ch
 		if res.err != nil {
@@ -186,7 +186,7 @@ func (r *request) handoff(pc *Conn) {
 }
 
 func (r *request) acceptAsync(pc *Conn) {
-	p := r.p
+	p := r.kp.p
 	p.mu.Lock()
 	if p.acceptLocked(r, pc) {
 		p.mu.Unlock()
@@ -222,7 +222,7 @@ func (r *request) fail(err error, inline bool) {
 		r.ch <- result{err: err}
 		return
 	}
-	if inline || !r.p.e.Loop(0).Post(func() { r.cb(nil, err) }) {
+	if inline || !r.kp.p.e.Loop(0).Post(func() { r.cb(nil, err) }) {
 		r.cb(nil, err)
 	}
 }

@@ -139,7 +139,7 @@ func TestWaiterSkipsConnectionThatDiedOnHandoff(t *testing.T) {
 	cfg.MaxTotalPerKey = 1
 	p, srv, key := setup(t, cfg, 0)
 	held := mustRequest(t, p, key)
-	r := &request{p: p, kp: p.keys[key], ctx: context.Background(), h: noHandler{}, ch: make(chan result, 1)}
+	r := &request{kp: p.keys[key], ctx: context.Background(), h: noHandler{}, ch: make(chan result, 1)}
 	p.mu.Lock()
 	if p.admitLocked(r, false) {
 		t.Fatal("expected to queue")
