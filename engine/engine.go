@@ -77,6 +77,7 @@ type Engine struct {
 	ownRes   interface{ Close() }
 	backend  Backend
 	base     time.Time // origin of the loops' monotonic clock
+	fds      fdTable   // the poll backend's descriptor-to-connection map
 
 	mu        sync.Mutex
 	closed    bool

@@ -197,7 +197,7 @@ func (l *Loop) drain() (stop bool) {
 			c.runOps()
 			connq[i] = nil
 		}
-		l.spareTasks, l.spareConnq = tasks[:0], connq[:0]
+		l.spareTasks, l.spareConnq = shrinkEmpty(tasks), shrinkEmpty(connq)
 	}
 	return stop
 }
@@ -231,6 +231,26 @@ func (l *Loop) shutdown() {
 	l.timers = nil
 	l.mu.Unlock()
 	l.be.close()
+}
+
+// shrink returns s, or a copy in a smaller array once s uses less than a
+// quarter of a large one: a burst (ten thousand dials at once, each with a
+// timer and a task) must not leave every loop holding the memory of its
+// busiest moment.
+func shrink[T any](s []T) []T {
+	if cap(s) <= 64 || len(s) >= cap(s)/4 {
+		return s
+	}
+	return append(make([]T, 0, 2*len(s)), s...)
+}
+
+// shrinkEmpty empties a queue that just carried len(s) items for reuse,
+// in a smaller array if they used less than a quarter of a large one.
+func shrinkEmpty[T any](s []T) []T {
+	if cap(s) <= 64 || len(s) >= cap(s)/4 {
+		return s[:0]
+	}
+	return make([]T, 0, 2*len(s))
 }
 
 func (l *Loop) continueReads() {

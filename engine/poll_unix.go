@@ -29,7 +29,7 @@ const maxReadsPerEvent = 8
 type pollBackend struct {
 	l         *Loop
 	p         *poller
-	conns     []*Conn // indexed by file descriptor
+	fds       *fdTable // the engine's, shared by its loops
 	listeners map[int]*listenSock
 	iov       []unix.Iovec // writev scratch
 }
@@ -39,7 +39,7 @@ func newPollBackend(l *Loop) (loopBackend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pollBackend{l: l, p: p, listeners: map[int]*listenSock{}}, nil
+	return &pollBackend{l: l, p: p, fds: &l.e.fds, listeners: map[int]*listenSock{}}, nil
 }
 
 func (b *pollBackend) wake()  { b.p.wake() }
@@ -56,11 +56,8 @@ func (b *pollBackend) wait(timeoutMs int) error {
 		if fd < 0 {
 			continue // wake-up
 		}
-		var c *Conn
-		if fd < len(b.conns) {
-			c = b.conns[fd]
-		}
-		if c == nil {
+		c := b.fds.get(fd)
+		if c == nil || c.loop != b.l {
 			if ls := b.listeners[fd]; ls != nil {
 				b.accept(ls)
 			}
@@ -267,15 +264,9 @@ func (b *pollBackend) register(c *Conn, fd int) error {
 	}
 	c.setFD(fd)
 	c.gen = l.nextGen
-	if fd >= len(b.conns) {
-		n := max(2*len(b.conns), fd+1, 1024)
-		grown := make([]*Conn, n)
-		copy(grown, b.conns)
-		b.conns = grown
-	}
-	b.conns[fd] = c
+	b.fds.set(fd, c)
 	if err := b.p.add(fd, c.gen); err != nil {
-		b.conns[fd] = nil
+		b.fds.clear(fd, c)
 		c.setFD(-1)
 		return err
 	}
@@ -286,9 +277,7 @@ func (b *pollBackend) closeSocket(c *Conn) {
 	if c.fd < 0 {
 		return
 	}
-	if b.conns[c.fd] == c {
-		b.conns[c.fd] = nil
-	}
+	b.fds.clear(int(c.fd), c)
 	unix.Close(int(c.fd)) // also removes it from the poller
 	c.setFD(-1)
 }
@@ -318,11 +307,7 @@ func (b *pollBackend) localAddr(c *Conn) addrPort {
 
 func (b *pollBackend) allConns() []*Conn {
 	var all []*Conn
-	for _, c := range b.conns {
-		if c != nil {
-			all = append(all, c)
-		}
-	}
+	b.fds.each(b.l, func(c *Conn) { all = append(all, c) })
 	return all
 }
 

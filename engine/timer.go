@@ -91,6 +91,6 @@ func (h *timerHeap) Pop() any {
 	t := old[n-1]
 	old[n-1] = nil
 	t.idx = -1
-	*h = old[:n-1]
+	*h = shrink(old[:n-1])
 	return t
 }
