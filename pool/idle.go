@@ -94,7 +94,7 @@ func (p *Pool) takeIdleLocked(kp *keyPool, h engine.Handler) *Conn {
 			continue
 		}
 		p.unlinkLocked(pc)
-		if p.claimLocked(pc, h) {
+		if p.claimLocked(pc, h, now) {
 			return pc
 		}
 		p.closeLocked(pc)

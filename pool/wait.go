@@ -153,7 +153,7 @@ func (p *Pool) acceptLocked(r *request, pc *Conn) bool {
 	if st != stReserved {
 		return false // finished by its OnClose already
 	}
-	if p.claimLocked(pc, r.h) {
+	if p.claimLocked(pc, r.h, p.now()) {
 		return true
 	}
 	p.closeLocked(pc) // its OnClose, on the way, finishes it
