@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"net/url"
+	"slices"
 	"sync/atomic"
 
 	"github.com/egress-go/egress/http1"
@@ -46,6 +47,7 @@ type Exchange struct {
 	status  int
 	parser  *http1.ResponseParser // during callbacks only
 	lastErr error
+	sent    []http1.HeaderField // Header as last encoded (see Send)
 }
 
 // Send starts the exchange and returns at once. It fails only for a
@@ -65,25 +67,34 @@ func (t *Transport) Send(ex *Exchange) error {
 			ex.busy.Store(false)
 			return err
 		}
-		x.t, x.snk = t, ex
+		x.t, x.snk, x.keep = t, ex, true
 		x.target, x.host, ex.urlHost = u.RequestURI(), u.Host, u.Host
 		ex.parsed = ex.URL
+		x.headOK = false
 	}
 	if !t.isOpen() {
 		ex.busy.Store(false)
 		return ErrTransportClosed
 	}
+	host := ex.urlHost
 	if ex.Host != "" {
-		x.host = ex.Host
-	} else if ex.parsed == ex.URL {
-		x.host = ex.urlHost
+		host = ex.Host
 	}
-	x.method = ex.Method
-	if x.method == "" {
-		x.method = "GET"
+	method := ex.Method
+	if method == "" {
+		method = "GET"
 	}
-	x.fields, x.body, x.contentLength = ex.Header, ex.Body, int64(len(ex.Body))
-	x.reqClose = t.opts.DisableKeepAlives
+	cl, reqClose := int64(len(ex.Body)), t.opts.DisableKeepAlives
+	// The head encoded for the last send serves again if nothing it was
+	// made from has changed. Header is compared with a copy of what was
+	// sent, since the caller may have changed the slice in place.
+	if !x.headOK || x.method != method || x.host != host || x.contentLength != cl ||
+		x.reqClose != reqClose || !slices.Equal(ex.sent, ex.Header) {
+		x.headOK = false
+		ex.sent = append(ex.sent[:0], ex.Header...)
+	}
+	x.method, x.host, x.reqClose = method, host, reqClose
+	x.fields, x.body, x.contentLength = ex.Header, ex.Body, cl
 	x.ctx = ex.Context
 	if x.ctx == nil {
 		x.ctx = context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -67,6 +68,56 @@ func TestExchangeCallbacks(t *testing.T) {
 	}
 	if !ex2.Reused() {
 		t.Fatal("chained exchanges did not reuse the connection")
+	}
+}
+
+// TestExchangeChangedBetweenSends checks that an Exchange sent again after
+// a change sends the changed request, although the head of the last send
+// is kept: each change below must reach the server, a Header changed in
+// place included.
+func TestExchangeChangedBetweenSends(t *testing.T) {
+	leaktest.Check(t)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s %s %q", r.Method, r.Host, r.URL.Path, r.Header.Get("X-A"), body)
+	}))
+	tr := newTestTransport(t, Options{})
+	var got string
+	done := make(chan error, 1)
+	ex := &Exchange{
+		URL:    srv.URL + "/a",
+		Header: []http1.HeaderField{{Name: "X-A", Value: "1"}},
+		OnBody: func(_ *Exchange, p []byte) { got += string(p) },
+		OnDone: func(_ *Exchange, err error) { done <- err },
+	}
+	host := srv.URL[len("http://"):]
+	for _, step := range []struct {
+		change func()
+		want   string
+	}{
+		{func() {}, "GET " + host + " /a 1 \"\""},
+		{func() {}, "GET " + host + " /a 1 \"\""},
+		{func() { ex.Header[0].Value = "2" }, "GET " + host + " /a 2 \"\""},
+		{func() { ex.Header = append(ex.Header, http1.HeaderField{Name: "X-B", Value: "x"}) }, "GET " + host + " /a 2 \"\""},
+		{func() { ex.Header = nil }, "GET " + host + " /a  \"\""},
+		{func() { ex.Method, ex.Body = "POST", []byte("abc") }, "POST " + host + " /a  \"abc\""},
+		{func() { ex.Body = []byte("xyz") }, "POST " + host + " /a  \"xyz\""},
+		{func() { ex.Body = []byte("longer") }, "POST " + host + " /a  \"longer\""},
+		{func() { ex.Host = "example.com" }, "POST example.com /a  \"longer\""},
+		{func() { ex.URL = srv.URL + "/b"; ex.Host = "" }, "POST " + host + " /b  \"longer\""},
+		{func() { ex.Method, ex.Body = "", nil }, "GET " + host + " /b  \"\""},
+	} {
+		step.change()
+		got = ""
+		if err := tr.Send(ex); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got != step.want {
+			t.Fatalf("got %q, want %q", got, step.want)
+		}
 	}
 }
 

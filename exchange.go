@@ -54,6 +54,16 @@ type exchange struct {
 	reqClose      bool
 	trace         *httptrace.ClientTrace
 
+	// Kept between sends by an Exchange (keep): its encoded head, valid
+	// while headOK (Send clears it when the request changes), and its
+	// h1conn, so that sending the same request again neither encodes it
+	// nor takes per-connection state from a pool. The connection itself
+	// holds neither once released.
+	keep   bool
+	headOK bool
+	head   []byte
+	spare  *h1conn
+
 	// While attached to a connection.
 	pc       *pool.Conn
 	hc       *h1conn
@@ -102,23 +112,20 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 	}
 	attempt := x.attempt.Load()
 	c := pc.Engine()
-	hc := getH1conn()
-	head := &http1.RequestHead{
-		Method: x.method, Target: x.target, Host: x.host, Fields: x.fields, Header: x.header,
-		ContentLength: x.contentLength, Close: x.reqClose,
+	hc := x.spare
+	if hc != nil {
+		x.spare = nil
+	} else {
+		hc = getH1conn()
 	}
-	var encErr error
-	hc.wbuf, encErr = http1.AppendRequestHead(hc.wbuf[:0], head)
+	out, encErr := x.encodeHead(hc)
 	if encErr != nil {
 		// Caught before anything was attached or written: the connection
 		// is clean.
-		putH1conn(hc)
+		x.putH1conn(hc)
 		pc.Release(true)
 		x.end(encErr, false)
 		return
-	}
-	if !x.streamed {
-		hc.wbuf = append(hc.wbuf, x.body...)
 	}
 
 	hc.x, hc.c = x, c
@@ -156,7 +163,7 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 		}
 		return
 	}
-	if err := c.Write(hc.wbuf); err != nil {
+	if err := c.Write(out); err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
 	x.snk.attached(x, attempt) // only now may a streamed body follow the head
@@ -181,6 +188,53 @@ func (x *exchange) detach(reusable bool) {
 		hc.c.ResumeRead() // the connection goes back able to read
 	}
 	pc.Release(reusable)
+	x.putH1conn(hc)
+}
+
+// encodeHead returns the bytes that start the request on hc's connection:
+// the head, and the body if it is known up front. An Exchange keeps its
+// head (x.keep) and encodes it only when the request changed (x.headOK
+// false); otherwise the head is encoded into hc's scratch buffer.
+func (x *exchange) encodeHead(hc *h1conn) ([]byte, error) {
+	if x.keep && x.headOK {
+		return x.withBody(hc, x.head), nil
+	}
+	head := http1.RequestHead{
+		Method: x.method, Target: x.target, Host: x.host, Fields: x.fields, Header: x.header,
+		ContentLength: x.contentLength, Close: x.reqClose,
+	}
+	if x.keep {
+		var err error
+		x.head, err = http1.AppendRequestHead(x.head[:0], &head)
+		x.headOK = err == nil
+		return x.withBody(hc, x.head), err
+	}
+	var err error
+	hc.wbuf, err = http1.AppendRequestHead(hc.wbuf[:0], &head)
+	if !x.streamed {
+		hc.wbuf = append(hc.wbuf, x.body...)
+	}
+	return hc.wbuf, err
+}
+
+// withBody returns head followed by a body known up front, using hc's
+// scratch buffer only when there is one.
+func (x *exchange) withBody(hc *h1conn, head []byte) []byte {
+	if x.streamed || len(x.body) == 0 {
+		return head
+	}
+	hc.wbuf = append(append(hc.wbuf[:0], head...), x.body...)
+	return hc.wbuf
+}
+
+// putH1conn is done with hc: an Exchange keeps it for its next send
+// (x.keep), other exchanges give it back to the pool.
+func (x *exchange) putH1conn(hc *h1conn) {
+	if x.keep {
+		resetH1conn(hc)
+		x.spare = hc
+		return
+	}
 	putH1conn(hc)
 }
 

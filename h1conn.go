@@ -9,14 +9,15 @@ import (
 )
 
 // h1conn is the HTTP/1.1 state of a connection while it serves an
-// exchange. It comes from a sync.Pool at checkout and goes back at release,
-// so that an idle pooled connection holds none of it (no parser, no
-// buffer): only the engine's Conn and the pool's entry.
+// exchange. It comes from a sync.Pool at checkout and goes back at release
+// (an Exchange keeps its own between sends instead), so that an idle
+// pooled connection holds none of it (no parser, no buffer): only the
+// engine's Conn and the pool's entry.
 type h1conn struct {
 	c      *engine.Conn
 	x      *exchange
 	parser http1.ResponseParser
-	wbuf   []byte // request head scratch; Conn.Write copies it
+	wbuf   []byte // scratch for the request's first bytes; Conn.Write copies them
 	timer  *engine.Timer
 	timerL *engine.Loop
 	phase  uint8 // what the timer is timing
@@ -33,12 +34,17 @@ var h1conns = sync.Pool{New: func() any { return &h1conn{wbuf: make([]byte, 0, 5
 func getH1conn() *h1conn { return h1conns.Get().(*h1conn) }
 
 func putH1conn(hc *h1conn) {
+	resetH1conn(hc)
+	h1conns.Put(hc)
+}
+
+// resetH1conn clears hc for its next use.
+func resetH1conn(hc *h1conn) {
 	hc.x, hc.c, hc.phase = nil, nil, phaseNone
 	hc.parser.Reset("")
 	if cap(hc.wbuf) > 8<<10 {
 		hc.wbuf = make([]byte, 0, 512)
 	}
-	h1conns.Put(hc)
 }
 
 var errUnsolicited = errors.New("egress: server sent bytes with no request outstanding")
