@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,19 +18,19 @@ const (
 	stateClosed
 )
 
-// Pending operations requested from any goroutine and carried out on the
-// loop (see Loop.schedule).
+// Conn.ops bits: pending operations requested from any goroutine and
+// carried out on the loop (see Loop.schedule), and two flags that share
+// the word to keep Conn small.
 const (
 	opFlush uint32 = 1 << iota
 	opClose
 	opCloseWrite
 	opResume
-)
 
-// Conn.flags bits.
-const (
-	flagPaused  uint32 = 1 << iota // PauseRead: read no more until ResumeRead
-	flagClosing                    // Close was called, or the connection closed
+	opMask uint32 = 1<<iota - 1
+
+	flagPaused  uint32 = 1 << 8 // PauseRead: read no more until ResumeRead
+	flagClosing uint32 = 1 << 9 // Close was called, or the connection closed
 )
 
 // Conn is one engine connection. Its methods are safe for concurrent use;
@@ -61,14 +60,11 @@ type Conn struct {
 
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
-	ops      atomic.Uint32
-	flags    atomic.Uint32 // flagPaused, flagClosing: set from any goroutine
+	ops      atomic.Uint32 // pending ops (opMask) and flags, set from any goroutine
 
-	// Owned by the loop, except fd (see sockFD) and limit (set before the
-	// Conn is shared).
+	// Owned by the loop, except fd (see sockFD).
 	fd     int32
 	gen    uint32
-	limit  int32    // write-queue limit in bytes
 	remote peerAddr // set once connected or accepted (a dial in progress has dial.cur)
 	state  uint8
 
@@ -90,6 +86,7 @@ type connExtras struct {
 	value    any   // loop, or before the Conn is shared
 	idle     idleState
 	nc       *netConn // BackendNet only; loop only
+	limit    int      // DialOptions.WriteQueueLimit; set before the Conn is shared
 }
 
 // extras returns c's extras, allocating them on first use. It is safe
@@ -149,8 +146,8 @@ func (p peerAddr) addrPort() addrPort {
 	return addrPort{}
 }
 
-func (c *Conn) paused() bool  { return c.flags.Load()&flagPaused != 0 }
-func (c *Conn) closing() bool { return c.flags.Load()&flagClosing != 0 }
+func (c *Conn) paused() bool  { return c.ops.Load()&flagPaused != 0 }
+func (c *Conn) closing() bool { return c.ops.Load()&flagClosing != 0 }
 
 // sockFD reads the descriptor from any goroutine; the loop writes it
 // with setFD. (Reads on the loop itself use c.fd directly.)
@@ -159,14 +156,19 @@ func (c *Conn) sockFD() int { return int(atomic.LoadInt32(&c.fd)) }
 func (c *Conn) setFD(fd int) { atomic.StoreInt32(&c.fd, int32(fd)) }
 
 func newConn(l *Loop, h Handler) *Conn {
-	c := &Conn{loop: l, fd: -1, limit: clampLimit(l.e.cfg.WriteQueueLimit)}
+	c := &Conn{loop: l, fd: -1}
 	c.hInit.h = h
 	c.h.Store(&c.hInit) // no allocation of its own: SetHandler, rarely called, makes new boxes
 	return c
 }
 
-// clampLimit fits a write-queue limit into Conn.limit.
-func clampLimit(n int) int32 { return int32(min(n, math.MaxInt32)) }
+// writeLimit returns the connection's write-queue limit in bytes.
+func (c *Conn) writeLimit() int {
+	if x := c.x.Load(); x != nil && x.limit > 0 {
+		return x.limit
+	}
+	return c.loop.e.cfg.WriteQueueLimit
+}
 
 // handlerRef boxes a Handler for the atomic pointer.
 type handlerRef struct{ h Handler }
@@ -275,7 +277,7 @@ func (c *Conn) enqueueLocked(b []byte, oob bool) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if c.wq.n+len(b) > int(c.limit) {
+	if c.wq.n+len(b) > c.writeLimit() {
 		c.mu.Unlock()
 		return ErrWriteQueueFull
 	}
@@ -304,7 +306,7 @@ func (c *Conn) CloseWithError(err error) error {
 		}
 	}
 	c.mu.Unlock()
-	if c.flags.Or(flagClosing)&flagClosing == 0 {
+	if c.ops.Or(flagClosing)&flagClosing == 0 {
 		c.loop.schedule(c, opClose)
 	}
 	return nil
@@ -327,11 +329,11 @@ func (c *Conn) CloseWrite() error {
 // PauseRead stops reading from the socket: back-pressure, so the kernel's
 // receive window closes and the peer stops sending. OnData may still run
 // once if a read is in progress.
-func (c *Conn) PauseRead() { c.flags.Or(flagPaused) }
+func (c *Conn) PauseRead() { c.ops.Or(flagPaused) }
 
 // ResumeRead undoes PauseRead.
 func (c *Conn) ResumeRead() {
-	if c.flags.And(^flagPaused)&flagPaused != 0 {
+	if c.ops.And(^flagPaused)&flagPaused != 0 {
 		c.loop.schedule(c, opResume)
 	}
 }
@@ -365,7 +367,7 @@ func (c *Conn) handler() Handler { return c.h.Load().h }
 
 // runOps carries out the ops requested since the last call. Loop only.
 func (c *Conn) runOps() {
-	ops := c.ops.Swap(0)
+	ops := c.ops.And(^opMask) & opMask
 	if c.state == stateClosed {
 		return
 	}
@@ -488,7 +490,7 @@ func (c *Conn) open() {
 		c.ready = true
 		c.handler().OnOpen(c)
 	}
-	if c.state == stateOpen && c.ops.Load() == 0 {
+	if c.state == stateOpen && c.ops.Load()&opMask == 0 {
 		// Writes queued while dialing, or from OnOpen, go out now,
 		// followed by a CloseWrite made meanwhile.
 		c.mu.Lock()
@@ -541,7 +543,7 @@ func (c *Conn) closeWith(err error) {
 	l := c.loop
 	prev := c.state
 	c.state = stateClosed
-	c.flags.Or(flagClosing)
+	c.ops.Or(flagClosing)
 	c.mu.Lock()
 	c.wclosed, c.rawClosed = true, true
 	dropped := c.wq.n

@@ -236,12 +236,10 @@ func (e *Engine) Dial(ctx context.Context, network, address string, h Handler, o
 		l = e.pickLoop()
 	}
 	c := newConn(l, h)
-	if o.Value != nil || o.Layer != nil || o.IdleTimeout > 0 {
+	if o.Value != nil || o.Layer != nil || o.IdleTimeout > 0 || o.WriteQueueLimit > 0 {
 		x := c.extras()
-		x.value, x.layer, x.idle.timeout = o.Value, o.Layer, max(o.IdleTimeout, 0)
-	}
-	if o.WriteQueueLimit > 0 {
-		c.limit = clampLimit(o.WriteQueueLimit)
+		x.value, x.layer = o.Value, o.Layer
+		x.idle.timeout, x.limit = max(o.IdleTimeout, 0), max(o.WriteQueueLimit, 0)
 	}
 	d := &dialState{
 		ctx: ctx, network: network, family: int8(family), address: address, host: host, port: uint16(port), idx: -1,

@@ -89,7 +89,7 @@ func (c *Conn) WriteRaw(b []byte) error {
 func (c *Conn) WriteQueueRoom() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return int(c.limit) - c.wq.n
+	return c.writeLimit() - c.wq.n
 }
 
 // Deliver hands bytes decoded by the layer to the handler's OnData. Loop

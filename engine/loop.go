@@ -109,7 +109,7 @@ func (l *Loop) schedule(c *Conn, op uint32) {
 			return // already pending
 		}
 		if c.ops.CompareAndSwap(old, old|op) {
-			if old != 0 {
+			if old&opMask != 0 {
 				return // queued by whoever set the first bit
 			}
 			break

@@ -131,7 +131,7 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 		n, err := sockRead(int(c.fd), l.buf)
 		if n > 0 {
 			c.deliver(l.buf[:n])
-			if c.state != stateOpen || c.flags.Load() != 0 { // closing or paused
+			if c.state != stateOpen || c.ops.Load()&(flagClosing|flagPaused) != 0 {
 				return
 			}
 			if n < len(l.buf) && !hup {
@@ -175,12 +175,13 @@ func (b *pollBackend) flush(c *Conn) {
 	for c.wq.n > 0 {
 		var n int
 		var err error
-		if c.wq.chunks[0].oob {
+		chunks := c.wq.chunks()
+		if chunks[0].oob {
 			n, err = unix.SendmsgN(int(c.fd), c.wq.pending(0), nil, nil, unix.MSG_OOB)
 		} else {
 			b.iov = b.iov[:0]
-			for i := range c.wq.chunks {
-				if c.wq.chunks[i].oob || len(b.iov) == maxIovecs {
+			for i := range chunks {
+				if chunks[i].oob || len(b.iov) == maxIovecs {
 					break
 				}
 				p := c.wq.pending(i)
