@@ -26,6 +26,7 @@ const (
 	opClose
 	opCloseWrite
 	opResume
+	opCompact
 
 	opMask uint32 = 1<<iota - 1
 
@@ -411,6 +412,13 @@ func (c *Conn) runOps() {
 	}
 	if ops&opResume != 0 {
 		c.loop.be.resumeRead(c)
+	}
+	if ops&opCompact != 0 {
+		if x := c.x.Load(); x != nil {
+			if lc, ok := x.layer.(LayerCompacter); ok {
+				lc.Compact(c)
+			}
+		}
 	}
 }
 

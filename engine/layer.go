@@ -36,6 +36,26 @@ type LayerCloser interface {
 	Closed(c *Conn, err error)
 }
 
+// LayerCompacter is implemented by layers that keep memory between uses
+// and can give it back when the connection goes quiet (tlsconn's record
+// buffers, grown to the largest record received). Compact runs on the loop
+// after a call to Conn.Compact.
+type LayerCompacter interface {
+	Compact(c *Conn)
+}
+
+// Compact asks the connection's layer, if it has one that implements
+// LayerCompacter, to give back memory it keeps between uses. A connection
+// pool calls it as a connection goes idle. Safe from any goroutine; the
+// work is done on the loop. On a plain connection it costs one atomic
+// load.
+func (c *Conn) Compact() {
+	if c.x.Load() == nil {
+		return // no extras, so no layer
+	}
+	c.loop.schedule(c, opCompact)
+}
+
 // Layer returns the connection's layer, or nil for a plain connection.
 func (c *Conn) Layer() Layer {
 	c.mu.Lock()

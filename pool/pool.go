@@ -247,7 +247,11 @@ func (p *Pool) Release(pc *Conn, reusable bool) error {
 	p.mu.Unlock()
 	if r != nil {
 		r.handoff(pc)
+		return nil
 	}
+	// Idle now (or closing for want of room): a layer may give back what
+	// it grew while the connection was busy.
+	pc.c.Compact()
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"reflect"
 	"unsafe"
+
+	"github.com/egress-go/egress/engine"
 )
 
 // crypto/tls keeps two buffers for a connection's whole life: rawInput,
@@ -44,6 +46,17 @@ func trimSupported() bool { return bufferOffsets != nil }
 // trimAbove is the capacity below which an empty buffer is kept: one small
 // record and bytes.MinRead, which every later read would grow it back to.
 const trimAbove = 1024
+
+// Compact releases crypto/tls's input buffers when they are empty: the
+// engine calls it on the loop when the connection goes idle (see
+// engine.Conn.Compact), so that a connection that once received large
+// records does not keep a record buffer of tens of kilobytes while it
+// waits in a pool.
+func (l *layer) Compact(c *engine.Conn) {
+	if l.hs == nil && l.state == stateOpen {
+		trimBuffers(l.tc)
+	}
+}
 
 // trimBuffers releases tc's empty record and handshake buffers. It must
 // run where nothing else uses tc's input side: on the loop, in event mode,

@@ -2,7 +2,9 @@ package tlsconn
 
 import (
 	"bytes"
+	"crypto/tls"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/egress-go/egress/engine"
@@ -34,8 +36,22 @@ func TestHandshakeBuffersReleased(t *testing.T) {
 	if got := r.waitData(t, 5); string(got) != "hello" {
 		t.Fatalf("echo %q", got)
 	}
+	got := bufferCaps(c)
+	t.Logf("capacities %v", got)
+	for i, n := range got {
+		if n > trimAbove {
+			t.Errorf("buffer %d keeps %d bytes of capacity after the handshake", i, n)
+		}
+	}
+	c.Close()
+	r.waitClose(t)
+}
+
+// bufferCaps reads the capacities of crypto/tls's input buffers on c's
+// loop, which owns them.
+func bufferCaps(c *engine.Conn) []int {
 	caps := make(chan []int, 1)
-	c.Loop().Post(func() { // the loop owns the input side
+	c.Loop().Post(func() {
 		tc := c.Layer().(*layer).tc
 		var cs []int
 		for _, off := range bufferOffsets {
@@ -43,12 +59,52 @@ func TestHandshakeBuffersReleased(t *testing.T) {
 		}
 		caps <- cs
 	})
-	got := <-caps
-	t.Logf("capacities %v", got)
-	for i, n := range got {
-		if n > trimAbove {
-			t.Errorf("buffer %d keeps %d bytes of capacity after the handshake", i, n)
+	return <-caps
+}
+
+// TestCompactAfterLargeRecords: after a megabyte in full-size records the
+// record buffer has grown to tens of kilobytes; Conn.Compact, which a pool
+// calls when the connection goes idle, gives it back.
+func TestCompactAfterLargeRecords(t *testing.T) {
+	checkLeaks(t)
+	big := make([]byte, 1<<20)
+	srv := newGoTLSServer(t, serverTLS(), func(c *tls.Conn) {
+		b := make([]byte, 1)
+		if _, err := c.Read(b); err != nil {
+			return
 		}
+		c.Write(big)
+		if _, err := c.Read(b); err == nil {
+			c.Write(bytes.ToUpper(b))
+		}
+		c.Read(b) // until the client closes
+	})
+	e := newEngine(t, engine.BackendAuto)
+	cl := newClient(t, Config{})
+	r := newResult()
+	c := dial(t, e, cl, localhostAddr(srv.addr()), r)
+	r.waitOpen(t)
+	c.Write([]byte("x"))
+	r.waitData(t, len(big))
+	if caps := bufferCaps(c); caps[0] <= 16<<10 {
+		t.Fatalf("record buffer %d bytes after 1 MiB: the test no longer shows what Compact is for", caps[0])
+	}
+	c.Compact()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		caps := bufferCaps(c)
+		if caps[0] <= trimAbove && caps[1] <= trimAbove {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capacities %v after Compact", caps)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The connection still works after its buffers went.
+	c.Write([]byte("y"))
+	if got := r.waitData(t, len(big)+1); got[len(big)] != 'Y' {
+		t.Fatalf("echo after Compact: %q", got[len(big):])
 	}
 	c.Close()
 	r.waitClose(t)
