@@ -314,7 +314,9 @@ func (c *Conn) CloseWithError(err error) error {
 }
 
 // CloseWrite shuts down the sending side once every queued byte is sent
-// (TCP FIN); reading goes on. Later writes fail with ErrClosed.
+// (TCP FIN); reading goes on. Later writes fail with ErrClosed. A layer
+// that implements LayerCloseWriter queues its farewell first (TLS
+// close_notify), and the FIN waits until the layer is ready.
 func (c *Conn) CloseWrite() error {
 	c.mu.Lock()
 	if c.wclosed {
@@ -322,7 +324,11 @@ func (c *Conn) CloseWrite() error {
 		return ErrClosed
 	}
 	c.wclosed = true
+	l := c.layer()
 	c.mu.Unlock()
+	if lw, ok := l.(LayerCloseWriter); ok {
+		lw.CloseWrite(c)
+	}
 	c.loop.schedule(c, opCloseWrite)
 	return nil
 }
@@ -450,9 +456,11 @@ func (c *Conn) written(n int) {
 	c.handler().OnWritten(c, n)
 }
 
-// afterFlush runs after the queue drained: a pending CloseWrite goes out.
+// afterFlush runs after the queue drained: a pending CloseWrite goes out,
+// unless a layer is still setting up (a TLS handshake must not see a FIN;
+// LayerReady flushes again).
 func (c *Conn) afterFlush() {
-	if c.shutPending {
+	if c.shutPending && c.ready {
 		c.shutPending = false
 		if err := c.loop.be.shutdownWrite(c); err != nil {
 			c.closeWith(err)

@@ -36,6 +36,16 @@ type LayerCloser interface {
 	Closed(c *Conn, err error)
 }
 
+// LayerCloseWriter is implemented by layers that have something to send
+// before a half-close: TLS's close_notify. CloseWrite is called by
+// Conn.CloseWrite, from any goroutine, once later writes are refused and
+// before the FIN is queued; the layer queues its farewell with WriteRaw
+// (or, while it is still setting up, when it becomes ready: the engine
+// holds the FIN until LayerReady).
+type LayerCloseWriter interface {
+	CloseWrite(c *Conn)
+}
+
 // LayerCompacter is implemented by layers that keep memory between uses
 // and can give it back when the connection goes quiet (tlsconn's record
 // buffers, grown to the largest record received). Compact runs on the loop
@@ -129,6 +139,9 @@ func (c *Conn) LayerReady() {
 	}
 	c.ready = true
 	c.handler().OnOpen(c)
+	if c.shutPending {
+		c.loop.schedule(c, opFlush) // the CloseWrite held back by afterFlush
+	}
 }
 
 // Ready reports whether the handler has been told OnOpen. Loop only.

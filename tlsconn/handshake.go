@@ -207,6 +207,9 @@ func (l *layer) handshakeDone(hs *handshake, err error) {
 	if len(p) > 0 {
 		l.tc.Write(p) // cannot fail: see wire.Write
 	}
+	if l.closeWrite {
+		l.tc.CloseWrite() // after the held writes; LayerReady lets the FIN go
+	}
 	l.mu.Unlock()
 	bufpool.Put(p)
 	c.LayerReady()

@@ -51,6 +51,7 @@ type layer struct {
 	state       uint8
 	established bool   // the handshake succeeded (State may be asked)
 	pending     []byte // plaintext written before the handshake finished (pooled)
+	closeWrite  bool   // CloseWrite came during the handshake: close_notify follows pending
 	proto       string // negotiated ALPN protocol
 
 	// Loop only.
@@ -205,6 +206,22 @@ func (l *layer) Close(c *engine.Conn) {
 		hs.abort(engine.ErrLocalClose)
 	}
 	if prev == stateOpen {
+		l.tc.CloseWrite() // queues close_notify through the wire
+	}
+}
+
+// CloseWrite queues close_notify ahead of the engine's FIN, so that the
+// peer reads a clean end of our data rather than a truncation, as
+// tls.Conn.CloseWrite does. Any goroutine. During the handshake it is sent
+// after the writes held for it (see handshakeDone); the engine holds the
+// FIN until then.
+func (l *layer) CloseWrite(c *engine.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch l.state {
+	case stateHandshake:
+		l.closeWrite = true
+	case stateOpen:
 		l.tc.CloseWrite() // queues close_notify through the wire
 	}
 }
