@@ -16,7 +16,14 @@ import (
 
 func TestExchangeCallbacks(t *testing.T) {
 	leaktest.Check(t)
+	// The first response waits until the test has seen that Send refuses
+	// an Exchange in flight: on a loaded machine the whole exchange could
+	// otherwise end before the second Send.
+	release := make(chan struct{})
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/x" {
+			<-release
+		}
 		w.Header().Set("X-Got", r.Header.Get("X-Send"))
 		w.WriteHeader(202)
 		fmt.Fprintf(w, "%s %d", r.Method, r.ContentLength)
@@ -42,7 +49,9 @@ func TestExchangeCallbacks(t *testing.T) {
 	if err := tr.Send(ex); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(ex); !errors.Is(err, ErrBusy) {
+	err := tr.Send(ex)
+	close(release)
+	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("second Send while in flight: %v", err)
 	}
 	got := <-done
