@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +89,14 @@ type fakeServer struct {
 	wg sync.WaitGroup
 	mu sync.Mutex
 	cs []net.Conn
+}
+
+// newCountingFakeServer is newFakeServer telling serve which connection,
+// counted from 1, it serves: for servers that behave differently on a
+// redial.
+func newCountingFakeServer(t *testing.T, serve func(c net.Conn, n int)) *fakeServer {
+	var conns atomic.Int32
+	return newFakeServer(t, func(c net.Conn) { serve(c, int(conns.Add(1))) })
 }
 
 func newFakeServer(t *testing.T, serve func(c net.Conn)) *fakeServer {
@@ -294,13 +303,7 @@ func TestCloseWithCommandsInFlight(t *testing.T) {
 // new one and succeed there; only the one in flight on the old one fails.
 func TestQueuedDuringRedial(t *testing.T) {
 	checkLeaks(t)
-	var mu sync.Mutex
-	conns := 0
-	f := newFakeServer(t, func(c net.Conn) {
-		mu.Lock()
-		conns++
-		n := conns
-		mu.Unlock()
+	f := newCountingFakeServer(t, func(c net.Conn, n int) {
 		r := bufio.NewReader(c)
 		for {
 			args, err := readCommand(r)

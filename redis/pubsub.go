@@ -226,7 +226,13 @@ func (ps *PubSub) op(ctx context.Context, kind, cmd string, names []string) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &psOp{ps: ps, ctx: ctx, kind: kind, cmd: cmd, names: names, done: make(chan error, 1)}
+	// If ctx ends before the command is sent, it will not be; if after,
+	// the confirmations are still counted (and Channels shows them).
+	return ps.run(ctx, &psOp{ps: ps, ctx: ctx, kind: kind, cmd: cmd, names: names, done: make(chan error, 1)})
+}
+
+// run starts o and waits for its result or the end of ctx.
+func (ps *PubSub) run(ctx context.Context, o *psOp) error {
 	if err := ps.start(o); err != nil {
 		return err
 	}
@@ -234,8 +240,6 @@ func (ps *PubSub) op(ctx context.Context, kind, cmd string, names []string) erro
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
-		// If it has not been sent yet, it will not be; if it has, the
-		// confirmations are still counted (and Channels shows them).
 		return ctx.Err()
 	}
 }
@@ -250,16 +254,7 @@ func (ps *PubSub) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &psOp{ps: ps, ctx: ctx, cmd: "PING", done: make(chan error, 1)}
-	if err := ps.start(o); err != nil {
-		return err
-	}
-	select {
-	case err := <-o.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ps.run(ctx, &psOp{ps: ps, ctx: ctx, cmd: "PING", done: make(chan error, 1)})
 }
 
 // start sends o on the open connection or queues it for the next one.

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -363,13 +362,7 @@ func TestPubSubResubscribeRefused(t *testing.T) {
 // Nothing had been confirmed, so there is no gap to report.
 func TestPubSubInterruptedSubscribe(t *testing.T) {
 	checkLeaks(t)
-	var mu sync.Mutex
-	conns := 0
-	f := newFakeServer(t, func(c net.Conn) {
-		mu.Lock()
-		conns++
-		n := conns
-		mu.Unlock()
+	f := newCountingFakeServer(t, func(c net.Conn, n int) {
 		r := bufio.NewReader(c)
 		for {
 			args, err := readCommand(r)
