@@ -219,7 +219,7 @@ func (l *layer) handshakeDone(hs *handshake, err error) {
 	l.src = buf[off:]
 	l.readAll(c)
 	l.src = nil
-	trimBuffers(l.tc) // the handshake's buffers are of no more use
+	trimBuffers(l.tc, trimAbove) // the handshake's buffers are of no more use
 	if eof && l.state == stateOpen && !l.closeNotify {
 		c.CloseWithError(ErrTruncated)
 	}

@@ -43,9 +43,15 @@ var bufferOffsets = func() []uintptr {
 // in this Go release.
 func trimSupported() bool { return bufferOffsets != nil }
 
-// trimAbove is the capacity below which an empty buffer is kept: one small
-// record and bytes.MinRead, which every later read would grow it back to.
+// trimAbove is the capacity below which an empty buffer is kept after the
+// handshake: one small record and bytes.MinRead, which every later read
+// would grow it back to.
 const trimAbove = 1024
+
+// compactAbove is the same for Compact, which a pool calls after every
+// response: higher, so that a client fetching responses of a few
+// kilobytes does not allocate its record buffer anew for each one.
+const compactAbove = 4096
 
 // Compact releases crypto/tls's input buffers when they are empty: the
 // engine calls it on the loop when the connection goes idle (see
@@ -54,18 +60,19 @@ const trimAbove = 1024
 // waits in a pool.
 func (l *layer) Compact(c *engine.Conn) {
 	if l.hs == nil && l.state == stateOpen {
-		trimBuffers(l.tc)
+		trimBuffers(l.tc, compactAbove)
 	}
 }
 
-// trimBuffers releases tc's empty record and handshake buffers. It must
-// run where nothing else uses tc's input side: on the loop, in event mode,
-// between reads (writes use other state and may run meanwhile).
-func trimBuffers(tc *tls.Conn) {
+// trimBuffers releases tc's empty record and handshake buffers of more
+// than above bytes. It must run where nothing else uses tc's input side:
+// on the loop, in event mode, between reads (writes use other state and
+// may run meanwhile).
+func trimBuffers(tc *tls.Conn, above int) {
 	base := unsafe.Pointer(tc)
 	for _, off := range bufferOffsets {
 		b := (*bytes.Buffer)(unsafe.Add(base, off))
-		if b.Len() == 0 && b.Cap() > trimAbove {
+		if b.Len() == 0 && b.Cap() > above {
 			*b = bytes.Buffer{}
 		}
 	}
