@@ -91,15 +91,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.stats.requests.Add(1)
 		rt.reset()
 		x.start()
+		read := false // the attempt read from body
 		if x.streamed {
-			rt.pump(body)
+			read = rt.pump(body)
 		}
 		resp, err, retry := rt.waitHead()
 		if err == nil {
 			return resp, nil
 		}
-		if retry && (!x.streamed || req.GetBody != nil) {
-			if x.streamed {
+		// A body the attempt never read from is still whole and goes
+		// again as it is; one it read from must be rewound (DESIGN rule 6).
+		if retry && (!read || req.GetBody != nil) {
+			if read {
 				if body, err = req.GetBody(); err != nil {
 					return nil, rt.wrap(err)
 				}
@@ -200,8 +203,9 @@ func (rt *roundTrip) waitHead() (*http.Response, error, bool) {
 
 // pump sends a streamed request body from the caller's goroutine, waiting
 // for room in the connection's write queue rather than buffering, and
-// stopping early if the response ends the exchange first.
-func (rt *roundTrip) pump(body io.Reader) {
+// stopping early if the response ends the exchange first. It reports
+// whether it read from body: if not, the body is whole for a retry.
+func (rt *roundTrip) pump(body io.Reader) (read bool) {
 	x := &rt.x
 	rt.mu.Lock()
 	for !rt.isAttached && !rt.finished {
@@ -225,6 +229,7 @@ func (rt *roundTrip) pump(body io.Reader) {
 	}
 	rt.mu.Unlock()
 
+	read = true
 	chunked := x.contentLength < 0
 	buf := make([]byte, 32<<10)
 	var frame []byte
@@ -268,6 +273,7 @@ func (rt *roundTrip) pump(body io.Reader) {
 	if t := x.trace; t != nil && t.WroteRequest != nil {
 		t.WroteRequest(httptrace.WroteRequestInfo{})
 	}
+	return
 }
 
 // abortBody gives up on a request whose body cannot be sent as announced:
