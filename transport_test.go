@@ -282,33 +282,229 @@ func staleServer(t *testing.T) (addr string, conns *atomic.Int64) {
 	})
 }
 
+// uploadServer is a keep-alive HTTP/1.1 server for the retry tests. It
+// answers the first request on each connection. On a reused connection a
+// request may ask, with ?drop=, for the stale-connection failure a client
+// must survive, all without an answer: "head" closes the connection once
+// the request head has arrived, "body" once the whole body has, "mid-body"
+// after 64 KiB of it. Every body read to its end, or to the connection's
+// end, is recorded by path, so that a test sees a replay that sent an
+// empty, partial or second copy of a body.
+type uploadServer struct {
+	addr  string
+	conns *atomic.Int64
+	mu    sync.Mutex
+	got   map[string][]upload
+	open  map[string]net.Conn // by the client's address
+}
+
+type upload struct {
+	body []byte
+	err  error // the connection ended before the body did
+}
+
+func newUploadServer(t *testing.T) *uploadServer {
+	s := &uploadServer{got: map[string][]upload{}, open: map[string]net.Conn{}}
+	s.addr, s.conns = rawServer(t, s.serve)
+	return s
+}
+
+func (s *uploadServer) serve(c net.Conn, br *bufio.Reader) {
+	s.mu.Lock()
+	s.open[c.RemoteAddr().String()] = c
+	s.mu.Unlock()
+	for n := 0; ; n++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		drop := ""
+		if n > 0 {
+			drop = req.URL.Query().Get("drop")
+		}
+		switch drop {
+		case "head":
+			return
+		case "mid-body":
+			io.CopyN(io.Discard, req.Body, 64<<10)
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		s.mu.Lock()
+		s.got[req.URL.Path] = append(s.got[req.URL.Path], upload{body, err})
+		s.mu.Unlock()
+		if err != nil || drop == "body" {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	}
+}
+
+// uploads returns what the server received at path.
+func (s *uploadServer) uploads(path string) []upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got[path]
+}
+
+// closeConn closes the server's end of the connection from the client
+// address addr.
+func (s *uploadServer) closeConn(addr string) bool {
+	s.mu.Lock()
+	c := s.open[addr]
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// TestRetryOnStaleConnection checks DESIGN rule 6 on a pooled connection
+// that the server closed without answering: a request is replayed on a
+// fresh connection only when it can be sent whole again, and then exactly
+// once. The server must never receive an empty or partial body (a request
+// body drained by the first attempt and sent again), nor a request that
+// succeeded twice; a request that cannot be replayed fails with the typed
+// error.
 func TestRetryOnStaleConnection(t *testing.T) {
 	leaktest.Check(t)
-	addr, conns := staleServer(t)
-	tr := newTestTransport(t, Options{})
-	client := &http.Client{Transport: tr}
-	for i := 0; i < 5; i++ {
-		resp, err := client.Get("http://" + addr + "/")
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
+	srv := newUploadServer(t)
+	small := bytes.Repeat([]byte("small body. "), 100)
+	// Bigger than loopback's socket buffers, so that a server that stops
+	// reading after 64 KiB leaves the client mid-body.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16)
+	rewindable := func(body []byte) func(string) *http.Request {
+		return func(url string) *http.Request {
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+			if req.GetBody == nil {
+				t.Fatal("http.NewRequest set no GetBody for a bytes.Reader")
+			}
+			return req
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(b) != "ok" {
-			t.Fatalf("request %d: %q", i, b)
+	}
+	// A body that cannot be rewound: no GetBody, and with length false
+	// no Content-Length either (sent chunked).
+	oneShot := func(body []byte, length bool) func(string) *http.Request {
+		return func(url string) *http.Request {
+			req, _ := http.NewRequest("POST", url, io.NopCloser(bytes.NewReader(body)))
+			if length {
+				req.ContentLength = int64(len(body))
+			}
+			return req
 		}
 	}
-	if s := tr.Stats(); s.Retries != 4 || s.Failures != 0 || conns.Load() != 5 {
-		t.Fatalf("retries %d failures %d conns %d", s.Retries, s.Failures, conns.Load())
+	for _, tc := range []struct {
+		name string
+		drop string // what the server does to the request on the reused connection
+		req  func(url string) *http.Request
+		body []byte // the request's body: what the server must receive, whole
+		// closeFirst closes the reused connection after the pool hands it
+		// out and before the request is written (drop is then moot).
+		closeFirst bool
+		retried    bool // replayed on a fresh connection, and succeeds
+		received   int  // copies of the request the server reads
+	}{
+		{name: "GET", drop: "head", req: func(url string) *http.Request { return mustRequest(t, "GET", url) },
+			retried: true, received: 1},
+		{name: "rewindable POST", drop: "head", req: rewindable(small), body: small,
+			retried: true, received: 1},
+		{name: "rewindable POST cut mid-body", drop: "mid-body", req: rewindable(big), body: big,
+			retried: true, received: 1},
+		{name: "one-shot POST, nothing written", closeFirst: true, req: oneShot(small, false), body: small,
+			retried: true, received: 1},
+		// The server has the whole body: the request cannot be sent again,
+		// and the client cannot know whether the server acted on it.
+		{name: "one-shot chunked POST, body sent", drop: "body", req: oneShot(small, false), body: small,
+			retried: false, received: 1},
+		{name: "one-shot POST with Content-Length, body sent", drop: "body", req: oneShot(small, true), body: small,
+			retried: false, received: 1},
+		{name: "one-shot POST cut mid-body", drop: "mid-body", req: oneShot(big, false), body: big,
+			retried: false, received: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTestTransport(t, Options{})
+			base := "http://" + srv.addr
+			// The first request opens the connection that goes stale.
+			resp, err := tr.RoundTrip(mustRequest(t, "GET", base+"/warm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+
+			path := "/" + strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
+			req := tc.req(base + path + "?drop=" + tc.drop)
+			if tc.closeFirst {
+				req = req.WithContext(httptrace.WithClientTrace(req.Context(), closeOnReuse(t, tr, srv)))
+			}
+			resp, err = tr.RoundTrip(req)
+			if err == nil {
+				b, rerr := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if rerr != nil || string(b) != "ok" {
+					t.Errorf("response body %q, %v", b, rerr)
+				}
+			}
+
+			got := srv.uploads(path)
+			for i, u := range got {
+				if u.err != nil || !bytes.Equal(u.body, tc.body) {
+					t.Errorf("copy %d at the server: a body of %d bytes (%v), want the whole %d bytes", i, len(u.body), u.err, len(tc.body))
+				}
+			}
+			if len(got) != tc.received {
+				t.Errorf("the server read the request %d times, want %d", len(got), tc.received)
+			}
+			var wantRetries int64
+			if tc.retried {
+				wantRetries = 1
+				if err != nil {
+					t.Errorf("not replayed: %v", err)
+				}
+			} else {
+				var re *RequestError
+				switch {
+				case err == nil:
+					t.Errorf("succeeded, want a failure: the body was consumed on the stale connection")
+				case !errors.Is(err, ErrConnClosed) || !errors.As(err, &re) || !re.Reused || re.Retried != 0:
+					t.Errorf("error %v (%#v), want a *RequestError on a reused connection, not retried, wrapping ErrConnClosed", err, re)
+				}
+			}
+			if s := tr.Stats(); s.Retries != wantRetries {
+				t.Errorf("Stats().Retries = %d, want %d", s.Retries, wantRetries)
+			}
+		})
 	}
-	// A POST with a body that cannot be rewound is not replayed.
-	resp, err := client.Post("http://"+addr+"/", "text/plain", io.NopCloser(strings.NewReader("once")))
-	if err == nil {
-		resp.Body.Close()
-		// It may have landed on a fresh connection, which is fine.
-	} else if !errors.Is(err, ErrConnClosed) {
-		t.Fatalf("POST error %v", err)
-	}
+}
+
+// closeOnReuse returns a trace whose GotConn, for a connection from the
+// pool, has the server close it and waits until tr's loop has seen the
+// close: GotConn runs before anything is written, so the request meets a
+// stale connection with nothing of it sent. (For a pooled connection the
+// pool calls back on the caller's goroutine, so waiting here does not
+// hold up the loop that must see the close.)
+func closeOnReuse(t *testing.T, tr *Transport, srv *uploadServer) *httptrace.ClientTrace {
+	var once sync.Once
+	return &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if !info.Reused {
+			return
+		}
+		once.Do(func() {
+			closed := tr.Engine().Stats().Closed
+			if !srv.closeConn(info.Conn.LocalAddr().String()) {
+				t.Errorf("no server connection from %s", info.Conn.LocalAddr())
+				return
+			}
+			for deadline := time.Now().Add(10 * time.Second); tr.Engine().Stats().Closed == closed; {
+				if time.Now().After(deadline) {
+					t.Errorf("the client did not see the server close the connection")
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}}
 }
 
 func TestIdleConnectionsClosedByServer(t *testing.T) {
