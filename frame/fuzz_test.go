@@ -3,6 +3,8 @@ package frame
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // FuzzLineDecoder feeds arbitrary input cut at arbitrary points to a line
@@ -21,7 +23,7 @@ func FuzzLineDecoder(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, chunks := range [][][]byte{{data}, chunksFrom(data, cuts), bytewise(data)} {
+		for _, chunks := range [][][]byte{testkit.Whole(data), testkit.Chunks(data, cuts, 16), testkit.Bytewise(data)} {
 			d.Reset()
 			if got := feedChunks(d, chunks); !got.same(want) {
 				t.Fatalf("delim %q max %d chunks %q:\ngot  %v\nwant %v", delim, limit, chunks, got, want)
@@ -61,7 +63,7 @@ func FuzzLengthDecoder(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, chunks := range [][][]byte{{data}, chunksFrom(data, cuts), bytewise(data)} {
+		for _, chunks := range [][][]byte{testkit.Whole(data), testkit.Chunks(data, cuts, 16), testkit.Bytewise(data)} {
 			d.Reset()
 			if got := feedChunks(d, chunks); !got.same(want) {
 				t.Fatalf("%+v chunks %q:\ngot  %v\nwant %v", lf, chunks, got, want)

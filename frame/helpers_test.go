@@ -71,42 +71,6 @@ func feedChunks(d Decoder, chunks [][]byte) result {
 	return r
 }
 
-// splitAt returns data cut at the given offsets, which must be ascending.
-func splitAt(data []byte, cuts ...int) [][]byte {
-	var out [][]byte
-	prev := 0
-	for _, c := range cuts {
-		out = append(out, data[prev:c])
-		prev = c
-	}
-	return append(out, data[prev:])
-}
-
-// bytewise returns data cut into one-byte chunks.
-func bytewise(data []byte) [][]byte {
-	out := make([][]byte, len(data))
-	for i := range data {
-		out[i] = data[i : i+1]
-	}
-	return out
-}
-
-// chunksFrom cuts data into pieces whose sizes are drawn from sizes in turn
-// (each taken modulo 16, plus one), for fuzzing arbitrary split patterns.
-func chunksFrom(data []byte, sizes []byte) [][]byte {
-	var out [][]byte
-	for i := 0; len(data) > 0; i++ {
-		n := 1
-		if len(sizes) > 0 {
-			n = int(sizes[i%len(sizes)])%16 + 1
-		}
-		n = min(n, len(data))
-		out = append(out, data[:n])
-		data = data[n:]
-	}
-	return out
-}
-
 // refLines splits data the way a LineDecoder must: the line ends at the
 // first delimiter; a line longer than max fails as soon as max+len(delim)
 // bytes have arrived without a delimiter.

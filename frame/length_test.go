@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 var (
@@ -62,18 +64,10 @@ func TestLengthDecoderSplits(t *testing.T) {
 			in := []byte(tc.in)
 			d, _ := NewLengthDecoder(tc.f)
 			whole := feedChunks(d, [][]byte{in})
-			check := func(chunks [][]byte) {
-				t.Helper()
+			for s := range testkit.Splits(in, testkit.SplitOptions{Pairs: true}) {
 				d.Reset()
-				if got := feedChunks(d, chunks); !got.same(whole) {
-					t.Fatalf("chunks %q: got %v, want %v", chunks, got, whole)
-				}
-			}
-			check(bytewise(in))
-			for i := 0; i <= len(in); i++ {
-				check(splitAt(in, i))
-				for j := i; j <= len(in); j++ {
-					check(splitAt(in, i, j))
+				if got := feedChunks(d, s.Chunks); !got.same(whole) {
+					t.Fatalf("%s %q: got %v, want %v", s.Name, s.Chunks, got, whole)
 				}
 			}
 		})
