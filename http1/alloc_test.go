@@ -3,6 +3,8 @@ package http1
 import (
 	"net/http"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // raceEnabled is set by race_test.go when the race detector is on.
@@ -75,7 +77,7 @@ func TestAllocsParseResponse(t *testing.T) {
 		{"chunked with trailer", [][]byte{typicalChunked}},
 		{"chunked split everywhere", bytewise(typicalChunked)},
 	} {
-		allocs := testing.AllocsPerRun(1000, func() {
+		allocs := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
 			p.Reset("GET")
 			for _, c := range tc.chunks {
 				feedAll(t, &p, c)
@@ -84,9 +86,9 @@ func TestAllocsParseResponse(t *testing.T) {
 				t.Fatal("not done")
 			}
 		})
-		t.Logf("%s: %v allocs per response", tc.name, allocs)
+		t.Logf("%s: %.2f allocs per response", tc.name, allocs)
 		if allocs != 0 {
-			t.Errorf("%s: %v allocs per response, want 0", tc.name, allocs)
+			t.Errorf("%s: %.2f allocs per response, want 0", tc.name, allocs)
 		}
 	}
 }
@@ -114,22 +116,22 @@ func TestAllocsAppendRequestHead(t *testing.T) {
 	chunked := typicalRequest
 	chunked.Method, chunked.ContentLength, chunked.Close = "PUT", -1, true
 	for _, h := range []*RequestHead{&typicalRequest, &post, &chunked} {
-		allocs := testing.AllocsPerRun(1000, func() {
+		allocs := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
 			var err error
 			if buf, err = AppendRequestHead(buf[:0], h); err != nil {
 				t.Fatal(err)
 			}
 		})
 		if allocs != 0 {
-			t.Errorf("%s: %v allocs, want 0", h.Method, allocs)
+			t.Errorf("%s: %.2f allocs per head, want 0", h.Method, allocs)
 		}
 	}
-	allocs := testing.AllocsPerRun(1000, func() {
+	allocs := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
 		buf = AppendChunk(buf[:0], []byte("hello"))
 		buf, _ = AppendLastChunk(buf, nil)
 	})
 	if allocs != 0 {
-		t.Errorf("chunks: %v allocs, want 0", allocs)
+		t.Errorf("chunks: %.2f allocs per body, want 0", allocs)
 	}
 }
 
