@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // TestRedisCapture decodes replies captured from redis-server 7.0 speaking
@@ -19,19 +21,15 @@ func TestRedisCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := new(Decoder)
-	want := decode(d, whole(in))
+	want := decode(d, testkit.Whole(in))
 	if want.err != nil || len(want.vals) != 35 || want.buffered != 0 {
 		t.Fatalf("whole capture:\n%v", want)
 	}
-	for i := 0; i <= len(in); i++ {
+	for s := range testkit.Splits(in, testkit.SplitOptions{}) {
 		d.Reset()
-		if got := decode(d, splitAt(in, i)); !got.same(want) {
-			t.Fatalf("cut at %d:\n%v", i, got)
+		if got := decode(d, s.Chunks); !got.same(want) {
+			t.Fatalf("%s:\n%v", s.Name, got)
 		}
-	}
-	d.Reset()
-	if got := decode(d, bytewise(in)); !got.same(want) {
-		t.Fatalf("bytewise:\n%v", got)
 	}
 	var re []byte
 	for i := range want.vals {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // replyCases are replies as real Redis servers send them.
@@ -87,7 +89,7 @@ func TestDecodeReplies(t *testing.T) {
 	for _, tc := range replyCases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := []byte(tc.in)
-			got := decode(new(Decoder), whole(in))
+			got := decode(new(Decoder), testkit.Whole(in))
 			want := outcome{vals: []Value{tc.want}}
 			if !got.same(want) {
 				t.Fatalf("got\n%v\nwant\n%v", got, want)
@@ -103,18 +105,11 @@ func TestDecodeSplits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := []byte(tc.in)
 			d := new(Decoder)
-			want := decode(d, whole(in))
-			check := func(chunks [][]byte) {
-				t.Helper()
+			want := decode(d, testkit.Whole(in))
+			for s := range testkit.Splits(in, testkit.SplitOptions{Pairs: true}) {
 				d.Reset()
-				if got := decode(d, chunks); !got.same(want) {
-					t.Fatalf("chunks %q: got\n%v\nwant\n%v", chunks, got, want)
-				}
-			}
-			check(bytewise(in))
-			for i := 0; i <= len(in); i++ {
-				for j := i; j <= len(in); j++ {
-					check(splitAt(in, i, j))
+				if got := decode(d, s.Chunks); !got.same(want) {
+					t.Fatalf("%s %q: got\n%v\nwant\n%v", s.Name, s.Chunks, got, want)
 				}
 			}
 		})
@@ -131,22 +126,18 @@ func TestDecodeStream(t *testing.T) {
 		want.vals = append(want.vals, tc.want)
 	}
 	d := new(Decoder)
-	if got := decode(d, whole(in)); !got.same(want) {
+	if got := decode(d, testkit.Whole(in)); !got.same(want) {
 		t.Fatalf("whole stream: got\n%v", got)
 	}
-	for i := 0; i <= len(in); i++ {
+	for s := range testkit.Splits(in, testkit.SplitOptions{}) {
 		d.Reset()
-		if got := decode(d, splitAt(in, i)); !got.same(want) {
-			t.Fatalf("cut at %d: got\n%v", i, got)
+		if got := decode(d, s.Chunks); !got.same(want) {
+			t.Fatalf("%s: got\n%v", s.Name, got)
 		}
-	}
-	d.Reset()
-	if got := decode(d, bytewise(in)); !got.same(want) {
-		t.Fatalf("bytewise: got\n%v", got)
 	}
 	// Without its last byte the final reply stays buffered.
 	d.Reset()
-	got := decode(d, whole(in[:len(in)-1]))
+	got := decode(d, testkit.Whole(in[:len(in)-1]))
 	if len(got.vals) != len(want.vals)-1 || got.err != nil || got.buffered == 0 {
 		t.Fatalf("truncated stream: %d values, err %v, buffered %d", len(got.vals), got.err, got.buffered)
 	}
@@ -200,7 +191,7 @@ func TestDecodeMalformed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := []byte(tc.in)
 			d := new(Decoder)
-			got := decode(d, whole(in))
+			got := decode(d, testkit.Whole(in))
 			var pe *ProtocolError
 			if tc.problem == "" {
 				if !errors.Is(got.err, ErrLimit) {
@@ -212,7 +203,7 @@ func TestDecodeMalformed(t *testing.T) {
 			if d.Buffered() != 0 {
 				t.Fatalf("failed decoder holds %d bytes", d.Buffered())
 			}
-			for _, chunks := range [][][]byte{bytewise(in), splitAt(in, len(in)/2)} {
+			for _, chunks := range [][][]byte{testkit.Bytewise(in), testkit.SplitAt(in, len(in)/2)} {
 				d.Reset()
 				if other := decode(d, chunks); !other.same(got) {
 					t.Fatalf("chunks %q: got\n%v\nwant\n%v", chunks, other, got)
@@ -266,7 +257,7 @@ func TestDecodeLimits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := []byte(tc.in)
-			for _, chunks := range [][][]byte{whole(in), bytewise(in)} {
+			for _, chunks := range [][][]byte{testkit.Whole(in), testkit.Bytewise(in)} {
 				got := decode(NewDecoder(lim), chunks)
 				if tc.want == (LimitError{}) {
 					if got.err != nil || len(got.vals) != 1 {
@@ -299,7 +290,7 @@ func TestLimitsDefaults(t *testing.T) {
 // would otherwise recurse without bound, whole or byte at a time.
 func TestDeepNesting(t *testing.T) {
 	in := bytes.Repeat([]byte("*1\r\n"), 100000)
-	for _, chunks := range [][][]byte{whole(in), chunksFrom(in, []byte{7})} {
+	for _, chunks := range [][][]byte{testkit.Whole(in), testkit.Chunks(in, []byte{7}, 24)} {
 		got := decode(new(Decoder), chunks)
 		var le *LimitError
 		if !errors.As(got.err, &le) || le.Limit != "nesting depth" || le.Got != DefaultMaxDepth+1 {

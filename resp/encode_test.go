@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // allTypes holds at least one value of every type, nested in every way.
@@ -34,7 +36,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AppendValue(%v): %v", v, err)
 		}
-		got := decode(new(Decoder), whole(enc))
+		got := decode(new(Decoder), testkit.Whole(enc))
 		if got.err != nil || len(got.vals) != 1 || !equal(&got.vals[0], v) || got.buffered != 0 {
 			t.Fatalf("%v encoded as %q decodes to\n%v", v, enc, got)
 		}
@@ -43,15 +45,11 @@ func TestRoundTrip(t *testing.T) {
 	stream := mustEncode(allTypes...)
 	want := outcome{vals: allTypes}
 	d := new(Decoder)
-	for i := 0; i <= len(stream); i++ {
+	for s := range testkit.Splits(stream, testkit.SplitOptions{}) {
 		d.Reset()
-		if got := decode(d, splitAt(stream, i)); !got.same(want) {
-			t.Fatalf("cut at %d:\n%v", i, got)
+		if got := decode(d, s.Chunks); !got.same(want) {
+			t.Fatalf("%s:\n%v", s.Name, got)
 		}
-	}
-	d.Reset()
-	if got := decode(d, bytewise(stream)); !got.same(want) {
-		t.Fatalf("bytewise:\n%v", got)
 	}
 }
 
@@ -97,7 +95,7 @@ func TestAppendCommand(t *testing.T) {
 		}
 	}
 	// A command decodes as an array of bulk strings.
-	got := decode(new(Decoder), whole(AppendCommand(nil, "HSET", "h", "f", "v")))
+	got := decode(new(Decoder), testkit.Whole(AppendCommand(nil, "HSET", "h", "f", "v")))
 	want := arr(bulk("HSET"), bulk("h"), bulk("f"), bulk("v"))
 	if got.err != nil || len(got.vals) != 1 || !equal(&got.vals[0], &want) {
 		t.Fatalf("decoded command: %v", got)

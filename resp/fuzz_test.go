@@ -2,6 +2,8 @@ package resp
 
 import (
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 var fuzzLimits = []Limits{
@@ -24,8 +26,8 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data, cuts []byte, sel uint8) {
 		lim := fuzzLimits[int(sel)%len(fuzzLimits)]
 		d := NewDecoder(lim)
-		want := decode(d, whole(data))
-		for _, chunks := range [][][]byte{chunksFrom(data, cuts), bytewise(data)} {
+		want := decode(d, testkit.Whole(data))
+		for _, chunks := range [][][]byte{testkit.Chunks(data, cuts, 24), testkit.Bytewise(data)} {
 			d.Reset()
 			if got := decode(d, chunks); !got.same(want) {
 				t.Fatalf("chunks %q:\ngot\n%v\nwant\n%v", chunks, got, want)
@@ -41,7 +43,7 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("decoded value %v does not encode: %v", v, err)
 			}
 			d.Reset()
-			back := decode(d, whole(enc))
+			back := decode(d, testkit.Whole(enc))
 			if back.err != nil || len(back.vals) != 1 || !equal(&back.vals[0], v) {
 				t.Fatalf("%v encoded as %q decodes to\n%v", v, enc, back)
 			}
@@ -69,10 +71,10 @@ func FuzzRoundTrip(f *testing.F) {
 		enc := mustEncode(vals...)
 		want := outcome{vals: vals}
 		d := new(Decoder)
-		for i := 0; i <= len(enc); i++ {
+		for s := range testkit.Splits(enc, testkit.SplitOptions{}) {
 			d.Reset()
-			if got := decode(d, splitAt(enc, i)); !got.same(want) {
-				t.Fatalf("%q cut at %d:\ngot\n%v\nwant\n%v", enc, i, got, want)
+			if got := decode(d, s.Chunks); !got.same(want) {
+				t.Fatalf("%q %s:\ngot\n%v\nwant\n%v", enc, s.Name, got, want)
 			}
 		}
 	})

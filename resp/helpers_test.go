@@ -132,41 +132,6 @@ func decode(d *Decoder, chunks [][]byte) outcome {
 	return o
 }
 
-func whole(b []byte) [][]byte { return [][]byte{b} }
-
-func bytewise(b []byte) [][]byte {
-	out := make([][]byte, len(b))
-	for i := range b {
-		out[i] = b[i : i+1]
-	}
-	return out
-}
-
-func splitAt(b []byte, cuts ...int) [][]byte {
-	var out [][]byte
-	prev := 0
-	for _, c := range cuts {
-		out = append(out, b[prev:c])
-		prev = c
-	}
-	return append(out, b[prev:])
-}
-
-// chunksFrom cuts b into pieces sized by successive bytes of sizes.
-func chunksFrom(b, sizes []byte) [][]byte {
-	var out [][]byte
-	for i := 0; len(b) > 0; i++ {
-		n := 1
-		if len(sizes) > 0 {
-			n = int(sizes[i%len(sizes)])%24 + 1
-		}
-		n = min(n, len(b))
-		out = append(out, b[:n])
-		b = b[n:]
-	}
-	return out
-}
-
 func mustEncode(vals ...Value) []byte {
 	var b []byte
 	for i := range vals {
