@@ -2,6 +2,8 @@ package resp
 
 import (
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // TestDecodeAllocs pins the allocation profile of the driver's hot path:
@@ -25,7 +27,7 @@ func TestDecodeAllocs(t *testing.T) {
 	} {
 		in := []byte(tc.in)
 		d := new(Decoder)
-		if a := testing.AllocsPerRun(500, func() {
+		if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 			if err := d.Feed(in, emit); err != nil {
 				t.Fatal(err)
 			}
@@ -33,7 +35,7 @@ func TestDecodeAllocs(t *testing.T) {
 			t.Errorf("%s whole: %.2f allocs per Feed", tc.name, a)
 		}
 		half := len(in) / 2
-		if a := testing.AllocsPerRun(500, func() {
+		if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 			d.Feed(in[:half], emit)
 			if err := d.Feed(in[half:], emit); err != nil {
 				t.Fatal(err)
@@ -47,7 +49,7 @@ func TestDecodeAllocs(t *testing.T) {
 func TestEncodeAllocs(t *testing.T) {
 	skipAllocTest(t)
 	dst := make([]byte, 0, 256)
-	if a := testing.AllocsPerRun(500, func() {
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 		dst = AppendCommand(dst[:0], "SET", "key", "value", "EX", "10")
 		dst = AppendArrayLen(dst, 3)
 		dst = AppendBulkString(dst, "INCRBY")
@@ -56,11 +58,11 @@ func TestEncodeAllocs(t *testing.T) {
 		dst = AppendBulkUint(dst, 7)
 		dst = AppendBulkFloat(dst, 2.5)
 	}); a != 0 {
-		t.Errorf("encoding: %.2f allocs", a)
+		t.Errorf("encoding: %.2f allocs per round", a)
 	}
 	v := allTypes[len(allTypes)-3]
-	if a := testing.AllocsPerRun(500, func() { dst, _ = AppendValue(dst[:0], &v) }); a != 0 {
-		t.Errorf("AppendValue: %.2f allocs", a)
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() { dst, _ = AppendValue(dst[:0], &v) }); a != 0 {
+		t.Errorf("AppendValue: %.2f allocs per value", a)
 	}
 }
 
