@@ -75,7 +75,7 @@ func TestAllocsParseResponse(t *testing.T) {
 		{"whole", [][]byte{typicalResponse}},
 		{"head split", [][]byte{typicalResponse[:split], typicalResponse[split:]}},
 		{"chunked with trailer", [][]byte{typicalChunked}},
-		{"chunked split everywhere", bytewise(typicalChunked)},
+		{"chunked split everywhere", testkit.Bytewise(typicalChunked)},
 	} {
 		allocs := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
 			p.Reset("GET")

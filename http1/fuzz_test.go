@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 var fuzzMethods = [...]string{"GET", "HEAD", "POST", "CONNECT"}
@@ -63,11 +65,11 @@ func checkSplits(t *testing.T, data []byte, seed uint64, want string, run func(c
 		}
 	}
 	slices.Sort(cuts)
-	if got := run(splitAt(data, cuts...)); got != want {
+	if got := run(testkit.SplitAt(data, cuts...)); got != want {
 		t.Fatalf("split at %v:\n got %s\nwant %s", cuts, got, want)
 	}
 	if len(data) <= 512 {
-		if got := run(bytewise(data)); got != want {
+		if got := run(testkit.Bytewise(data)); got != want {
 			t.Fatalf("byte by byte:\n got %s\nwant %s", got, want)
 		}
 	}

@@ -185,22 +185,3 @@ func whole(method, in string) *result {
 	var p ResponseParser
 	return parse(&p, method, [][]byte{[]byte(in)}, true)
 }
-
-// splitAt returns in cut at the given offsets.
-func splitAt(in []byte, cuts ...int) [][]byte {
-	var out [][]byte
-	prev := 0
-	for _, c := range cuts {
-		out = append(out, in[prev:c])
-		prev = c
-	}
-	return append(out, in[prev:])
-}
-
-func bytewise(in []byte) [][]byte {
-	out := make([][]byte, len(in))
-	for i := range in {
-		out[i] = in[i : i+1]
-	}
-	return out
-}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 type respCase struct {
@@ -497,7 +499,7 @@ func TestProtocolErrorMessage(t *testing.T) {
 	}
 	// The line is quoted whole even when it was split across reads.
 	var p ResponseParser
-	r = parse(&p, "GET", splitAt([]byte("HTTP/1.1 200 OK\r\nX: 1\nContent-Length: 0\r\n\r\n"), 19, 21), true)
+	r = parse(&p, "GET", testkit.SplitAt([]byte("HTTP/1.1 200 OK\r\nX: 1\nContent-Length: 0\r\n\r\n"), 19, 21), true)
 	if r.err == nil || r.err.Error() != want {
 		t.Errorf("split: err = %v, want %s", r.err, want)
 	}
@@ -541,14 +543,14 @@ func TestReuse(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		for _, c := range validResponses {
 			p.Limits = c.limits
-			r := parse(&p, c.method, bytewise([]byte(c.in)), true)
+			r := parse(&p, c.method, testkit.Bytewise([]byte(c.in)), true)
 			if r.err != nil || r.body != c.body {
 				t.Fatalf("%s: err=%v body=%q", c.name, r.err, r.body)
 			}
 		}
 		for _, c := range invalidResponses {
 			p.Limits = c.limits
-			parse(&p, c.method, splitAt([]byte(c.in), len(c.in)/2), true)
+			parse(&p, c.method, testkit.SplitAt([]byte(c.in), len(c.in)/2), true)
 		}
 	}
 }
@@ -660,7 +662,7 @@ func TestIdleHoldsNothing(t *testing.T) {
 	cases := append(append([]respCase(nil), validResponses...), invalidResponses...)
 	for _, c := range cases {
 		in := []byte(c.in)
-		for _, chunks := range [][][]byte{{in}, bytewise(in), splitAt(in, len(in)/2)} {
+		for _, chunks := range [][][]byte{{in}, testkit.Bytewise(in), testkit.SplitAt(in, len(in)/2)} {
 			p := ResponseParser{Limits: c.limits}
 			p.Reset(c.method)
 			var err error

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -199,25 +198,15 @@ func TestRequestParserInvalid(t *testing.T) {
 // at each offset and at random pairs of offsets, and wants the same result.
 func TestRequestSplitEquivalence(t *testing.T) {
 	cases := append(append([]reqCase(nil), validRequests...), invalidRequests...)
-	rng := rand.New(rand.NewPCG(3, 4))
 	var p RequestParser
 	for _, c := range cases {
 		in := []byte(c.in)
 		p.Limits = c.limits
 		want := parseRequests(&p, [][]byte{in}).String()
-		check := func(how string, chunks [][]byte) {
-			t.Helper()
-			if got := parseRequests(&p, chunks).String(); got != want {
-				t.Fatalf("%s: fed %s:\n got %s\nwant %s", c.name, how, got, want)
+		for s := range testkit.Splits(in, testkit.SplitOptions{Random: 20, Seed: 3}) {
+			if got := parseRequests(&p, s.Chunks).String(); got != want {
+				t.Fatalf("%s: fed %s:\n got %s\nwant %s", c.name, s.Name, got, want)
 			}
-		}
-		check("byte by byte", bytewise(in))
-		for i := 0; i <= len(in); i++ {
-			check("split at "+itoa(i), splitAt(in, i))
-		}
-		for range 20 {
-			a, b := rng.IntN(len(in)), rng.IntN(len(in))
-			check("split at "+itoa(min(a, b))+","+itoa(max(a, b)), splitAt(in, min(a, b), max(a, b)))
 		}
 	}
 }
