@@ -25,6 +25,8 @@
 //     test's end) closes the listener and every live connection and waits
 //     for its handlers. Echo is the usual handler; ClosedAddr is an
 //     address where nothing listens.
+//   - Allocation counts (alloc.go): AllocsPerOp measures allocations per
+//     operation over batches, so that a fraction of one shows.
 //   - Real peer servers (peer.go): RequirePeer finds a server such as
 //     nginx or redis-server, and fails the test in CI where a developer's
 //     run skips it.
