@@ -16,16 +16,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resolver"
 )
 
 func TestDialWriteEcho(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, echoServe)
+		srv := testkit.NewServer(t, testkit.Echo)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		c, err := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
+		r := testkit.NewRecorder[*Conn]()
+		c, err := e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,21 +34,21 @@ func TestDialWriteEcho(t *testing.T) {
 		if err := c.Write([]byte("hello ")); err != nil {
 			t.Fatal(err)
 		}
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		c.Write([]byte("world"))
-		waitFor(t, "echo", func() bool { return string(r.bytes()) == "hello world" })
+		testkit.WaitFor(t, "echo", func() bool { return string(r.Bytes()) == "hello world" })
 		st := c.Stats()
 		if st.BytesIn != 11 || st.BytesOut != 11 || st.Queued != 0 {
 			t.Fatalf("conn stats %+v", st)
 		}
-		if c.RemoteAddr().String() != srv.addr() {
-			t.Fatalf("RemoteAddr %v, want %v", c.RemoteAddr(), srv.addr())
+		if c.RemoteAddr().String() != srv.Addr() {
+			t.Fatalf("RemoteAddr %v, want %v", c.RemoteAddr(), srv.Addr())
 		}
 		if la := c.LocalAddr().(*net.TCPAddr); la.Port == 0 {
 			t.Fatalf("LocalAddr %v", la)
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), ErrLocalClose)
+		mustIs(t, r.WaitClose(t), ErrLocalClose)
 		if err := c.Write([]byte("x")); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Write after close: %v", err)
 		}
@@ -138,29 +139,27 @@ func TestEchoManyConnections(t *testing.T) {
 		if s := cli.Stats(); s.Open != int64(n) || s.Dialed != int64(n) {
 			t.Fatalf("client stats %+v, want %d open", s, n)
 		}
-		waitFor(t, "server accepts", func() bool { return srvEng.Stats().Open == int64(n) })
+		testkit.WaitFor(t, "server accepts", func() bool { return srvEng.Stats().Open == int64(n) })
 	})
 }
 
 func TestConnectRefused(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testkit.ClosedAddr(t)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		if _, err := e.Dial(context.Background(), "tcp", addr, r.handler(), nil); err != nil {
+		r := testkit.NewRecorder[*Conn]()
+		if _, err := e.Dial(context.Background(), "tcp", addr, r, nil); err != nil {
 			t.Fatal(err)
 		}
-		err := r.waitClose(t)
+		err := r.WaitClose(t)
 		var de *DialError
 		if !errors.As(err, &de) {
 			t.Fatalf("want *DialError, got %T %v", err, err)
 		}
 		mustIs(t, err, ErrConnectRefused)
 		mustIs(t, err, syscall.ECONNREFUSED)
-		if len(r.opened) != 0 {
+		if r.Opened() {
 			t.Fatal("OnOpen called for a failed dial")
 		}
 		if s := e.Stats(); s.DialFails.Refused != 1 || s.Dialing != 0 {
@@ -208,10 +207,10 @@ func TestConnectTimeout(t *testing.T) {
 		addr := fullBacklogListener(t)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
+		r := testkit.NewRecorder[*Conn]()
 		start := time.Now()
-		e.Dial(context.Background(), "tcp", addr, r.handler(), &DialOptions{Timeout: 200 * time.Millisecond})
-		err := r.waitClose(t)
+		e.Dial(context.Background(), "tcp", addr, r, &DialOptions{Timeout: 200 * time.Millisecond})
+		err := r.WaitClose(t)
 		mustIs(t, err, ErrConnectTimeout)
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
@@ -231,19 +230,19 @@ func TestDialContextCancel(t *testing.T) {
 		addr := fullBacklogListener(t)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
+		r := testkit.NewRecorder[*Conn]()
 		ctx, cancel := context.WithCancel(context.Background())
-		e.Dial(ctx, "tcp", addr, r.handler(), nil)
+		e.Dial(ctx, "tcp", addr, r, nil)
 		time.AfterFunc(50*time.Millisecond, cancel)
-		err := r.waitClose(t)
+		err := r.WaitClose(t)
 		mustIs(t, err, context.Canceled)
 		if s := e.Stats(); s.DialFails.Canceled != 1 || s.Dialing != 0 {
 			t.Fatalf("stats %+v", s)
 		}
 		// A context already cancelled fails at once.
-		r2 := newResult()
-		e.Dial(ctx, "tcp", addr, r2.handler(), nil)
-		mustIs(t, r2.waitClose(t), context.Canceled)
+		r2 := testkit.NewRecorder[*Conn]()
+		e.Dial(ctx, "tcp", addr, r2, nil)
+		mustIs(t, r2.WaitClose(t), context.Canceled)
 	})
 }
 
@@ -266,9 +265,9 @@ func TestDNSFailure(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		e := newEngine(t, be, Config{Resolver: &fakeResolver{}})
 		defer e.Close()
-		r := newResult()
-		e.Dial(context.Background(), "tcp", "nosuch.example:80", r.handler(), nil)
-		err := r.waitClose(t)
+		r := testkit.NewRecorder[*Conn]()
+		e.Dial(context.Background(), "tcp", "nosuch.example:80", r, nil)
+		err := r.WaitClose(t)
 		var dnsErr *net.DNSError
 		if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 			t.Fatalf("want a not-found DNS error, got %v", err)
@@ -286,21 +285,21 @@ func TestDNSFailure(t *testing.T) {
 // TestDialTriesEveryAddress: the first address refuses, the second answers.
 func TestDialTriesEveryAddress(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, echoServe)
-		port := srv.ln.Addr().(*net.TCPAddr).Port
+		srv := testkit.NewServer(t, testkit.Echo)
+		port := srv.Port()
 		res := &fakeResolver{answers: map[string][]netip.Addr{
 			"multi.test": {netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")},
 		}}
 		e := newEngine(t, be, Config{Resolver: res})
 		defer e.Close()
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", fmt.Sprintf("multi.test:%d", port), r.handler(), nil)
-		r.waitOpen(t)
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", fmt.Sprintf("multi.test:%d", port), r, nil)
+		r.WaitOpen(t)
 		if got := c.RemoteAddr().(*net.TCPAddr).IP.String(); got != "127.0.0.1" {
 			t.Fatalf("connected to %s", got)
 		}
 		c.Close()
-		r.waitClose(t)
+		r.WaitClose(t)
 	})
 }
 
@@ -308,13 +307,13 @@ func TestDialLocalhostAndIPv6(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		srv := newGoServer(t, echoServe)
-		port := srv.ln.Addr().(*net.TCPAddr).Port
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp4", fmt.Sprintf("localhost:%d", port), r.handler(), nil)
-		r.waitOpen(t)
+		srv := testkit.NewServer(t, testkit.Echo)
+		port := srv.Port()
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp4", fmt.Sprintf("localhost:%d", port), r, nil)
+		r.WaitOpen(t)
 		c.Close()
-		r.waitClose(t)
+		r.WaitClose(t)
 
 		ln6, err := net.Listen("tcp6", "[::1]:0")
 		if err != nil {
@@ -324,22 +323,22 @@ func TestDialLocalhostAndIPv6(t *testing.T) {
 		defer ln6.Close()
 		go func() {
 			if c, err := ln6.Accept(); err == nil {
-				echoServe(c)
+				testkit.Echo(c)
 			}
 		}()
-		r6 := newResult()
-		c6, _ := e.Dial(context.Background(), "tcp", ln6.Addr().String(), r6.handler(), nil)
-		r6.waitOpen(t)
+		r6 := testkit.NewRecorder[*Conn]()
+		c6, _ := e.Dial(context.Background(), "tcp", ln6.Addr().String(), r6, nil)
+		r6.WaitOpen(t)
 		c6.Write([]byte("v6"))
-		waitFor(t, "v6 echo", func() bool { return string(r6.bytes()) == "v6" })
+		testkit.WaitFor(t, "v6 echo", func() bool { return string(r6.Bytes()) == "v6" })
 		c6.Close()
-		r6.waitClose(t)
+		r6.WaitClose(t)
 	})
 }
 
 func TestPeerResetMidStream(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			c.Write(bytes.Repeat([]byte("x"), 1000))
 			io.ReadFull(c, make([]byte, 5))
 			c.(*net.TCPConn).SetLinger(0) // close with RST
@@ -347,12 +346,12 @@ func TestPeerResetMidStream(t *testing.T) {
 		})
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
-		r.waitOpen(t)
-		waitFor(t, "data", func() bool { return len(r.bytes()) == 1000 })
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
+		r.WaitOpen(t)
+		testkit.WaitFor(t, "data", func() bool { return len(r.Bytes()) == 1000 })
 		c.Write([]byte("reset"))
-		err := r.waitClose(t)
+		err := r.WaitClose(t)
 		mustIs(t, err, ErrReset)
 		mustIs(t, err, syscall.ECONNRESET)
 	})
@@ -361,7 +360,7 @@ func TestPeerResetMidStream(t *testing.T) {
 func TestPeerHalfClose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		got := make(chan string, 1)
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			c.Write([]byte("bye"))
 			c.(*net.TCPConn).CloseWrite()
 			b, _ := io.ReadAll(c)
@@ -373,17 +372,17 @@ func TestPeerHalfClose(t *testing.T) {
 
 		// Without HalfCloseHandler: EOF closes with ErrPeerClosed after
 		// the data.
-		r := newResult()
-		e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
-		mustIs(t, r.waitClose(t), ErrPeerClosed)
-		if string(r.bytes()) != "bye" {
-			t.Fatalf("data before EOF: %q", r.bytes())
+		r := testkit.NewRecorder[*Conn]()
+		e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
+		mustIs(t, r.WaitClose(t), ErrPeerClosed)
+		if string(r.Bytes()) != "bye" {
+			t.Fatalf("data before EOF: %q", r.Bytes())
 		}
 		<-got
 
 		// With it: the connection stays writable.
-		hc := &halfCloser{result: newResult(), shut: make(chan struct{})}
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), hc, nil)
+		hc := &halfCloser{Recorder: testkit.NewRecorder[*Conn](), shut: make(chan struct{})}
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), hc, nil)
 		select {
 		case <-hc.shut:
 		case <-time.After(5 * time.Second):
@@ -395,25 +394,21 @@ func TestPeerHalfClose(t *testing.T) {
 			t.Fatalf("server read %q after half-close", s)
 		}
 		c.Close()
-		hc.waitClose(t)
+		hc.WaitClose(t)
 	})
 }
 
 type halfCloser struct {
-	*result
+	*testkit.Recorder[*Conn]
 	shut chan struct{}
 }
 
-func (h *halfCloser) OnOpen(c *Conn)             { h.result.handler().OnOpen(c) }
-func (h *halfCloser) OnData(c *Conn, b []byte)   { h.result.handler().OnData(c, b) }
-func (h *halfCloser) OnWritten(*Conn, int)       {}
-func (h *halfCloser) OnClose(c *Conn, err error) { h.result.handler().OnClose(c, err) }
-func (h *halfCloser) OnPeerCloseWrite(c *Conn)   { close(h.shut) }
+func (h *halfCloser) OnPeerCloseWrite(c *Conn) { close(h.shut) }
 
 func TestCloseWriteSendsQueuedBytesThenFIN(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		got := make(chan []byte, 1)
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			b, _ := io.ReadAll(c)
 			got <- b
 			c.Write([]byte("ack"))
@@ -421,8 +416,8 @@ func TestCloseWriteSendsQueuedBytesThenFIN(t *testing.T) {
 		})
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
 		payload := bytes.Repeat([]byte("0123456789"), 100_000) // 1 MB: several flushes
 		c.Write(payload)
 		c.CloseWrite()
@@ -437,9 +432,9 @@ func TestCloseWriteSendsQueuedBytesThenFIN(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("server never saw EOF")
 		}
-		mustIs(t, r.waitClose(t), ErrPeerClosed)
-		if string(r.bytes()) != "ack" {
-			t.Fatalf("read after CloseWrite: %q", r.bytes())
+		mustIs(t, r.WaitClose(t), ErrPeerClosed)
+		if string(r.Bytes()) != "ack" {
+			t.Fatalf("read after CloseWrite: %q", r.Bytes())
 		}
 	})
 }
@@ -447,13 +442,13 @@ func TestCloseWriteSendsQueuedBytesThenFIN(t *testing.T) {
 func TestWriteQueueLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		release := make(chan struct{})
-		srv := newGoServer(t, func(c net.Conn) { <-release; c.Close() }) // never reads
+		srv := testkit.NewServer(t, func(c net.Conn) { <-release; c.Close() }) // never reads
 		defer close(release)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{WriteQueueLimit: 256 << 10})
-		r.waitOpen(t)
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{WriteQueueLimit: 256 << 10})
+		r.WaitOpen(t)
 		chunk := make([]byte, 64<<10)
 		deadline := time.Now().Add(10 * time.Second)
 		var err error
@@ -471,42 +466,42 @@ func TestWriteQueueLimit(t *testing.T) {
 		}
 		// The connection is still usable.
 		c.Close()
-		mustIs(t, r.waitClose(t), ErrLocalClose)
+		mustIs(t, r.WaitClose(t), ErrLocalClose)
 	})
 }
 
 func TestIdleTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, echoServe)
+		srv := testkit.NewServer(t, testkit.Echo)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
+		r := testkit.NewRecorder[*Conn]()
 		start := time.Now()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{IdleTimeout: 150 * time.Millisecond})
-		r.waitOpen(t)
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{IdleTimeout: 150 * time.Millisecond})
+		r.WaitOpen(t)
 		// Activity pushes the deadline out.
 		for i := 0; i < 4; i++ {
 			time.Sleep(60 * time.Millisecond)
 			c.Write([]byte("k"))
 		}
-		err := r.waitClose(t)
+		err := r.WaitClose(t)
 		mustIs(t, err, ErrIdleTimeout)
 		if d := time.Since(start); d < 390*time.Millisecond {
 			t.Fatalf("closed after %v despite activity", d)
 		}
 		// SetIdleTimeout on an open connection.
-		r2 := newResult()
-		c2, _ := e.Dial(context.Background(), "tcp", srv.addr(), r2.handler(), nil)
-		r2.waitOpen(t)
+		r2 := testkit.NewRecorder[*Conn]()
+		c2, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r2, nil)
+		r2.WaitOpen(t)
 		c2.SetIdleTimeout(50 * time.Millisecond)
-		mustIs(t, r2.waitClose(t), ErrIdleTimeout)
+		mustIs(t, r2.WaitClose(t), ErrIdleTimeout)
 	})
 }
 
 func TestPauseResumeBackPressure(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		const total = 32 << 20
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			c.Write(make([]byte, total))
 			c.Close()
 		})
@@ -514,7 +509,7 @@ func TestPauseResumeBackPressure(t *testing.T) {
 		defer e.Close()
 		var n atomic.Int64
 		closed := make(chan error, 1)
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), &HandlerFuncs{
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), &HandlerFuncs{
 			Data: func(c *Conn, b []byte) {
 				if n.Add(int64(len(b))) > 1<<20 {
 					c.PauseRead()
@@ -522,7 +517,7 @@ func TestPauseResumeBackPressure(t *testing.T) {
 			},
 			Close: func(_ *Conn, err error) { closed <- err },
 		}, nil)
-		waitFor(t, "first MiB", func() bool { return n.Load() > 1<<20 })
+		testkit.WaitFor(t, "first MiB", func() bool { return n.Load() > 1<<20 })
 		time.Sleep(100 * time.Millisecond)
 		paused := n.Load()
 		time.Sleep(200 * time.Millisecond)
@@ -547,10 +542,11 @@ func TestPauseResumeBackPressure(t *testing.T) {
 }
 
 func TestSendUrgent(t *testing.T) {
+	testkit.CheckLeaks(t)
 	e := newEngine(t, BackendPoll, Config{})
 	defer e.Close()
 	oob := make(chan byte, 1)
-	srv := newGoServer(t, func(c net.Conn) {
+	srv := testkit.NewServer(t, func(c net.Conn) {
 		defer c.Close()
 		buf := make([]byte, 5)
 		io.ReadFull(c, buf)
@@ -573,8 +569,8 @@ func TestSendUrgent(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	r := newResult()
-	c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
+	r := testkit.NewRecorder[*Conn]()
+	c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
 	c.Write([]byte("hello"))
 	if err := c.SendUrgent([]byte{'!'}); err != nil {
 		t.Fatal(err)
@@ -588,17 +584,17 @@ func TestSendUrgent(t *testing.T) {
 		t.Fatal("no urgent data received")
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 
 	en := newEngine(t, BackendNet, Config{})
 	defer en.Close()
-	rn := newResult()
-	cn, _ := en.Dial(context.Background(), "tcp", srv.addr(), rn.handler(), nil)
+	rn := testkit.NewRecorder[*Conn]()
+	cn, _ := en.Dial(context.Background(), "tcp", srv.Addr(), rn, nil)
 	if err := cn.SendUrgent([]byte{1}); !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("net backend SendUrgent: %v", err)
 	}
 	cn.Close()
-	rn.waitClose(t)
+	rn.WaitClose(t)
 }
 
 func TestTimers(t *testing.T) {
@@ -636,7 +632,7 @@ func TestTimers(t *testing.T) {
 func TestCloseFiresEveryOnCloseOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		hang := fullBacklogListener(t)
-		srv := newGoServer(t, echoServe)
+		srv := testkit.NewServer(t, testkit.Echo)
 		e := newEngine(t, be, Config{})
 		var mu sync.Mutex
 		closes := map[*Conn]int{}
@@ -662,7 +658,7 @@ func TestCloseFiresEveryOnCloseOnce(t *testing.T) {
 		}
 		var all []*Conn
 		for i := 0; i < 20; i++ {
-			c, _ := e.Dial(context.Background(), "tcp", srv.addr(), h, nil)
+			c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), h, nil)
 			all = append(all, c)
 			c, _ = e.Dial(context.Background(), "tcp", ln.Addr().String(), h, nil)
 			all = append(all, c)
@@ -671,7 +667,7 @@ func TestCloseFiresEveryOnCloseOnce(t *testing.T) {
 			c, _ := e.Dial(context.Background(), "tcp", hang, h, nil)
 			all = append(all, c)
 		}
-		waitFor(t, "connections", func() bool { s := e.Stats(); return s.Open == 60 && s.Dialing == 5 })
+		testkit.WaitFor(t, "connections", func() bool { s := e.Stats(); return s.Open == 60 && s.Dialing == 5 })
 		e.Close()
 		mu.Lock()
 		defer mu.Unlock()
@@ -687,7 +683,7 @@ func TestCloseFiresEveryOnCloseOnce(t *testing.T) {
 		if reasons["engine"] < 45 || reasons["engine"]+reasons["peer"] != 65 {
 			t.Fatalf("reasons %v", reasons)
 		}
-		if _, err := e.Dial(context.Background(), "tcp", srv.addr(), h, nil); !errors.Is(err, ErrEngineClosed) {
+		if _, err := e.Dial(context.Background(), "tcp", srv.Addr(), h, nil); !errors.Is(err, ErrEngineClosed) {
 			t.Fatalf("Dial after Close: %v", err)
 		}
 	})
@@ -696,6 +692,7 @@ func TestCloseFiresEveryOnCloseOnce(t *testing.T) {
 // TestIdleConnectionsHoldNoGoroutine: with the poll backend, idle
 // connections cost no goroutine at all.
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
+	testkit.CheckLeaks(t)
 	const n = 2000
 	raiseFileLimit(t)
 	srv := newEngine(t, BackendPoll, Config{Loops: 1})
@@ -710,7 +707,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 	for i := 0; i < n; i++ {
 		e.Dial(context.Background(), "tcp", ln.Addr().String(), BaseHandler{}, nil)
 	}
-	waitFor(t, "connections", func() bool { return e.Stats().Open == n && srv.Stats().Open == n })
+	testkit.WaitFor(t, "connections", func() bool { return e.Stats().Open == n && srv.Stats().Open == n })
 	if g := runtime.NumGoroutine(); g > g0+4 {
 		t.Fatalf("%d goroutines for %d idle connections (was %d)", g, n, g0)
 	}
@@ -755,6 +752,7 @@ func TestHybridListenerSpreadsOverLoops(t *testing.T) {
 }
 
 func TestDialBadInput(t *testing.T) {
+	testkit.CheckLeaks(t)
 	e := newEngine(t, BackendAuto, Config{Loops: 1})
 	defer e.Close()
 	for _, tc := range []struct{ network, addr string }{
@@ -785,9 +783,9 @@ func TestDNSFailureThroughResolver(t *testing.T) {
 		defer res.Close()
 		e := newEngine(t, be, Config{Resolver: res})
 		defer e.Close()
-		r := newResult()
-		e.Dial(context.Background(), "tcp", "missing.test:443", r.handler(), nil)
-		err := r.waitClose(t)
+		r := testkit.NewRecorder[*Conn]()
+		e.Dial(context.Background(), "tcp", "missing.test:443", r, nil)
+		err := r.WaitClose(t)
 		mustIs(t, err, resolver.ErrNotFound)
 		var de *DialError
 		if !errors.As(err, &de) || !strings.Contains(err.Error(), "missing.test") {
@@ -797,6 +795,7 @@ func TestDNSFailureThroughResolver(t *testing.T) {
 }
 
 func TestTimerStopAfterClose(t *testing.T) {
+	testkit.CheckLeaks(t)
 	e := newEngine(t, BackendPoll, Config{Loops: 1})
 	tm := e.Loop(0).AfterFunc(time.Hour, func() {})
 	e.Close()
@@ -807,12 +806,12 @@ func TestTimerStopAfterClose(t *testing.T) {
 
 func TestLocalAddrFromAnotherGoroutine(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, echoServe)
+		srv := testkit.NewServer(t, testkit.Echo)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), nil)
-		r.waitOpen(t)
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, nil)
+		r.WaitOpen(t)
 		done := make(chan struct{})
 		go func() {
 			for i := 0; i < 100; i++ {
@@ -822,6 +821,6 @@ func TestLocalAddrFromAnotherGoroutine(t *testing.T) {
 		}()
 		c.Close()
 		<-done
-		r.waitClose(t)
+		r.WaitClose(t)
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // xorLayer is a toy layer: it XORs every byte with k, becomes ready 30 ms
@@ -44,7 +46,7 @@ func (x *xorLayer) Close(c *Conn)                 { c.WriteRaw([]byte{0xFF ^ x.k
 func TestLayer(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		got := make(chan []byte, 1)
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			buf := make([]byte, 5)
 			io.ReadFull(c, buf)
 			c.Write([]byte{'H' ^ 7, 'I' ^ 7})
@@ -55,19 +57,18 @@ func TestLayer(t *testing.T) {
 		e := newEngine(t, be, Config{})
 		defer e.Close()
 		x := &xorLayer{k: 7, started: make(chan struct{})}
-		r := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{Layer: x})
+		r := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{Layer: x})
 		<-x.started
-		select {
-		case <-r.opened:
+		time.Sleep(10 * time.Millisecond) // time for a premature OnOpen to show
+		if r.Opened() {
 			t.Fatal("OnOpen before the layer was ready")
-		case <-time.After(10 * time.Millisecond):
 		}
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		c.Write([]byte("hello"))
-		waitFor(t, "decoded reply", func() bool { return string(r.bytes()) == "HI" })
+		testkit.WaitFor(t, "decoded reply", func() bool { return string(r.Bytes()) == "HI" })
 		c.Close()
-		mustIs(t, r.waitClose(t), ErrLocalClose)
+		mustIs(t, r.WaitClose(t), ErrLocalClose)
 		if b := <-got; !bytes.Equal(b, []byte{'h' ^ 7, 'e' ^ 7, 'l' ^ 7, 'l' ^ 7, 'o' ^ 7, 0xFF ^ 7}) {
 			t.Fatalf("server saw %v", b)
 		}
@@ -76,27 +77,27 @@ func TestLayer(t *testing.T) {
 
 func TestLayerInputErrorAndCloseWithError(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be Backend) {
-		srv := newGoServer(t, func(c net.Conn) {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			c.Write([]byte{'!' ^ 3})
 			io.Copy(io.Discard, c)
 			c.Close()
 		})
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := newResult()
-		e.Dial(context.Background(), "tcp", srv.addr(), r.handler(), &DialOptions{Layer: &xorLayer{k: 3, started: make(chan struct{})}})
-		if err := r.waitClose(t); err == nil || err.Error() != "xor: forbidden byte" {
+		r := testkit.NewRecorder[*Conn]()
+		e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{Layer: &xorLayer{k: 3, started: make(chan struct{})}})
+		if err := r.WaitClose(t); err == nil || err.Error() != "xor: forbidden byte" {
 			t.Fatalf("close reason %v", err)
 		}
 
-		plain := newGoServer(t, echoServe)
-		r2 := newResult()
-		c, _ := e.Dial(context.Background(), "tcp", plain.addr(), r2.handler(), nil)
-		r2.waitOpen(t)
+		plain := testkit.NewServer(t, testkit.Echo)
+		r2 := testkit.NewRecorder[*Conn]()
+		c, _ := e.Dial(context.Background(), "tcp", plain.Addr(), r2, nil)
+		r2.WaitOpen(t)
 		why := errors.New("protocol: bad frame")
 		c.CloseWithError(why)
 		c.Close() // the first reason sticks
-		if err := r2.waitClose(t); err != why {
+		if err := r2.WaitClose(t); err != why {
 			t.Fatalf("close reason %v", err)
 		}
 	})
