@@ -155,21 +155,21 @@ func TestLengthDecoderAllocs(t *testing.T) {
 	in := []byte("\x00\x05hello\x00\x03abc\x00\x00")
 	n := 0
 	emit := func(p []byte) error { n += len(p); return nil }
-	if a := testing.AllocsPerRun(1000, func() { d.Feed(in, emit) }); a != 0 {
-		t.Fatalf("whole frames: %.1f allocs per Feed", a)
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() { d.Feed(in, emit) }); a != 0 {
+		t.Fatalf("whole frames: %.2f allocs per Feed", a)
 	}
-	if a := testing.AllocsPerRun(1000, func() {
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 		d.Feed(in[:1], emit)
 		d.Feed(in[1:4], emit)
 		d.Feed(in[4:], emit)
 	}); a != 0 {
-		t.Fatalf("split frames: %.1f allocs per round", a)
+		t.Fatalf("split frames: %.2f allocs per round", a)
 	}
 	dst := make([]byte, 0, 64)
-	if a := testing.AllocsPerRun(1000, func() {
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 		dst, _ = AppendLengthPrefixed(dst[:0], le4, in)
 	}); a != 0 {
-		t.Fatalf("AppendLengthPrefixed: %.1f allocs", a)
+		t.Fatalf("AppendLengthPrefixed: %.2f allocs per frame", a)
 	}
 }
 

@@ -180,15 +180,15 @@ func TestLineDecoderAllocs(t *testing.T) {
 	in := []byte("+OK\r\n:1\r\n$5\r\nhello\r\n")
 	n := 0
 	emit := func(l []byte) error { n += len(l); return nil }
-	if a := testing.AllocsPerRun(1000, func() { d.Feed(in, emit) }); a != 0 {
-		t.Fatalf("whole lines: %.1f allocs per Feed", a)
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() { d.Feed(in, emit) }); a != 0 {
+		t.Fatalf("whole lines: %.2f allocs per Feed", a)
 	}
 	// Lines split across Feeds borrow from the pool and give back.
-	if a := testing.AllocsPerRun(1000, func() {
+	if a := testkit.AllocsPerOp(10, testkit.AllocBatch, func() {
 		d.Feed(in[:7], emit)
 		d.Feed(in[7:], emit)
 	}); a != 0 {
-		t.Fatalf("split lines: %.1f allocs per round", a)
+		t.Fatalf("split lines: %.2f allocs per round", a)
 	}
 }
 
