@@ -374,8 +374,8 @@ func TestRetryOnStaleConnection(t *testing.T) {
 	// Bigger than loopback's socket buffers, so that a server that stops
 	// reading after 64 KiB leaves the client mid-body.
 	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16)
-	rewindable := func(body []byte) func(string) *http.Request {
-		return func(url string) *http.Request {
+	rewindable := func(body []byte) func(*testing.T, string) *http.Request {
+		return func(t *testing.T, url string) *http.Request {
 			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 			if req.GetBody == nil {
 				t.Fatal("http.NewRequest set no GetBody for a bytes.Reader")
@@ -385,8 +385,8 @@ func TestRetryOnStaleConnection(t *testing.T) {
 	}
 	// A body that cannot be rewound: no GetBody, and with length false
 	// no Content-Length either (sent chunked).
-	oneShot := func(body []byte, length bool) func(string) *http.Request {
-		return func(url string) *http.Request {
+	oneShot := func(body []byte, length bool) func(*testing.T, string) *http.Request {
+		return func(_ *testing.T, url string) *http.Request {
 			req, _ := http.NewRequest("POST", url, io.NopCloser(bytes.NewReader(body)))
 			if length {
 				req.ContentLength = int64(len(body))
@@ -397,7 +397,7 @@ func TestRetryOnStaleConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		drop string // what the server does to the request on the reused connection
-		req  func(url string) *http.Request
+		req  func(t *testing.T, url string) *http.Request
 		body []byte // the request's body: what the server must receive, whole
 		// closeFirst closes the reused connection after the pool hands it
 		// out and before the request is written (drop is then moot).
@@ -405,7 +405,7 @@ func TestRetryOnStaleConnection(t *testing.T) {
 		retried    bool // replayed on a fresh connection, and succeeds
 		received   int  // copies of the request the server reads
 	}{
-		{name: "GET", drop: "head", req: func(url string) *http.Request { return mustRequest(t, "GET", url) },
+		{name: "GET", drop: "head", req: func(t *testing.T, url string) *http.Request { return mustRequest(t, "GET", url) },
 			retried: true, received: 1},
 		{name: "rewindable POST", drop: "head", req: rewindable(small), body: small,
 			retried: true, received: 1},
@@ -434,7 +434,7 @@ func TestRetryOnStaleConnection(t *testing.T) {
 			resp.Body.Close()
 
 			path := "/" + strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
-			req := tc.req(base + path + "?drop=" + tc.drop)
+			req := tc.req(t, base+path+"?drop="+tc.drop)
 			if tc.closeFirst {
 				req = req.WithContext(httptrace.WithClientTrace(req.Context(), closeOnReuse(t, tr, srv)))
 			}
