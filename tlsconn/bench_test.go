@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // Benchmarks for issue 3 (scenarios tls-handshake and tls-idle of the
@@ -42,34 +43,14 @@ const handshakeConcurrency = 8
 // connect, a handshake and a close; the server's share of the CPU is in
 // the figures for both clients alike.
 func BenchmarkHandshake(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	scfg := serverTLS()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tc := tls.Server(c, scfg)
-				tc.SetDeadline(time.Now().Add(30 * time.Second))
-				if tc.Handshake() == nil {
-					io.Copy(io.Discard, tc)
-				}
-				c.Close()
-			}()
+	addr := testkit.NewServer(b, func(c net.Conn) {
+		tc := tls.Server(c, scfg)
+		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if tc.Handshake() == nil {
+			io.Copy(io.Discard, tc)
 		}
-	}()
-	defer func() { ln.Close(); wg.Wait() }()
-	addr := ln.Addr().String()
+	}).Addr()
 
 	for _, mode := range []string{"full", "resumed"} {
 		cfg := Config{RootCAsPEM: pki().ca.pem, DisableResumption: mode == "full"}

@@ -22,12 +22,12 @@ func TestCloseWriteSendsCloseNotify(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, be engine.Backend) {
 				e := newEngine(t, be)
 				srv := newResult()
-				addr := newEngineServer(t, e, serverTLS(), func(*engine.Conn) engine.Handler { return srv.handler() })
+				addr := newEngineServer(t, e, serverTLS(), func(*engine.Conn) engine.Handler { return srv })
 				cl := newClient(t, Config{})
 				r := newResult()
 				c := dial(t, e, cl, localhostAddr(addr), r)
 				if !early {
-					r.waitOpen(t)
+					r.WaitOpen(t)
 				}
 				if err := c.Write([]byte("hello")); err != nil {
 					t.Fatal(err)
@@ -38,13 +38,13 @@ func TestCloseWriteSendsCloseNotify(t *testing.T) {
 				if err := c.Write([]byte("more")); err == nil {
 					t.Fatal("Write after CloseWrite succeeded")
 				}
-				err := srv.waitClose(t)
+				err := srv.WaitClose(t)
 				mustIs(t, err, ErrCloseNotify)
-				if got := string(srv.bytes()); got != "hello" {
+				if got := string(srv.Bytes()); got != "hello" {
 					t.Fatalf("server read %q", got)
 				}
 				c.Close()
-				r.waitClose(t)
+				r.WaitClose(t)
 			})
 		})
 	}
@@ -66,12 +66,12 @@ func TestCloseWriteThenRead(t *testing.T) {
 		e := newEngine(t, be)
 		cl := newClient(t, Config{})
 		r := newResult()
-		c := dial(t, e, cl, localhostAddr(srv.addr()), r)
+		c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
 		c.Write([]byte("request"))
 		c.CloseWrite() // before the handshake has finished, most likely
-		if got := string(r.waitData(t, len("got request"))); got != "got request" {
+		if got := string(r.WaitData(t, len("got request"))); got != "got request" {
 			t.Fatalf("got %q", got)
 		}
-		mustIs(t, r.waitClose(t), ErrCloseNotify)
+		mustIs(t, r.WaitClose(t), ErrCloseNotify)
 	})
 }

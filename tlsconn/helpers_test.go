@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -20,7 +19,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // checkLeaks must be registered with t.Cleanup before anything else, so
@@ -28,7 +27,7 @@ import (
 // handshake workers are back to where they were.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	t.Cleanup(func() { // runs first: the workers go before the goroutine count is read
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -187,82 +186,23 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 
 // ---- peers ----
 
-// goTLSServer is a crypto/tls server on Go's net package: serve runs on a
-// goroutine per connection after the handshake.
-type goTLSServer struct {
-	ln    net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-func newGoTLSServer(t *testing.T, cfg *tls.Config, serve func(c *tls.Conn)) *goTLSServer {
+// newGoTLSServer starts a crypto/tls server on Go's net package: serve
+// runs on a goroutine per connection after the handshake.
+func newGoTLSServer(t *testing.T, cfg *tls.Config, serve func(c *tls.Conn)) *testkit.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &goTLSServer{ln: ln, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.track(c, true)
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer s.track(c, false)
-				defer c.Close()
-				tc := tls.Server(c, cfg)
-				tc.SetDeadline(time.Now().Add(10 * time.Second))
-				if tc.Handshake() != nil {
-					return
-				}
-				serve(tc)
-			}()
+	return testkit.NewServer(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if tc.Handshake() != nil {
+			return
 		}
-	}()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *goTLSServer) track(c net.Conn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-}
-
-func (s *goTLSServer) addr() string { return s.ln.Addr().String() }
-
-func (s *goTLSServer) port() string {
-	_, port, _ := net.SplitHostPort(s.addr())
-	return port
-}
-
-func (s *goTLSServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+		serve(tc)
+	})
 }
 
 // echoTLS copies what it reads back until EOF, then closes with
 // close_notify.
-func echoTLS(c *tls.Conn) {
-	io.Copy(c, c)
-	c.Close()
-}
+func echoTLS(c *tls.Conn) { testkit.Echo(c) }
 
 // newEngine returns an engine closed at cleanup.
 func newEngine(t *testing.T, be engine.Backend) *engine.Engine {
@@ -305,93 +245,14 @@ func newClient(t *testing.T, cfg Config) *Client {
 }
 
 // result collects a connection's callbacks for a test to wait on.
-type result struct {
-	opened chan struct{}
-	closed chan error
-	mu     sync.Mutex
-	data   []byte
-	onOpen func(c *engine.Conn)
-	onData func(c *engine.Conn, b []byte)
-}
+type result = testkit.Recorder[*engine.Conn]
 
-func newResult() *result {
-	return &result{opened: make(chan struct{}, 1), closed: make(chan error, 1)}
-}
-
-func (r *result) handler() *engine.HandlerFuncs {
-	return &engine.HandlerFuncs{
-		Open: func(c *engine.Conn) {
-			if r.onOpen != nil {
-				r.onOpen(c)
-			}
-			r.opened <- struct{}{}
-		},
-		Data: func(c *engine.Conn, b []byte) {
-			r.mu.Lock()
-			r.data = append(r.data, b...)
-			r.mu.Unlock()
-			if r.onData != nil {
-				r.onData(c, b)
-			}
-		},
-		Close: func(_ *engine.Conn, err error) { r.closed <- err },
-	}
-}
-
-func (r *result) bytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]byte(nil), r.data...)
-}
-
-func (r *result) waitOpen(t *testing.T) {
-	t.Helper()
-	select {
-	case <-r.opened:
-	case err := <-r.closed:
-		// OnOpen, if it ran, ran before OnClose: both may be ready.
-		select {
-		case <-r.opened:
-			r.closed <- err
-		default:
-			t.Fatalf("closed before open: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out waiting for OnOpen")
-	}
-}
-
-func (r *result) waitClose(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-r.closed:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("timed out waiting for OnClose")
-	}
-	return nil
-}
-
-// waitData waits until the collected plaintext has n bytes.
-func (r *result) waitData(t *testing.T, n int) []byte {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b := r.bytes()
-		if len(b) >= n {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d bytes, have %d", n, len(b))
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+func newResult() *result { return testkit.NewRecorder[*engine.Conn]() }
 
 // dial dials address through cl with r's handler.
 func dial(t *testing.T, e *engine.Engine, cl *Client, address string, r *result) *engine.Conn {
 	t.Helper()
-	c, err := cl.Dial(context.Background(), e, "tcp", address, r.handler(), nil)
+	c, err := cl.Dial(context.Background(), e, "tcp", address, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +262,7 @@ func dial(t *testing.T, e *engine.Engine, cl *Client, address string, r *result)
 // dialServerName dials address but verifies serverName.
 func dialServerName(t *testing.T, e *engine.Engine, cl *Client, address, serverName string, r *result) *engine.Conn {
 	t.Helper()
-	c, err := e.Dial(context.Background(), "tcp", address, r.handler(), &engine.DialOptions{Layer: cl.Layer(serverName)})
+	c, err := e.Dial(context.Background(), "tcp", address, r, &engine.DialOptions{Layer: cl.Layer(serverName)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 var backends = []engine.Backend{engine.BackendPoll, engine.BackendNet}
@@ -40,12 +41,12 @@ func TestEchoGoServer(t *testing.T) {
 		e := newEngine(t, be)
 		cl := newClient(t, Config{})
 		r := newResult()
-		c := dial(t, e, cl, localhostAddr(srv.addr()), r)
-		r.waitOpen(t)
+		c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
+		r.WaitOpen(t)
 		if err := c.Write([]byte("hello")); err != nil {
 			t.Fatal(err)
 		}
-		if got := r.waitData(t, 5); string(got) != "HELLO" {
+		if got := r.WaitData(t, 5); string(got) != "HELLO" {
 			t.Fatalf("got %q", got)
 		}
 		st, ok := State(c)
@@ -53,7 +54,7 @@ func TestEchoGoServer(t *testing.T) {
 			t.Fatalf("state %v: version %x, server name %q", ok, st.Version, st.ServerName)
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 		if err := <-gotEOF; err != io.EOF {
 			t.Fatalf("server read %v, want io.EOF (close_notify)", err)
 		}
@@ -79,12 +80,12 @@ func TestEchoEngineServer(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r.waitOpen(t)
-		if got := r.waitData(t, len(payload)); !bytes.Equal(got, payload) {
+		r.WaitOpen(t)
+		if got := r.WaitData(t, len(payload)); !bytes.Equal(got, payload) {
 			t.Fatalf("echo differs (%d bytes)", len(got))
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 	})
 }
 
@@ -103,12 +104,12 @@ func TestIPAddressVerified(t *testing.T) {
 	cl := newClient(t, Config{})
 	r := newResult()
 	c := dial(t, e, cl, addr, r)
-	r.waitOpen(t)
+	r.WaitOpen(t)
 	if s := <-sni; s != "" {
 		t.Fatalf("SNI %q sent for an IP address", s)
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 }
 
 // TestPeerCloseNotify: the server ends the session properly, then
@@ -122,12 +123,12 @@ func TestPeerCloseNotify(t *testing.T) {
 		e := newEngine(t, be)
 		cl := newClient(t, Config{})
 		r := newResult()
-		dialServerName(t, e, cl, srv.addr(), "localhost", r)
-		r.waitOpen(t)
-		err := r.waitClose(t)
+		dialServerName(t, e, cl, srv.Addr(), "localhost", r)
+		r.WaitOpen(t)
+		err := r.WaitClose(t)
 		mustIs(t, err, ErrCloseNotify)
 		mustIs(t, err, engine.ErrPeerClosed)
-		if got := string(r.bytes()); got != "bye" {
+		if got := string(r.Bytes()); got != "bye" {
 			t.Fatalf("got %q before close_notify", got)
 		}
 	})
@@ -136,34 +137,25 @@ func TestPeerCloseNotify(t *testing.T) {
 func TestPeerCloseTruncated(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
 		raw := make(chan net.Conn, 1)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			tc := tls.Server(c, serverTLS())
 			if tc.Handshake() == nil {
 				tc.Write([]byte("partial"))
 			}
 			c.Close() // TCP close, no close_notify
 			raw <- c
-		}()
+		})
 		e := newEngine(t, be)
 		cl := newClient(t, Config{})
 		r := newResult()
-		dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
-		r.waitOpen(t)
-		err = r.waitClose(t)
+		dialServerName(t, e, cl, srv.Addr(), "localhost", r)
+		r.WaitOpen(t)
+		err := r.WaitClose(t)
 		mustIs(t, err, ErrTruncated)
 		if errors.Is(err, engine.ErrPeerClosed) {
 			t.Fatal("a truncated session must not look like a clean close")
 		}
-		if got := string(r.bytes()); got != "partial" {
+		if got := string(r.Bytes()); got != "partial" {
 			t.Fatalf("got %q", got)
 		}
 		<-raw
@@ -176,16 +168,7 @@ func TestPeerCloseTruncated(t *testing.T) {
 func TestPeerClosesDuringHandshake(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
 		for _, reset := range []bool{false, true} {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
+			srv := testkit.NewServer(t, func(c net.Conn) {
 				if reset {
 					c.Read(make([]byte, 100)) // the handshake has begun
 					c.(*net.TCPConn).SetLinger(0)
@@ -195,12 +178,12 @@ func TestPeerClosesDuringHandshake(t *testing.T) {
 					io.Copy(io.Discard, c)
 				}
 				c.Close()
-			}()
+			})
 			e := newEngine(t, be)
 			cl := newClient(t, Config{})
 			r := newResult()
-			dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
-			err = r.waitClose(t)
+			dialServerName(t, e, cl, srv.Addr(), "localhost", r)
+			err := r.WaitClose(t)
 			want := engine.ErrPeerClosed
 			if reset {
 				want = engine.ErrReset
@@ -209,7 +192,7 @@ func TestPeerClosesDuringHandshake(t *testing.T) {
 			if !errors.As(err, &he) || !errors.Is(err, want) {
 				t.Fatalf("reset %v: close reason %v (%T)", reset, err, err)
 			}
-			if len(r.opened) != 0 {
+			if r.Opened() {
 				t.Fatal("OnOpen ran")
 			}
 		}
@@ -220,25 +203,15 @@ func TestPeerClosesDuringHandshake(t *testing.T) {
 // handshake with crypto/tls's own words.
 func TestNotTLS(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	srv := testkit.NewServer(t, func(c net.Conn) {
 		c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 		io.Copy(io.Discard, c)
-		c.Close()
-	}()
+	})
 	e := newEngine(t, engine.BackendPoll)
 	cl := newClient(t, Config{})
 	r := newResult()
-	dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
-	err = r.waitClose(t)
+	dialServerName(t, e, cl, srv.Addr(), "localhost", r)
+	err := r.WaitClose(t)
 	var he *HandshakeError
 	if !errors.As(err, &he) {
 		t.Fatalf("close reason %v (%T)", err, err)
@@ -253,28 +226,17 @@ func TestWriteQueueLimit(t *testing.T) {
 	e := newEngine(t, engine.BackendPoll)
 	// The server waits before its handshake, so that the first writes
 	// find it in progress, and then reads nothing.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	block := make(chan struct{})
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	srv := testkit.NewServer(t, func(c net.Conn) {
 		time.Sleep(200 * time.Millisecond)
 		if tls.Server(c, serverTLS()).Handshake() == nil {
 			<-block
 		}
-	}()
-	defer func() { close(block); ln.Close(); <-served }()
+	})
+	defer close(block)
 	cl := newClient(t, Config{})
 	r := newResult()
-	c, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), r.handler(), &engine.DialOptions{Layer: cl.Layer("localhost"), WriteQueueLimit: 64 << 10})
+	c, err := e.Dial(t.Context(), "tcp", srv.Addr(), r, &engine.DialOptions{Layer: cl.Layer("localhost"), WriteQueueLimit: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +246,7 @@ func TestWriteQueueLimit(t *testing.T) {
 	if err := c.Write(make([]byte, 8<<10)); !errors.Is(err, engine.ErrWriteQueueFull) {
 		t.Fatalf("second write during handshake: %v", err)
 	}
-	r.waitOpen(t)
+	r.WaitOpen(t)
 	// The server does not read: the queue fills and Write says so
 	// instead of growing it.
 	full := false
@@ -302,7 +264,7 @@ func TestWriteQueueLimit(t *testing.T) {
 		t.Fatalf("queued %d bytes, limit 64 KiB", q)
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 	if err := c.Write([]byte("x")); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
@@ -312,17 +274,17 @@ func TestWriteQueueLimit(t *testing.T) {
 // once.
 func TestCloseDuringHandshake(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
-		ln := silentServer(t)
+		silent := testkit.NewServer(t, nil) // never answers
 		e := newEngine(t, be)
 		cl := newClient(t, Config{HandshakeTimeout: time.Minute})
 		r := newResult()
-		c := dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
+		c := dialServerName(t, e, cl, silent.Addr(), "localhost", r)
 		waitWorkers(t, 1)
 		if _, ok := State(c); ok {
 			t.Fatal("State ok during the handshake")
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 		waitWorkers(t, 0)
 	})
 }
@@ -331,7 +293,7 @@ func TestCloseDuringHandshake(t *testing.T) {
 // blocked in handshakes.
 func TestEngineCloseDuringHandshake(t *testing.T) {
 	checkLeaks(t)
-	ln := silentServer(t)
+	silent := testkit.NewServer(t, nil) // never answers
 	e, err := engine.New(engine.Config{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +306,7 @@ func TestEngineCloseDuringHandshake(t *testing.T) {
 				closed.Add(1)
 			}
 		}}
-		if _, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), h, &engine.DialOptions{Layer: cl.Layer("localhost")}); err != nil {
+		if _, err := e.Dial(t.Context(), "tcp", silent.Addr(), h, &engine.DialOptions{Layer: cl.Layer("localhost")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,34 +316,6 @@ func TestEngineCloseDuringHandshake(t *testing.T) {
 		t.Fatalf("%d of 5 closed with ErrEngineClosed", closed.Load())
 	}
 	waitWorkers(t, 0)
-}
-
-// silentServer accepts TCP connections and never answers.
-func silentServer(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln
 }
 
 // waitWorkers waits until exactly n client handshake workers run.

@@ -38,14 +38,14 @@ func startNginx(t *testing.T, o nginxOpts) (addr string) {
 func httpGet(t *testing.T, e *engine.Engine, cl *Client, addr, serverName string) (resp string, st tls.ConnectionState, closeErr error) {
 	t.Helper()
 	r := newResult()
-	r.onOpen = func(c *engine.Conn) {
+	r.OpenHook = func(c *engine.Conn) {
 		st, _ = State(c)
 		c.Write([]byte("GET / HTTP/1.1\r\nHost: " + serverName + "\r\nConnection: close\r\n\r\n"))
 	}
 	dialServerName(t, e, cl, addr, serverName, r)
-	r.waitOpen(t)
-	closeErr = r.waitClose(t)
-	return string(r.bytes()), st, closeErr
+	r.WaitOpen(t)
+	closeErr = r.WaitClose(t)
+	return string(r.Bytes()), st, closeErr
 }
 
 func TestNginxHTTP(t *testing.T) {
@@ -67,14 +67,14 @@ func TestNginxHTTP(t *testing.T) {
 
 		// A dial by name: resolved by the engine, SNI from the name.
 		r := newResult()
-		r.onOpen = func(c *engine.Conn) {
+		r.OpenHook = func(c *engine.Conn) {
 			c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
 		}
 		dial(t, e, cl, localhostAddr(addr), r)
-		r.waitOpen(t)
-		mustIs(t, r.waitClose(t), ErrCloseNotify)
-		if !strings.Contains(string(r.bytes()), "sni=localhost") {
-			t.Fatalf("response %q", r.bytes())
+		r.WaitOpen(t)
+		mustIs(t, r.WaitClose(t), ErrCloseNotify)
+		if !strings.Contains(string(r.Bytes()), "sni=localhost") {
+			t.Fatalf("response %q", r.Bytes())
 		}
 	}
 }
@@ -111,20 +111,20 @@ func TestNginxALPN(t *testing.T) {
 		cl := newClient(t, Config{NextProtos: c.offer, RequireALPN: true})
 		r := newResult()
 		conn := dialServerName(t, e, cl, addr, "localhost", r)
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		if got := NegotiatedProtocol(conn); got != c.want {
 			t.Fatalf("offer %v: negotiated %q, want %q", c.offer, got, c.want)
 		}
 		if c.want == "http/1.1" {
 			conn.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
-			r.waitClose(t)
-			if !strings.HasPrefix(string(r.bytes()), "HTTP/1.1 200 OK") {
-				t.Fatalf("response %q", r.bytes())
+			r.WaitClose(t)
+			if !strings.HasPrefix(string(r.Bytes()), "HTTP/1.1 200 OK") {
+				t.Fatalf("response %q", r.Bytes())
 			}
 			continue
 		}
 		conn.Close()
-		r.waitClose(t)
+		r.WaitClose(t)
 	}
 }
 

@@ -8,12 +8,12 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // TestServerSpeaksFirst: in TLS 1.2 the server's Finished comes last, and
@@ -31,13 +31,13 @@ func TestServerSpeaksFirst(t *testing.T) {
 			})
 			e := newEngine(t, be)
 			r := newResult()
-			c := dialServerName(t, e, newClient(t, Config{}), srv.addr(), "localhost", r)
-			r.waitOpen(t)
-			if got := r.waitData(t, 11); string(got) != "220 ready\r\n" {
+			c := dialServerName(t, e, newClient(t, Config{}), srv.Addr(), "localhost", r)
+			r.WaitOpen(t)
+			if got := r.WaitData(t, 11); string(got) != "220 ready\r\n" {
 				t.Fatalf("%s: got %q", tls.VersionName(version), got)
 			}
 			c.Close()
-			r.waitClose(t)
+			r.WaitClose(t)
 		}
 	})
 }
@@ -48,20 +48,20 @@ func TestServerSpeaksFirst(t *testing.T) {
 func TestSplitReads(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
 		srv := newGoTLSServer(t, serverTLS(), echoTLS)
-		proxy := newTrickleProxy(t, srv.addr())
+		proxy := newTrickleProxy(t, srv.Addr())
 		e := newEngine(t, be)
 		r := newResult()
 		c := dialServerName(t, e, newClient(t, Config{}), proxy, "localhost", r)
 		payload := make([]byte, 6<<10)
 		rand.Read(payload)
 		c.Write(payload[:100]) // during the handshake
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		c.Write(payload[100:])
-		if got := r.waitData(t, len(payload)); !bytes.Equal(got, payload) {
+		if got := r.WaitData(t, len(payload)); !bytes.Equal(got, payload) {
 			t.Fatal("echo differs")
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 	})
 }
 
@@ -69,44 +69,19 @@ func TestSplitReads(t *testing.T) {
 // pauses between them.
 func newTrickleProxy(t *testing.T, target string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			a, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial("tcp", target)
-			if err != nil {
-				a.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, a, b)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); trickle(b, a); b.(*net.TCPConn).CloseWrite() }()
-			go func() { defer wg.Done(); trickle(a, b); a.(*net.TCPConn).CloseWrite() }()
+	proxy := testkit.NewServer(t, func(a net.Conn) {
+		b, err := net.Dial("tcp", target)
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+		defer b.Close()
+		done := make(chan struct{})
+		go func() { defer close(done); trickle(a, b); a.(*net.TCPConn).CloseWrite() }()
+		trickle(b, a)
+		b.(*net.TCPConn).CloseWrite()
+		<-done
 	})
-	return ln.Addr().String()
+	return proxy.Addr()
 }
 
 func trickle(dst io.Writer, src io.Reader) {
@@ -135,19 +110,8 @@ func trickle(dst io.Writer, src io.Reader) {
 // with the alert we sent about it.
 func TestCorruptRecord(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	peerSaw := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			peerSaw <- err
-			return
-		}
-		defer c.Close()
+	srv := testkit.NewServer(t, func(c net.Conn) {
 		tc := tls.Server(c, serverTLS())
 		if err := tc.Handshake(); err != nil {
 			peerSaw <- err
@@ -156,14 +120,14 @@ func TestCorruptRecord(t *testing.T) {
 		// An application_data record of junk, below crypto/tls.
 		rec := append([]byte{23, 3, 3, 0, 40}, make([]byte, 40)...)
 		c.Write(rec)
-		_, err = tc.Read(make([]byte, 10))
+		_, err := tc.Read(make([]byte, 10))
 		peerSaw <- err
-	}()
+	})
 	e := newEngine(t, engine.BackendPoll)
 	r := newResult()
-	dialServerName(t, e, newClient(t, Config{}), ln.Addr().String(), "localhost", r)
-	r.waitOpen(t)
-	err = r.waitClose(t)
+	dialServerName(t, e, newClient(t, Config{}), srv.Addr(), "localhost", r)
+	r.WaitOpen(t)
+	err := r.WaitClose(t)
 	var ae *AlertError
 	if !errors.As(err, &ae) || ae.Remote || ae.Alert != 20 { // bad_record_mac
 		t.Fatalf("close reason %v (%T)", err, err)
@@ -179,26 +143,15 @@ func TestCorruptRecord(t *testing.T) {
 // (crypto/tls's alert goes out before the TCP close).
 func TestVerifyFailureAlert(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
 		peerSaw := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				peerSaw <- err
-				return
-			}
-			defer c.Close()
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			peerSaw <- tls.Server(c, serverTLS()).Handshake()
-		}()
+		})
 		e := newEngine(t, be)
 		r := newResult()
-		dialServerName(t, e, newClient(t, Config{RootCAsPEM: pki().otherCA.pem}), ln.Addr().String(), "localhost", r)
+		dialServerName(t, e, newClient(t, Config{RootCAsPEM: pki().otherCA.pem}), srv.Addr(), "localhost", r)
 		var ve *VerifyError
-		if err := r.waitClose(t); !errors.As(err, &ve) {
+		if err := r.WaitClose(t); !errors.As(err, &ve) {
 			t.Fatalf("close reason %v", err)
 		}
 		if err := <-peerSaw; err == nil || !strings.Contains(err.Error(), "remote error: tls: bad certificate") {
@@ -211,38 +164,29 @@ func TestVerifyFailureAlert(t *testing.T) {
 // through a proxy's tunnel): OnOpen runs again once the handshake is done.
 func TestStartLayer(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
 		served := make(chan struct{})
-		go func() {
+		srv := testkit.NewServer(t, func(c net.Conn) {
 			defer close(served)
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
 			line := make([]byte, 9)
 			if _, err := io.ReadFull(c, line); err != nil || string(line) != "STARTTLS\n" {
 				return
 			}
 			c.Write([]byte("OK\n"))
 			echoTLS(tls.Server(c, serverTLS()))
-		}()
+		})
 		e := newEngine(t, be)
 		cl := newClient(t, Config{})
 		var opens atomic.Int32
 		r := newResult()
-		h := r.handler()
+		// The recorder sees only what follows the upgrade.
+		h := &engine.HandlerFuncs{Close: r.OnClose}
 		h.Open = func(c *engine.Conn) {
 			if opens.Add(1) == 1 {
 				c.Write([]byte("STARTTLS\n"))
 				return
 			}
 			c.Write([]byte("secret"))
-			r.opened <- struct{}{}
+			r.OnOpen(c)
 		}
 		h.Data = func(c *engine.Conn, b []byte) {
 			if _, ok := State(c); !ok {
@@ -254,20 +198,18 @@ func TestStartLayer(t *testing.T) {
 				}
 				return
 			}
-			r.mu.Lock()
-			r.data = append(r.data, b...)
-			r.mu.Unlock()
+			r.OnData(c, b)
 		}
-		c, err := e.Dial(t.Context(), "tcp", ln.Addr().String(), h, nil)
+		c, err := e.Dial(t.Context(), "tcp", srv.Addr(), h, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitOpen(t)
-		if got := r.waitData(t, 6); string(got) != "secret" {
+		r.WaitOpen(t)
+		if got := r.WaitData(t, 6); string(got) != "secret" {
 			t.Fatalf("got %q", got)
 		}
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 		<-served
 	})
 }

@@ -14,15 +14,15 @@ func openClose(t *testing.T, e *engine.Engine, cl *Client, addr string) tls.Conn
 	t.Helper()
 	r := newResult()
 	c := dialServerName(t, e, cl, addr, "localhost", r)
-	r.waitOpen(t)
+	r.WaitOpen(t)
 	c.Write([]byte("ping"))
-	r.waitData(t, 4)
+	r.WaitData(t, 4)
 	st, ok := State(c)
 	if !ok {
 		t.Fatal("no state after OnOpen")
 	}
 	c.Close()
-	mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+	mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 	return st
 }
 
@@ -31,11 +31,11 @@ func TestALPN(t *testing.T) {
 	e := newEngine(t, engine.BackendPoll)
 	both := serverTLS()
 	both.NextProtos = []string{"h2", "http/1.1"}
-	bothAddr := newGoTLSServer(t, both, echoTLS).addr()
-	noALPN := newGoTLSServer(t, serverTLS(), echoTLS).addr()
+	bothAddr := newGoTLSServer(t, both, echoTLS).Addr()
+	noALPN := newGoTLSServer(t, serverTLS(), echoTLS).Addr()
 	onlyH1 := serverTLS()
 	onlyH1.NextProtos = []string{"http/1.1"}
-	onlyH1Addr := newGoTLSServer(t, onlyH1, echoTLS).addr()
+	onlyH1Addr := newGoTLSServer(t, onlyH1, echoTLS).Addr()
 
 	for _, c := range []struct {
 		offer []string
@@ -51,21 +51,21 @@ func TestALPN(t *testing.T) {
 		cl := newClient(t, Config{NextProtos: c.offer})
 		r := newResult()
 		var atOpen string
-		r.onOpen = func(conn *engine.Conn) { atOpen = NegotiatedProtocol(conn) }
+		r.OpenHook = func(conn *engine.Conn) { atOpen = NegotiatedProtocol(conn) }
 		conn := dialServerName(t, e, cl, c.addr, "localhost", r)
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		if atOpen != c.want || NegotiatedProtocol(conn) != c.want {
 			t.Fatalf("offer %v: negotiated %q, want %q", c.offer, atOpen, c.want)
 		}
 		conn.Close()
-		r.waitClose(t)
+		r.WaitClose(t)
 	}
 
 	// Required, and the server does not do ALPN.
 	req := newClient(t, Config{NextProtos: []string{"h2"}, RequireALPN: true})
 	r := newResult()
 	dialServerName(t, e, req, noALPN, "localhost", r)
-	err := r.waitClose(t)
+	err := r.WaitClose(t)
 	var he *HandshakeError
 	if !errors.As(err, &he) || !errors.Is(err, ErrALPNMismatch) {
 		t.Fatalf("close reason %v (%T)", err, err)
@@ -73,7 +73,7 @@ func TestALPN(t *testing.T) {
 	// Required, and the server refuses with no_application_protocol.
 	r = newResult()
 	dialServerName(t, e, req, onlyH1Addr, "localhost", r)
-	err = r.waitClose(t)
+	err = r.WaitClose(t)
 	var ae *AlertError
 	if !errors.Is(err, ErrALPNMismatch) || !errors.As(err, &ae) || !ae.Remote {
 		t.Fatalf("close reason %v (%T)", err, err)
@@ -94,12 +94,12 @@ func TestALPNEngineServer(t *testing.T) {
 	cl := newClient(t, Config{NextProtos: []string{"http/1.1"}})
 	r := newResult()
 	c := dialServerName(t, e, cl, addr, "localhost", r)
-	r.waitOpen(t)
+	r.WaitOpen(t)
 	if p := <-got; p != "http/1.1" {
 		t.Fatalf("server negotiated %q", p)
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 }
 
 func TestClientCertificate(t *testing.T) {
@@ -125,7 +125,7 @@ func TestClientCertificate(t *testing.T) {
 				{CertFile: writeFile(t, dir, "c.pem", p.clientCertPEM), KeyFile: writeFile(t, dir, "k.pem", keys["pkcs8 pbkdf2"]), KeyPassword: keyPassword},
 				{CertPEM: p.clientCertPEM, KeyPEM: keys["legacy pem"], KeyPassword: keyPassword},
 			} {
-				openClose(t, e, newClient(t, cc), srv.addr())
+				openClose(t, e, newClient(t, cc), srv.Addr())
 				if cn := <-peer; cn != "egress test client" {
 					t.Fatalf("server saw %q", cn)
 				}
@@ -136,8 +136,8 @@ func TestClientCertificate(t *testing.T) {
 			// client finishes first.
 			cl := newClient(t, Config{})
 			r := newResult()
-			dialServerName(t, e, cl, srv.addr(), "localhost", r)
-			err := r.waitClose(t)
+			dialServerName(t, e, cl, srv.Addr(), "localhost", r)
+			err := r.WaitClose(t)
 			var ae *AlertError
 			if !errors.As(err, &ae) || !ae.Remote {
 				t.Fatalf("close reason %v (%T)", err, err)
@@ -154,7 +154,7 @@ func TestClientCertificate(t *testing.T) {
 func TestResumption(t *testing.T) {
 	checkLeaks(t)
 	e := newEngine(t, engine.BackendPoll)
-	goSrv := newGoTLSServer(t, serverTLS(), echoTLS).addr()
+	goSrv := newGoTLSServer(t, serverTLS(), echoTLS).Addr()
 	resumed := make(chan bool, 4)
 	engSrv := newEngineServer(t, e, serverTLS(), func(*engine.Conn) engine.Handler {
 		return &engine.HandlerFuncs{

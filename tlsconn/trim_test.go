@@ -28,12 +28,12 @@ func TestHandshakeBuffersReleased(t *testing.T) {
 	e := newEngine(t, engine.BackendAuto)
 	cl := newClient(t, Config{})
 	r := newResult()
-	c := dial(t, e, cl, localhostAddr(srv.addr()), r)
-	r.waitOpen(t)
+	c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
+	r.WaitOpen(t)
 	if err := c.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.waitData(t, 5); string(got) != "hello" {
+	if got := r.WaitData(t, 5); string(got) != "hello" {
 		t.Fatalf("echo %q", got)
 	}
 	got := bufferCaps(c)
@@ -44,7 +44,7 @@ func TestHandshakeBuffersReleased(t *testing.T) {
 		}
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 }
 
 // bufferCaps reads the capacities of crypto/tls's input buffers on c's
@@ -82,10 +82,10 @@ func TestCompactAfterLargeRecords(t *testing.T) {
 	e := newEngine(t, engine.BackendAuto)
 	cl := newClient(t, Config{})
 	r := newResult()
-	c := dial(t, e, cl, localhostAddr(srv.addr()), r)
-	r.waitOpen(t)
+	c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
+	r.WaitOpen(t)
 	c.Write([]byte("x"))
-	r.waitData(t, len(big))
+	r.WaitData(t, len(big))
 	if caps := bufferCaps(c); caps[0] <= 16<<10 {
 		t.Fatalf("record buffer %d bytes after 1 MiB: the test no longer shows what Compact is for", caps[0])
 	}
@@ -103,9 +103,9 @@ func TestCompactAfterLargeRecords(t *testing.T) {
 	}
 	// The connection still works after its buffers went.
 	c.Write([]byte("y"))
-	if got := r.waitData(t, len(big)+1); got[len(big)] != 'Y' {
+	if got := r.WaitData(t, len(big)+1); got[len(big)] != 'Y' {
 		t.Fatalf("echo after Compact: %q", got[len(big):])
 	}
 	c.Close()
-	r.waitClose(t)
+	r.WaitClose(t)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // verifyCase is one certificate check that must fail, or pass.
@@ -41,12 +42,12 @@ func checkVerify(t *testing.T, e *engine.Engine, addr string, vc verifyCase) {
 	r := newResult()
 	c := dialServerName(t, e, cl, addr, vc.serverName, r)
 	if vc.ok {
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		c.Close()
-		mustIs(t, r.waitClose(t), engine.ErrLocalClose)
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
 		return
 	}
-	err := r.waitClose(t)
+	err := r.WaitClose(t)
 	var he *HandshakeError
 	var ve *VerifyError
 	if !errors.As(err, &he) || !errors.As(err, &ve) {
@@ -75,7 +76,7 @@ func checkVerify(t *testing.T, e *engine.Engine, addr string, vc verifyCase) {
 			t.Fatalf("%v does not wrap an expiry", err)
 		}
 	}
-	if len(r.opened) != 0 {
+	if r.Opened() {
 		t.Fatal("OnOpen ran for a connection that failed verification")
 	}
 }
@@ -89,7 +90,7 @@ func TestVerifyGoServer(t *testing.T) {
 	for _, vc := range verifyCases(p) {
 		t.Run(vc.name, func(t *testing.T) {
 			srv := newGoTLSServer(t, &tls.Config{Certificates: []tls.Certificate{vc.cert(p)}}, echoTLS)
-			checkVerify(t, e, srv.addr(), vc)
+			checkVerify(t, e, srv.Addr(), vc)
 		})
 	}
 }
@@ -101,7 +102,7 @@ func TestRootCAFile(t *testing.T) {
 	dir := t.TempDir()
 	e := newEngine(t, engine.BackendPoll)
 	srv := newGoTLSServer(t, serverTLS(), echoTLS)
-	checkVerify(t, e, srv.addr(), verifyCase{serverName: "localhost", cfg: Config{RootCAFile: writeFile(t, dir, "ca.pem", p.ca.pem)}, ok: true})
+	checkVerify(t, e, srv.Addr(), verifyCase{serverName: "localhost", cfg: Config{RootCAFile: writeFile(t, dir, "ca.pem", p.ca.pem)}, ok: true})
 
 	for _, bad := range []struct {
 		cfg  Config
@@ -127,13 +128,13 @@ func TestRootCAFile(t *testing.T) {
 // TestHandshakeTimeout: a server that accepts TCP and never answers.
 func TestHandshakeTimeout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be engine.Backend) {
-		ln := silentServer(t)
+		silent := testkit.NewServer(t, nil) // never answers
 		e := newEngine(t, be)
 		cl := newClient(t, Config{HandshakeTimeout: 200 * time.Millisecond})
 		r := newResult()
 		start := time.Now()
-		dialServerName(t, e, cl, ln.Addr().String(), "localhost", r)
-		err := r.waitClose(t)
+		dialServerName(t, e, cl, silent.Addr(), "localhost", r)
+		err := r.WaitClose(t)
 		took := time.Since(start)
 		mustIs(t, err, ErrHandshakeTimeout)
 		var he *HandshakeError
@@ -168,9 +169,9 @@ func TestHandshakeQueue(t *testing.T) {
 		cs = append(cs, dialServerName(t, e, cl, addr, "localhost", r))
 	}
 	for i, r := range rs {
-		r.waitOpen(t)
+		r.WaitOpen(t)
 		cs[i].Close()
-		r.waitClose(t)
+		r.WaitClose(t)
 	}
 	if _, peak := clientPool.stats(); peak != 1 {
 		t.Fatalf("peak workers %d, bound 1", peak)
@@ -178,14 +179,14 @@ func TestHandshakeQueue(t *testing.T) {
 
 	// A stalled server holds the only worker; a handshake queued behind
 	// it times out while it waits.
-	ln := silentServer(t)
+	silent := testkit.NewServer(t, nil) // never answers
 	slow := newClient(t, Config{HandshakeTimeout: 700 * time.Millisecond})
 	r1 := newResult()
-	dialServerName(t, e, slow, ln.Addr().String(), "localhost", r1)
+	dialServerName(t, e, slow, silent.Addr(), "localhost", r1)
 	waitWorkers(t, 1)
 	quick := newClient(t, Config{HandshakeTimeout: 100 * time.Millisecond})
 	r2 := newResult()
 	dialServerName(t, e, quick, addr, "localhost", r2)
-	mustIs(t, r2.waitClose(t), ErrHandshakeTimeout)
-	mustIs(t, r1.waitClose(t), ErrHandshakeTimeout)
+	mustIs(t, r2.WaitClose(t), ErrHandshakeTimeout)
+	mustIs(t, r1.WaitClose(t), ErrHandshakeTimeout)
 }
