@@ -9,76 +9,31 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // raceEnabled is set by race_test.go when the race detector is on.
 var raceEnabled bool
 
-func init() {
-	// Start Go's own network poller before any leak check counts sockets.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-}
-
-// server is a loopback TCP server run by a test: it echoes what it reads,
-// and can close connections that stay idle, or write to them unasked.
+// server is the kit's loopback server, echoing what it reads; it can close
+// connections that stay idle, and write to them unasked.
 type server struct {
-	t        testing.TB
-	ln       net.Listener
-	idle     time.Duration // close a connection idle this long; 0 never
-	mu       sync.Mutex
-	conns    map[string]net.Conn // by the client's address
-	accepted int
-	closed   int // connections that ended (EOF or error)
-	wg       sync.WaitGroup
+	*testkit.Server
+	t testing.TB
 }
 
 func newServer(t testing.TB, idle time.Duration) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, ln: ln, idle: idle, conns: map[string]net.Conn{}}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.close)
-	return s
+	return &server{t: t, Server: testkit.NewServer(t, func(c net.Conn) { echoUntilIdle(c, idle) })}
 }
 
-func (s *server) addr() string { return s.ln.Addr().String() }
-
-func (s *server) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.accepted++
-		s.conns[c.RemoteAddr().String()] = c
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serve(c)
-	}
-}
-
-func (s *server) serve(c net.Conn) {
-	defer s.wg.Done()
-	defer func() {
-		c.Close()
-		s.mu.Lock()
-		delete(s.conns, c.RemoteAddr().String())
-		s.closed++
-		s.mu.Unlock()
-	}()
+// echoUntilIdle echoes what it reads, and returns when c stays idle for
+// idle (if not 0) or ends.
+func echoUntilIdle(c net.Conn, idle time.Duration) {
 	buf := make([]byte, 4096)
 	for {
-		if s.idle > 0 {
-			c.SetReadDeadline(time.Now().Add(s.idle))
+		if idle > 0 {
+			c.SetReadDeadline(time.Now().Add(idle))
 		}
 		n, err := c.Read(buf)
 		if n > 0 {
@@ -92,12 +47,10 @@ func (s *server) serve(c net.Conn) {
 	}
 }
 
+func (s *server) addr() string { return s.Addr() }
+
 // stats returns how many connections were accepted and have ended.
-func (s *server) stats() (accepted, closed int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.accepted, s.closed
-}
+func (s *server) stats() (accepted, closed int) { return s.Accepted(), s.Finished() }
 
 // conn returns the server side of the client connection from addr,
 // waiting for Accept, which may lag the client's connect.
@@ -105,10 +58,13 @@ func (s *server) conn(addr string) net.Conn {
 	s.t.Helper()
 	var c net.Conn
 	waitFor(s.t, "the server to accept "+addr, func() bool {
-		s.mu.Lock()
-		c = s.conns[addr]
-		s.mu.Unlock()
-		return c != nil
+		for _, sc := range s.Conns() {
+			if sc.RemoteAddr().String() == addr {
+				c = sc
+				return true
+			}
+		}
+		return false
 	})
 	return c
 }
@@ -119,16 +75,6 @@ func (s *server) push(pc *Conn, b []byte) {
 	if _, err := s.conn(localAddr(s.t, pc)).Write(b); err != nil {
 		s.t.Fatal(err)
 	}
-}
-
-func (s *server) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 }
 
 // waitFor polls cond until it holds or a bounded time passes.
@@ -147,7 +93,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // pool. Cleanups run pool, engine, server, leak check: the reverse order.
 func setup(t testing.TB, cfg Config, idle time.Duration) (*Pool, *server, Key) {
 	t.Helper()
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, idle)
 	e, err := engine.New(engine.Config{Loops: 2})
 	if err != nil {

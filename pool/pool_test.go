@@ -6,13 +6,11 @@ import (
 	"errors"
 	"expvar"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/egress-go/egress/engine"
-	"github.com/egress-go/egress/internal/leaktest"
 	"github.com/egress-go/egress/internal/testkit"
 )
 
@@ -51,7 +49,7 @@ func TestReuseIsLIFO(t *testing.T) {
 }
 
 func TestKeysNeverShare(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv1, srv2 := newServer(t, 0), newServer(t, 0)
 	e, err := engine.New(engine.Config{Loops: 2})
 	if err != nil {
@@ -221,13 +219,7 @@ func TestDoubleRelease(t *testing.T) {
 
 func TestDialFailure(t *testing.T) {
 	p, _, _ := setup(t, Config{MaxIdlePerKey: 1, MaxTotalPerKey: 1}, 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	key := Key{Addr: addr}
+	key := Key{Addr: testkit.ClosedAddr(t)}
 	for i := 0; i < 2; i++ { // the failed dial frees its slot
 		_, err := p.Request(context.Background(), key, nil)
 		var de *engine.DialError
@@ -251,11 +243,7 @@ func TestHandlerReceivesEventsWhileInUse(t *testing.T) {
 	waitFor(t, "the echo", func() bool { s, ok := rec.take(4); return ok && s == "ping" })
 	srv.push(pc, []byte("!")) // not solicited, but the connection is the user's now
 	waitFor(t, "the pushed byte", func() bool { s, ok := rec.take(1); return ok && s == "!" })
-	srv.mu.Lock()
-	for _, c := range srv.conns {
-		c.Close()
-	}
-	srv.mu.Unlock()
+	srv.CloseConns()
 	select {
 	case err := <-rec.closed:
 		if !errors.Is(err, engine.ErrPeerClosed) && !errors.Is(err, engine.ErrReset) {
