@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // start starts a server for one test, with a leak check and Close as
 // cleanups (the leak check runs last).
 func start(t *testing.T, cfg Config) *Server {
 	t.Helper()
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}

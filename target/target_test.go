@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -279,7 +279,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestCloseWithDelayPending(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s, err := Start(Config{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
