@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func init() {
@@ -83,15 +85,11 @@ type server struct {
 	cert *testCert
 }
 
+// redisBinary returns the path of redis-server. A missing one fails the
+// test in CI and under scripts/test, and skips it elsewhere.
 func redisBinary(t testing.TB) string {
-	if p, err := exec.LookPath("redis-server"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/redis-server"); err == nil {
-		return "/usr/bin/redis-server"
-	}
-	t.Skip("redis-server not installed (scripts/install-deps.sh installs it)")
-	return ""
+	t.Helper()
+	return testkit.RequirePeer(t, "redis-server", "scripts/install-deps.sh (Debian package redis-server)")
 }
 
 func freePort(t testing.TB) int {

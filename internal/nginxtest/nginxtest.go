@@ -2,8 +2,9 @@
 
 // Package nginxtest runs a real nginx on loopback for tests: a generated
 // configuration in the test's temporary directory, a free port, one
-// worker, stopped at cleanup. Tests skip when nginx is not installed
-// (scripts/install-deps.sh installs it).
+// worker, stopped at cleanup. A missing nginx fails the test in CI and
+// under scripts/test, and skips it elsewhere (see testkit.RequirePeer);
+// scripts/install-deps.sh installs it.
 package nginxtest
 
 import (
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // Config describes one nginx server.
@@ -43,13 +46,7 @@ type Server struct {
 // Start runs nginx as cfg says and stops it when the test ends.
 func Start(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
-			t.Skip("nginx not installed (scripts/install-deps.sh installs it)")
-		}
-		bin = "/usr/sbin/nginx"
-	}
+	bin := testkit.RequirePeer(t, "nginx", "scripts/install-deps.sh (Debian package nginx)")
 	dir := t.TempDir()
 	for name, b := range cfg.Files {
 		write(t, dir, name, b)

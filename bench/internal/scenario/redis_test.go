@@ -1,11 +1,13 @@
 package scenario
 
 import (
-	"os/exec"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/egress-go/egress/bench/internal/harness"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func TestRedisGoals(t *testing.T) {
@@ -46,11 +48,13 @@ func TestAppendCommand(t *testing.T) {
 
 // TestRedisClients runs each Go client of the scenario briefly against a
 // real redis-server in every mode: each must count operations and see no
-// wrong reply. Skipped where redis-server is not installed.
+// wrong reply. A missing redis-server fails it in CI and under
+// scripts/test, and skips it elsewhere.
 func TestRedisClients(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed")
-	}
+	bin := testkit.RequirePeer(t, "redis-server", "scripts/install-deps.sh (Debian package redis-server)")
+	// startRedis runs redis-server by name; it may have been found
+	// outside PATH.
+	t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if testing.Short() {
 		t.Skip("short")
 	}
