@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,48 +11,13 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 )
-
-func init() {
-	// Start Go's own network poller before any leak check counts sockets.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-}
-
-func countSockets() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	n := 0
-	for _, e := range ents {
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
-}
-
-func checkLeaks(t *testing.T) {
-	g0, s0 := runtime.NumGoroutine(), countSockets()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			g, s := runtime.NumGoroutine(), countSockets()
-			if g <= g0 && s <= s0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("leak: goroutines %d -> %d, sockets %d -> %d", g0, g, s0, s)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
 
 func TestEndToEnd(t *testing.T) {
 	for _, mode := range []Mode{Evented, Hybrid} {
 		t.Run(mode.String(), func(t *testing.T) {
-			checkLeaks(t)
+			testkit.CheckLeaks(t)
 			se, err := engine.New(engine.Config{Loops: 2})
 			if err != nil {
 				t.Fatal(err)
@@ -156,24 +119,10 @@ func TestEndToEnd(t *testing.T) {
 // A request whose context ends gives up at once, and its connection is
 // not reused (the late reply would confuse the next request).
 func TestContext(t *testing.T) {
-	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // a server that never answers
-		defer wg.Done()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		bufio.NewReader(c).ReadString(0)
-		c.Close()
-	}()
+	testkit.CheckLeaks(t)
+	silent := testkit.NewServer(t, nil) // never answers
 	e, _ := engine.New(engine.Config{Loops: 1})
-	c := NewClient(e, ln.Addr().String())
+	c := NewClient(e, silent.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, _, err := c.Get(ctx, "k"); err != context.DeadlineExceeded {
@@ -181,6 +130,4 @@ func TestContext(t *testing.T) {
 	}
 	c.Close()
 	e.Close()
-	ln.Close()
-	wg.Wait()
 }
