@@ -9,7 +9,8 @@
 //   - Leak checks (leak.go): CheckLeaks fails a test that leaves
 //     goroutines, sockets or pollers (epoll, eventfd) behind, after a
 //     bounded wait, naming each leaked descriptor and printing each leaked
-//     goroutine's stack. Descriptors counts the sockets and pollers open.
+//     goroutine's stack; TakeSnapshot and Snapshot.Check do the same part
+//     way through a test. Descriptors counts the sockets and pollers open.
 //     DESIGN says every test that opens a connection checks for leaks.
 //   - Byte splitting (split.go): Whole, Bytewise, SplitAt, Chunks (for
 //     fuzz targets), WithEmptyReads and Splits, which yields every cut a

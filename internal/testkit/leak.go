@@ -35,43 +35,63 @@ var netpollOnce sync.Once
 // so one that ends cannot hide another that leaks.
 func CheckLeaks(t testing.TB) {
 	t.Helper()
-	checkLeaks(t, leakWait)
+	s := TakeSnapshot()
+	t.Cleanup(func() {
+		t.Helper()
+		s.check(t, leakWait)
+	})
 }
 
-func checkLeaks(t testing.TB, wait time.Duration) {
-	t.Helper()
+// Snapshot is the goroutines and network descriptors open at one moment,
+// for a test to check, part way through, that an operation left nothing
+// behind while the servers it talked to still run (a leaked connection
+// whose goroutine would end only when the server closes it).
+type Snapshot struct {
+	goroutines  map[int64]goroutine
+	descriptors map[int]string
+}
+
+// TakeSnapshot records the goroutines and network descriptors open now.
+func TakeSnapshot() *Snapshot {
 	// Go's own poller opens an epoll and an eventfd on first use; make
-	// sure that happened before taking the first snapshot.
+	// sure that happened before the snapshot.
 	netpollOnce.Do(func() {
 		if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 			ln.Close()
 		}
 	})
-	g0, f0 := goroutines(), descriptors()
-	t.Cleanup(func() {
-		t.Helper()
-		deadline := time.Now().Add(wait)
-		for {
-			var gs []goroutine
-			// More goroutines than at the start means at least one new:
-			// no need for the (stop-the-world) stack dump yet.
-			if runtime.NumGoroutine() <= len(g0) {
-				gs = newGoroutines(g0, goroutines())
-				if len(gs) == 0 && !hasNew(f0, descriptors()) {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				gs = newGoroutines(g0, goroutines())
-				fs := newDescriptors(f0, descriptors())
-				if len(gs) > 0 || len(fs) > 0 {
-					t.Errorf("%s", leakReport(gs, fs))
-				}
+	return &Snapshot{goroutines(), descriptors()}
+}
+
+// Check fails t if goroutines or descriptors that were not in the
+// snapshot are still there after a bounded wait, reporting as CheckLeaks
+// does.
+func (s *Snapshot) Check(t testing.TB) {
+	t.Helper()
+	s.check(t, leakWait)
+}
+
+func (s *Snapshot) check(t testing.TB, wait time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		// More goroutines than in the snapshot means at least one new:
+		// no need for the (stop-the-world) stack dump yet.
+		if runtime.NumGoroutine() <= len(s.goroutines) {
+			if len(newGoroutines(s.goroutines, goroutines())) == 0 && !hasNew(s.descriptors, descriptors()) {
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
-	})
+		if time.Now().After(deadline) {
+			gs := newGoroutines(s.goroutines, goroutines())
+			fs := newDescriptors(s.descriptors, descriptors())
+			if len(gs) > 0 || len(fs) > 0 {
+				t.Errorf("%s", leakReport(gs, fs))
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // goroutine is one goroutine of a stack dump.

@@ -14,7 +14,8 @@ import (
 func watched(t *testing.T, body func(tb testing.TB)) string {
 	t.Helper()
 	report, _ := runFake(t, func(tb testing.TB) {
-		checkLeaks(tb, 300*time.Millisecond)
+		s := TakeSnapshot()
+		tb.Cleanup(func() { s.check(tb, 300*time.Millisecond) })
 		body(tb)
 	})
 	return report
@@ -154,5 +155,40 @@ func TestProcAddr(t *testing.T) {
 		if got := procAddr(in); got != want {
 			t.Errorf("procAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSnapshotCheck: a check part way through a test sees what an
+// operation left behind while the test still holds its servers.
+func TestSnapshotCheck(t *testing.T) {
+	CheckLeaks(t)
+	srv := NewServer(t, Echo)
+	var c net.Conn
+	report, _ := runFake(t, func(tb testing.TB) {
+		s := TakeSnapshot()
+		var err error
+		if c, err = net.Dial("tcp", srv.Addr()); err != nil {
+			tb.Fatal(err)
+		}
+		s.check(tb, 100*time.Millisecond)
+	})
+	if !strings.Contains(report, c.LocalAddr().String()+" -> "+srv.Addr()) && Descriptors() > 0 {
+		t.Errorf("a connection left open was not reported:\n%s", report)
+	}
+	if !strings.Contains(report, "testkit.Echo") {
+		t.Errorf("the server goroutine serving it was not reported:\n%s", report)
+	}
+	c.Close()
+	report, _ = runFake(t, func(tb testing.TB) {
+		s := TakeSnapshot()
+		c, err := net.Dial("tcp", srv.Addr())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Close()
+		s.Check(tb)
+	})
+	if report != "" {
+		t.Errorf("a connection closed was reported:\n%s", report)
 	}
 }
