@@ -3,16 +3,18 @@ package load
 import (
 	"context"
 	"errors"
-	"net"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/target"
 )
 
+// startTarget starts the embedded server for a test, after a leak check
+// (so that the check runs last, once the server is closed).
 func startTarget(t *testing.T) *target.Server {
 	t.Helper()
+	testkit.CheckLeaks(t)
 	s, err := target.Start(target.Config{Loops: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +50,9 @@ func checkTotals(t *testing.T, res *Result) {
 
 func TestClosedByCount(t *testing.T) {
 	s := startTarget(t)
-	g0 := runtime.NumGoroutine()
+	// Run leaves nothing behind even while the server still runs (a
+	// connection it forgot would end only when the server closes it).
+	before := testkit.TakeSnapshot()
 	res, err := Run(context.Background(), Config{URL: s.URL() + "/", Connections: 4, Requests: 500, Loops: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +67,7 @@ func TestClosedByCount(t *testing.T) {
 	if res.BodyBytes != 500*int64(len("hello, egress\n")) {
 		t.Fatalf("body bytes %d", res.BodyBytes)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > g0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > g0 {
-		t.Fatalf("%d goroutines left, was %d", g, g0)
-	}
+	before.Check(t)
 }
 
 func TestClosedByDuration(t *testing.T) {
@@ -136,9 +134,8 @@ func TestRateMet(t *testing.T) {
 }
 
 func TestRefused(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
+	testkit.CheckLeaks(t)
+	addr := testkit.ClosedAddr(t)
 	res, err := Run(context.Background(), Config{URL: "http://" + addr + "/", Connections: 2, Duration: 200 * time.Millisecond, Loops: 1})
 	if err != nil {
 		t.Fatal(err)
