@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // TestBenchNoURL is the first thing a new user runs: no arguments at all.
 // It starts the embedded server, benchmarks it for the default 3 s with 64
 // connections, prints the report and exits 0.
 func TestBenchNoURL(t *testing.T) {
+	testkit.CheckLeaks(t)
 	out, errOut, code := cli(t, "bench", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, errOut)
@@ -44,7 +45,7 @@ func TestBenchNoURL(t *testing.T) {
 
 // TestBenchText checks the text report's sections.
 func TestBenchText(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "bench", "-c", "4", "-d", "300ms", s.URL()+"/bytes/10")
 	if code != 0 {
@@ -67,7 +68,7 @@ func TestBenchText(t *testing.T) {
 // request once, as a status or as an error, and the run exits 1 with one
 // error line after the report.
 func TestBenchCountsAndErrors(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch i := n.Add(1); {
@@ -111,6 +112,7 @@ func TestBenchCountsAndErrors(t *testing.T) {
 // request was due shows the queueing, above the server's 100 ms, and the
 // report says the rate was not met.
 func TestBenchRateSlowServer(t *testing.T) {
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "bench", "--json", "-R", "50", "-d", "1s", "-c", "2", s.URL()+"/delay/100")
 	if code != 0 {
@@ -143,6 +145,7 @@ func TestBenchRateSlowServer(t *testing.T) {
 // TestBenchRequestOptions checks method, headers and a body from a file
 // reach the server.
 func TestBenchRequestOptions(t *testing.T) {
+	testkit.CheckLeaks(t)
 	var bad atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 64)
@@ -166,6 +169,7 @@ func TestBenchRequestOptions(t *testing.T) {
 // TestBenchHTML checks that the HTML report is self-contained: the chart
 // library is inline and nothing is fetched from the network.
 func TestBenchHTML(t *testing.T) {
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	dir := t.TempDir()
 	html := filepath.Join(dir, "r.html")
@@ -197,7 +201,7 @@ func TestBenchHTML(t *testing.T) {
 // TestBenchHTTPS runs bench and get over TLS against the embedded
 // server, trusting it through --cacert.
 func TestBenchHTTPS(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, true)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, s.CertificatePEM(), 0o644)

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func TestGet(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	out, errOut, code := cli(t, "get", s.URL()+"/")
 	if code != 0 || out != "hello, egress\n" || errOut != "" {
@@ -46,7 +46,7 @@ func TestGet(t *testing.T) {
 // TestGetVerbose checks the heads and the timing breakdown of -v. The URL
 // names localhost so that the name is resolved and the DNS hooks fire.
 func TestGetVerbose(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	u, _ := url.Parse(s.URL())
 	local := "http://localhost:" + u.Port() + "/chunked?n=2&size=3"
@@ -82,6 +82,7 @@ func TestGetVerbose(t *testing.T) {
 // TestGetLargeBody streams a 64 MiB body to a file and checks that memory
 // stays bounded, far below the body's size.
 func TestGetLargeBody(t *testing.T) {
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	const n = 64 << 20
 	f := filepath.Join(t.TempDir(), "big")
@@ -130,7 +131,7 @@ func TestGetLargeBody(t *testing.T) {
 }
 
 func TestGetTimeout(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	start := time.Now()
 	_, errOut, code := cli(t, "get", "-t", "200ms", s.URL()+"/delay/5000")

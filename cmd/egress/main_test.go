@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -63,17 +62,6 @@ func startTarget(t *testing.T, tlsOn bool) *target.Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // benchJSON is the part of the JSON report the tests check.

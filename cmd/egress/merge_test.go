@@ -14,7 +14,7 @@ import (
 
 	"github.com/egress-go/egress/cmd/egress/internal/load"
 	"github.com/egress-go/egress/cmd/egress/internal/report"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // writeLog writes samples (ns) as an HdrHistogram log of intervals of 100
@@ -118,7 +118,7 @@ func TestMergeEqualsCombined(t *testing.T) {
 // TestBenchThenMerge runs bench twice with --hdr and merges the logs: the
 // counts add up, status codes and all.
 func TestBenchThenMerge(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
 	dir := t.TempDir()
 	var total int64

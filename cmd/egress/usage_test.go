@@ -10,14 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // TestBadInput: bad URLs, unknown flags, impossible counts, a rate with
 // no duration and unreachable hosts each give one error line and a
 // non-zero exit (2 for usage, 1 for a failure), never a stack trace.
 func TestBadInput(t *testing.T) {
+	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
-	dead := "http://" + closedPort(t) + "/"
+	dead := "http://" + testkit.ClosedAddr(t) + "/"
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	os.WriteFile(notPEM, []byte("hello"), 0o644)
 	cases := []struct {
@@ -93,6 +96,7 @@ func TestHelpAndVersion(t *testing.T) {
 // TestServe runs the serve command until its context is cancelled, as by
 // Ctrl-C.
 func TestServe(t *testing.T) {
+	testkit.CheckLeaks(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var errb syncBuffer
