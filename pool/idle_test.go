@@ -71,9 +71,10 @@ func TestMaxAge(t *testing.T) {
 }
 
 func TestServerClosesIdleConnections(t *testing.T) {
-	// The stale keep-alive: the server drops connections idle for 100 ms.
+	// The stale keep-alive: the server drops connections idle for 300 ms
+	// (long enough that a round trip on a busy machine is not cut short).
 	// The pool must notice on its own and never hand out a dead one.
-	p, srv, key := setup(t, DefaultConfig(), 100*time.Millisecond)
+	p, srv, key := setup(t, DefaultConfig(), 300*time.Millisecond)
 	var prev *Conn
 	for i := 1; i <= 3; i++ {
 		pc := mustRequest(t, p, key)
@@ -88,12 +89,38 @@ func TestServerClosesIdleConnections(t *testing.T) {
 			return st.PeerClosedIdle == int64(i) && st.Idle == 0 && st.Open == 0
 		})
 	}
-	// Without waiting for the notice: well past the server's timeout, the
-	// next request still gets a live connection.
+	// Without waiting for the pool's notice: the connection's loop has
+	// seen the server's close (pc.closed) but the pool's bookkeeping,
+	// which needs p.mu, has not run. Holding p.mu from before the server's
+	// timeout keeps the pool in that window (if the machine is too slow to
+	// take it in time, the pool has already dropped the connection and the
+	// check below passes trivially); a checkout made then must skip the
+	// closed connection.
 	pc := mustRequest(t, p, key)
 	roundTrip(t, pc, "x")
 	mustRelease(t, pc, true)
-	time.Sleep(150 * time.Millisecond)
+	closed := pc
+	p.mu.Lock()
+	seen := func() bool {
+		closed.mu.Lock()
+		defer closed.mu.Unlock()
+		return closed.closed
+	}
+	for deadline := time.Now().Add(5 * time.Second); !seen() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	var taken *Conn
+	if seen() {
+		taken = p.takeIdleLocked(p.keyLocked(key), noHandler{})
+	}
+	p.mu.Unlock()
+	if !seen() {
+		t.Fatal("the connection's loop never saw the server's close")
+	}
+	if taken != nil {
+		t.Fatal("a connection whose close its loop had seen was handed out")
+	}
+	waitFor(t, "the server to count the close", func() bool { _, c := srv.stats(); return c == 4 })
 	pc = mustRequest(t, p, key)
 	if pc.Reused() {
 		t.Fatal("a connection the server closed was handed out")
