@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/http1"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func TestExchangeCallbacks(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	// The first response waits until the test has seen that Send refuses
 	// an Exchange in flight: on a loaded machine the whole exchange could
 	// otherwise end before the second Send.
@@ -85,7 +85,7 @@ func TestExchangeCallbacks(t *testing.T) {
 // is kept: each change below must reach the server, a Header changed in
 // place included.
 func TestExchangeChangedBetweenSends(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %s %s %s %q", r.Method, r.Host, r.URL.Path, r.Header.Get("X-A"), body)
@@ -131,7 +131,7 @@ func TestExchangeChangedBetweenSends(t *testing.T) {
 }
 
 func TestExchangePauseResume(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	const size = 8 << 20
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
@@ -168,7 +168,7 @@ func TestExchangePauseResume(t *testing.T) {
 }
 
 func TestExchangeErrors(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	tr := newTestTransport(t, Options{})
 	if err := tr.Send(&Exchange{URL: "ftp://x/"}); !errors.Is(err, ErrUnsupportedScheme) {
 		t.Fatalf("ftp: %v", err)
@@ -199,7 +199,7 @@ func TestExchangeErrors(t *testing.T) {
 }
 
 func TestExchangeRetriesStaleConnection(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	addr, conns := staleServer(t)
 	tr := newTestTransport(t, Options{})
 	done := make(chan error, 1)
@@ -216,7 +216,7 @@ func TestExchangeRetriesStaleConnection(t *testing.T) {
 }
 
 func TestExchangeHostOverride(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) }))
 	tr := newTestTransport(t, Options{})
 	var body string

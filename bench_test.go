@@ -5,10 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 
-	"github.com/egress-go/egress/internal/leaktest"
 	"github.com/egress-go/egress/internal/testkit"
 )
 
@@ -19,71 +17,36 @@ import (
 // response and allocates nothing per request, so that the allocations
 // reported are the client's alone.
 func newBenchServer(tb testing.TB) *cannedServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &cannedServer{ln: ln, URL: "http://" + ln.Addr().String()}
-	tb.Cleanup(s.close)
-	s.wg.Add(1)
-	go s.serve()
-	return s
+	return &cannedServer{URL: "http://" + testkit.NewServer(tb, serveCanned).Addr()}
 }
 
 type cannedServer struct {
-	ln   net.Listener
-	URL  string
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	cons []net.Conn
+	URL string
 }
 
 var cannedResponse = []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, egress")
 
-func (s *cannedServer) serve() {
-	defer s.wg.Done()
+// serveCanned answers every request head on c with cannedResponse.
+func serveCanned(c net.Conn) {
+	buf := make([]byte, 8192)
+	have := 0
 	for {
-		c, err := s.ln.Accept()
+		n, err := c.Read(buf[have:])
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		s.cons = append(s.cons, c)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			buf := make([]byte, 8192)
-			have := 0
-			for {
-				n, err := c.Read(buf[have:])
-				if err != nil {
-					return
-				}
-				have += n
-				for {
-					i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-					if i < 0 {
-						break
-					}
-					if _, err := c.Write(cannedResponse); err != nil {
-						return
-					}
-					have = copy(buf, buf[i+4:have])
-				}
+		have += n
+		for {
+			i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+			if i < 0 {
+				break
 			}
-		}()
+			if _, err := c.Write(cannedResponse); err != nil {
+				return
+			}
+			have = copy(buf, buf[i+4:have])
+		}
 	}
-}
-
-func (s *cannedServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for _, c := range s.cons {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 }
 
 // exchangeLoop runs n sequential exchanges on one reused Exchange.
@@ -155,7 +118,7 @@ func TestExchangeSteadyStateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newBenchServer(t)
 	tr := newTestTransport(t, Options{})
 	run := exchangeLoop(t, tr, srv.URL+"/")

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egress-go/egress/internal/leaktest"
 	"github.com/egress-go/egress/internal/nginxtest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 const nginxServer = `
@@ -57,7 +57,7 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte, roots *x509.CertPool) {
 }
 
 func TestNginx(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	big := bytes.Repeat([]byte("nginx serves this file to egress.\n"), 32<<10) // ~1 MiB
 	srv := nginxtest.Start(t, nginxtest.Config{Server: nginxServer, Files: map[string][]byte{"static/big.txt": big}})
 	base := "http://" + srv.Addr
@@ -108,7 +108,7 @@ func TestNginx(t *testing.T) {
 }
 
 func TestNginxHTTPS(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	certPEM, keyPEM, roots := selfSigned(t)
 	srv := nginxtest.Start(t, nginxtest.Config{Server: nginxServer, CertPEM: certPEM, KeyPEM: keyPEM})
 	tr := newTestTransport(t, Options{TLSClientConfig: &tls.Config{RootCAs: roots}})

@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func TestHTTPProxy(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	proxy := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodConnect {
 			http.Error(w, "no tunnels here", http.StatusForbidden)

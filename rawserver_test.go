@@ -7,55 +7,23 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
-// rawServer runs serve for every connection of a plain TCP listener, for
-// responses net/http's server would not send.
+// rawServer runs serve for every connection of a loopback TCP server, for
+// responses net/http's server would not send; conns counts the
+// connections served.
 func rawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) (addr string, conns *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	conns = &atomic.Int64{}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		conns.Add(1)
+		serve(c, bufio.NewReader(c))
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return ln.Addr().String(), conns
+	return srv.Addr(), conns
 }
 
 // readHead reads one request head (and no body).
@@ -74,7 +42,7 @@ func readHead(br *bufio.Reader) (string, error) {
 }
 
 func TestCloseDelimitedAndConnectionClose(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
 			head, err := readHead(br)
@@ -114,7 +82,7 @@ func TestCloseDelimitedAndConnectionClose(t *testing.T) {
 }
 
 func TestBodyIdleTimeout(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		readHead(br)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part")
@@ -133,7 +101,7 @@ func TestBodyIdleTimeout(t *testing.T) {
 }
 
 func TestExpectContinueTimeoutSendsBody(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		head, _ := readHead(br)
 		if !strings.Contains(head, "Expect: 100-continue") {

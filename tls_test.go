@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/tlsconn"
 )
 
@@ -31,7 +31,7 @@ func newTLSServer(t *testing.T, h http.Handler) (*httptest.Server, *tls.Config) 
 }
 
 func TestHTTPS(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv, cfg := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "tls=%v proto=%s", r.TLS != nil, r.TLS.NegotiatedProtocol)
 	}))
@@ -68,7 +68,7 @@ func TestHTTPS(t *testing.T) {
 }
 
 func TestHTTPSVerification(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv, cfg := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
@@ -115,7 +115,7 @@ func connectProxy(t *testing.T) (*url.URL, *atomic.Int64) {
 }
 
 func TestHTTPSThroughConnectProxy(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv, cfg := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secret") }))
 	pu, tunnels := connectProxy(t)
 	tr := newTestTransport(t, Options{TLSClientConfig: cfg, Proxy: http.ProxyURL(pu)})

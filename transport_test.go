@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/http1"
-	"github.com/egress-go/egress/internal/leaktest"
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 func newServer(t *testing.T, h http.Handler) *httptest.Server {
@@ -32,7 +32,7 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 }
 
 func TestMethodsHeadersStatus(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Method", r.Method)
@@ -77,7 +77,7 @@ func TestMethodsHeadersStatus(t *testing.T) {
 }
 
 func TestRedirectsAndCookies(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/start":
@@ -106,7 +106,7 @@ func TestRedirectsAndCookies(t *testing.T) {
 }
 
 func TestUploadsAndChunkedDownloadWithTrailers(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
 		n, _ := io.Copy(h, r.Body)
@@ -156,7 +156,7 @@ func TestUploadsAndChunkedDownloadWithTrailers(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	var bodies atomic.Int64
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/refuse" {
@@ -195,7 +195,7 @@ func TestExpectContinue(t *testing.T) {
 }
 
 func TestGzip(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	text := strings.Repeat("compressible ", 1000)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept-Encoding") != "gzip" {
@@ -236,7 +236,7 @@ func TestGzip(t *testing.T) {
 }
 
 func TestReuseObservedThroughTrace(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	client := &http.Client{Transport: newTestTransport(t, Options{})}
 	var mu sync.Mutex // hooks run on the caller's goroutine and on the loop
@@ -368,7 +368,7 @@ func (s *uploadServer) closeConn(addr string) bool {
 // succeeded twice; a request that cannot be replayed fails with the typed
 // error.
 func TestRetryOnStaleConnection(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newUploadServer(t)
 	small := bytes.Repeat([]byte("small body. "), 100)
 	// Bigger than loopback's socket buffers, so that a server that stops
@@ -508,7 +508,7 @@ func closeOnReuse(t *testing.T, tr *Transport, srv *uploadServer) *httptrace.Cli
 }
 
 func TestIdleConnectionsClosedByServer(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	srv.Config.IdleTimeout = 100 * time.Millisecond
 	srv.Start()
@@ -531,7 +531,7 @@ func TestIdleConnectionsClosedByServer(t *testing.T) {
 }
 
 func TestTruncatedAndResetBodies(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		head, _ := readHead(br)
 		if strings.Contains(head, "/reset") {
@@ -565,7 +565,7 @@ func TestTruncatedAndResetBodies(t *testing.T) {
 }
 
 func TestHeaderTimeout(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	release := make(chan struct{})
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer close(release)
@@ -585,7 +585,7 @@ func TestHeaderTimeout(t *testing.T) {
 }
 
 func TestCancelMidBodyReleasesConnection(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(make([]byte, 1<<20))
 		w.(http.Flusher).Flush()
@@ -617,7 +617,7 @@ func TestCancelMidBodyReleasesConnection(t *testing.T) {
 // TestLargeDownloadBoundedMemory streams 1 GiB through a slow reader and
 // checks that the heap stays small: back-pressure, not buffering.
 func TestLargeDownloadBoundedMemory(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	size := int64(1 << 30)
 	if testing.Short() {
 		size = 128 << 20
@@ -668,7 +668,7 @@ func TestLargeDownloadBoundedMemory(t *testing.T) {
 }
 
 func TestTraceDNSAndConnect(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	var mu sync.Mutex
@@ -699,7 +699,7 @@ func TestTraceDNSAndConnect(t *testing.T) {
 }
 
 func TestBodyLengthMismatch(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprint(w, "ok")
@@ -731,7 +731,7 @@ func TestBodyLengthMismatch(t *testing.T) {
 // connection that serves the next request. The server checks that every
 // request it reads on any connection is well formed.
 func TestEarlyResponseDuringUpload(t *testing.T) {
-	leaktest.Check(t)
+	testkit.CheckLeaks(t)
 	var garbage atomic.Int64
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
