@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -168,21 +170,25 @@ func FuzzRequestHead(f *testing.F) {
 		if target[0] == '/' && req.Host != host {
 			t.Fatalf("Host read as %q, want %q\n%q", req.Host, host, wire)
 		}
-		closeTok := h.Close
-		check := func(name, value string) {
-			if hasToken(value, "close") && equalFold(name, "Connection") {
-				closeTok = true
+		// net/http keeps Connection in a request, and drops Trailer with
+		// chunked framing (read back as Trailer).
+		want, closeTok := encodedFields(h.Fields, h.Header, h.Close)
+		switch method {
+		case "GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT":
+			// No "Content-Length: 0" for methods without content.
+			if cl > 0 {
+				want.Set("Content-Length", strconv.FormatInt(cl, 10))
 			}
-			if ownedField(name) || equalFold(name, "Trailer") {
-				return // framing, read back through ContentLength below
-			}
-			if got := req.Header.Values(name); !slices.Contains(got, strings.Trim(value, " \t")) {
-				t.Fatalf("field %q: read %q, want %q\n%q", name, got, value, wire)
+		default:
+			if cl >= 0 {
+				want.Set("Content-Length", strconv.FormatInt(cl, 10))
 			}
 		}
-		check(n1, v1)
-		if h.Header != nil {
-			check(n2, v2)
+		if cl < 0 {
+			want.Del("Trailer")
+		}
+		if !reflect.DeepEqual(req.Header, want) {
+			t.Fatalf("fields read as\n%q\nwant\n%q\n%q", req.Header, want, wire)
 		}
 		switch {
 		case cl > 0 && req.ContentLength != cl,
