@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
 
@@ -12,7 +13,7 @@ func TestStrings(t *testing.T) {
 	for _, proto := range []int{2, 3} {
 		t.Run("resp"+string(rune('0'+proto)), func(t *testing.T) {
 			s := sharedServer(t)
-			checkLeaks(t)
+			testkit.CheckLeaks(t)
 			c := newTestClient(t, Options{Addr: s.Addr, Protocol: proto})
 			ctx := ctxT(t)
 			k := t.Name() + ":k"

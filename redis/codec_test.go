@@ -16,7 +16,7 @@ import (
 // be the same.
 func TestCodecSplitRealReplies(t *testing.T) {
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	c := newTestClient(t, Options{Addr: s.Addr})
 	ctx := ctxT(t)
 	k := t.Name()
@@ -94,7 +94,7 @@ func TestAllocs(t *testing.T) {
 		t.Skip("allocation counts differ under the race detector")
 	}
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	c := newTestClient(t, Options{Addr: s.Addr})
 	ctx := context.Background()
 	k := t.Name()

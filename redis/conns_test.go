@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
 
@@ -17,7 +18,7 @@ import (
 // pieces.
 func TestSharedEngineAndLargeValues(t *testing.T) {
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	e, err := engine.New(engine.Config{Loops: 2, WriteQueueLimit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func TestSharedEngineAndLargeValues(t *testing.T) {
 
 func TestWriteBufferLimit(t *testing.T) {
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	c := newTestClient(t, Options{Addr: s.Addr, WriteBufferLimit: 1 << 10})
 	// Hold the server so the buffer fills, then overflow it.
 	go c.Do(ctxT(t), "DEBUG", "SLEEP", "0.2")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
 
@@ -19,7 +20,7 @@ import (
 var raceEnabled bool
 
 func TestServerKilledMidPipeline(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{})
 	c := newTestClient(t, Options{Addr: s.Addr, MinRetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
 	ctx := ctxT(t)
@@ -83,60 +84,13 @@ func TestServerKilledMidPipeline(t *testing.T) {
 	}
 }
 
-// fakeServer accepts connections on loopback and hands each to serve.
-type fakeServer struct {
-	ln net.Listener
-	wg sync.WaitGroup
-	mu sync.Mutex
-	cs []net.Conn
-}
-
-// newCountingFakeServer is newFakeServer telling serve which connection,
-// counted from 1, it serves: for servers that behave differently on a
-// redial.
-func newCountingFakeServer(t *testing.T, serve func(c net.Conn, n int)) *fakeServer {
+// newCountingFakeServer is testkit.NewServer telling serve which
+// connection, counted from 1, it serves: for servers that behave
+// differently on a redial.
+func newCountingFakeServer(t *testing.T, serve func(c net.Conn, n int)) *testkit.Server {
 	var conns atomic.Int32
-	return newFakeServer(t, func(c net.Conn) { serve(c, int(conns.Add(1))) })
+	return testkit.NewServer(t, func(c net.Conn) { serve(c, int(conns.Add(1))) })
 }
-
-func newFakeServer(t *testing.T, serve func(c net.Conn)) *fakeServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeServer{ln: ln}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.cs = append(f.cs, c)
-			f.mu.Unlock()
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		f.mu.Lock()
-		for _, c := range f.cs {
-			c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return f
-}
-
-func (f *fakeServer) addr() string { return f.ln.Addr().String() }
 
 // readCommand reads one RESP command (an array of bulk strings).
 func readCommand(r *bufio.Reader) ([]string, error) {
@@ -162,8 +116,8 @@ func readCommand(r *bufio.Reader) ([]string, error) {
 func TestFaultyServers(t *testing.T) {
 	ctx := ctxT(t)
 	t.Run("garbage", func(t *testing.T) {
-		checkLeaks(t)
-		f := newFakeServer(t, func(c net.Conn) {
+		testkit.CheckLeaks(t)
+		f := testkit.NewServer(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			for {
 				if _, err := readCommand(r); err != nil {
@@ -172,7 +126,7 @@ func TestFaultyServers(t *testing.T) {
 				c.Write([]byte("?what\r\n"))
 			}
 		})
-		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		c, _ := NewClient(Options{Addr: f.Addr(), Protocol: 2})
 		defer c.Close()
 		err := c.Ping(ctx)
 		var ce *ConnError
@@ -181,8 +135,8 @@ func TestFaultyServers(t *testing.T) {
 		}
 	})
 	t.Run("unsolicited", func(t *testing.T) {
-		checkLeaks(t)
-		f := newFakeServer(t, func(c net.Conn) {
+		testkit.CheckLeaks(t)
+		f := testkit.NewServer(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			for {
 				if _, err := readCommand(r); err != nil {
@@ -191,7 +145,7 @@ func TestFaultyServers(t *testing.T) {
 				c.Write([]byte("+PONG\r\n+EXTRA\r\n"))
 			}
 		})
-		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		c, _ := NewClient(Options{Addr: f.Addr(), Protocol: 2})
 		defer c.Close()
 		c.Ping(ctx) // answered; then the extra reply breaks the connection
 		deadline := time.Now().Add(5 * time.Second)
@@ -203,11 +157,11 @@ func TestFaultyServers(t *testing.T) {
 		}
 	})
 	t.Run("silent handshake", func(t *testing.T) {
-		checkLeaks(t)
-		f := newFakeServer(t, func(c net.Conn) {
+		testkit.CheckLeaks(t)
+		f := testkit.NewServer(t, func(c net.Conn) {
 			bufio.NewReader(c).ReadString(0) // read, never answer
 		})
-		c, _ := NewClient(Options{Addr: f.addr(), Password: "x", DialTimeout: 150 * time.Millisecond})
+		c, _ := NewClient(Options{Addr: f.Addr(), Password: "x", DialTimeout: 150 * time.Millisecond})
 		defer c.Close()
 		err := c.Ping(ctx)
 		if !errors.Is(err, ErrHandshakeTimeout) {
@@ -215,15 +169,15 @@ func TestFaultyServers(t *testing.T) {
 		}
 	})
 	t.Run("hangs up mid-reply", func(t *testing.T) {
-		checkLeaks(t)
-		f := newFakeServer(t, func(c net.Conn) {
+		testkit.CheckLeaks(t)
+		f := testkit.NewServer(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			if _, err := readCommand(r); err != nil {
 				return
 			}
 			c.Write([]byte("$10\r\nhalf"))
 		})
-		c, _ := NewClient(Options{Addr: f.addr(), Protocol: 2})
+		c, _ := NewClient(Options{Addr: f.Addr(), Protocol: 2})
 		defer c.Close()
 		_, err := c.Get(ctx, "k")
 		var ce *ConnError
@@ -232,8 +186,8 @@ func TestFaultyServers(t *testing.T) {
 		}
 	})
 	t.Run("old server without HELLO", func(t *testing.T) {
-		checkLeaks(t)
-		f := newFakeServer(t, func(c net.Conn) {
+		testkit.CheckLeaks(t)
+		f := testkit.NewServer(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			authed := false
 			for {
@@ -258,7 +212,7 @@ func TestFaultyServers(t *testing.T) {
 				}
 			}
 		})
-		c := newTestClient(t, Options{Addr: f.addr(), Password: "pw", DB: 2})
+		c := newTestClient(t, Options{Addr: f.Addr(), Password: "pw", DB: 2})
 		if err := c.Set(ctx, "k", "v", 0); err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +221,7 @@ func TestFaultyServers(t *testing.T) {
 
 func TestCloseWithCommandsInFlight(t *testing.T) {
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	c, err := NewClient(Options{Addr: s.Addr, Conns: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +256,7 @@ func TestCloseWithCommandsInFlight(t *testing.T) {
 // Commands sent while a dropped connection is being replaced wait for the
 // new one and succeed there; only the one in flight on the old one fails.
 func TestQueuedDuringRedial(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	f := newCountingFakeServer(t, func(c net.Conn, n int) {
 		r := bufio.NewReader(c)
 		for {
@@ -325,7 +279,7 @@ func TestQueuedDuringRedial(t *testing.T) {
 			}
 		}
 	})
-	c := newTestClient(t, Options{Addr: f.addr(), Protocol: 2, Password: "pw"})
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, Password: "pw"})
 	ctx := ctxT(t)
 	_, err := c.Echo(ctx, "drop")
 	var ce *ConnError

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 	"github.com/egress-go/egress/tlsconn"
 )
@@ -170,7 +171,7 @@ func errString(err error) string {
 }
 
 func TestAuth(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{Extra: []string{
 		"requirepass topsecret",
 		"user alice on >alicepw ~alice:* &* +@all",
@@ -243,7 +244,7 @@ func containsAll(s string, subs ...string) bool {
 }
 
 func TestTLS(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	cert := newTestCert(t)
 	s := startServer(t, serverConfig{TLS: true, TLSCert: cert, Extra: []string{"requirepass pw"}})
 	ctx := ctxT(t)
@@ -325,7 +326,7 @@ func TestContextTimeout(t *testing.T) {
 
 func TestStatefulRefused(t *testing.T) {
 	s := sharedServer(t)
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	c := newTestClient(t, Options{Addr: s.Addr})
 	ctx := ctxT(t)
 	for _, cmd := range [][]string{{"select", "1"}, {"WATCH", "k"}, {"client", "reply", "off"}, {"MONITOR"}, {"psubscribe", "x"}, {"HELLO", "2"}} {

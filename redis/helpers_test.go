@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,51 +16,6 @@ import (
 
 	"github.com/egress-go/egress/internal/testkit"
 )
-
-func init() {
-	// Start Go's own network poller before any leak check counts sockets.
-	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		ln.Close()
-	}
-}
-
-func countSockets() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, e := range ents {
-		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
-}
-
-// checkLeaks registers, as the test's first cleanup (so it runs last), a
-// bounded wait for the goroutines and sockets to come back to what they
-// are now.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	g0, s0 := runtime.NumGoroutine(), countSockets()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			g, s := runtime.NumGoroutine(), countSockets()
-			if g <= g0 && s <= s0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("leak: goroutines %d -> %d, sockets %d -> %d\n%s", g0, g, s0, s, buf)
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
 
 // serverConfig describes a redis-server run by a test.
 type serverConfig struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
 
@@ -79,7 +80,7 @@ func TestPubSubReconnect(t *testing.T) {
 	s := startServer(t, serverConfig{})
 	for _, proto := range []int{2, 3} {
 		t.Run("resp"+strconv.Itoa(proto), func(t *testing.T) {
-			checkLeaks(t)
+			testkit.CheckLeaks(t)
 			c := newTestClient(t, fastRetry(Options{Addr: s.Addr, Protocol: proto}))
 			ctx := ctxT(t)
 			ps, err := c.Subscribe(ctx, "ch")
@@ -168,7 +169,7 @@ func TestPubSubReconnect(t *testing.T) {
 // the server is back everything is restored, the waiting Subscribe
 // included.
 func TestPubSubServerRestart(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{})
 	c := newTestClient(t, fastRetry(Options{Addr: s.Addr}))
 	ctx := ctxT(t)
@@ -241,7 +242,7 @@ func TestPubSubServerRestart(t *testing.T) {
 // commands and Receive return ErrClosed, and no more dials are made. The
 // same from Client.Close.
 func TestPubSubCloseWhileReconnecting(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{})
 	c := newTestClient(t, fastRetry(Options{Addr: s.Addr}))
 	ctx := ctxT(t)
@@ -305,7 +306,7 @@ func TestPubSubCloseWhileReconnecting(t *testing.T) {
 // PubSub: Receive, Subscribe and Ping return a *ConnError with the
 // server's error.
 func TestPubSubReconnectRefused(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{Extra: []string{"requirepass old"}})
 	c := newTestClient(t, fastRetry(Options{Addr: s.Addr, Password: "old"}))
 	ctx := ctxT(t)
@@ -336,7 +337,7 @@ func TestPubSubReconnectRefused(t *testing.T) {
 // the channel) ends the PubSub rather than leave it silently without the
 // channel.
 func TestPubSubResubscribeRefused(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{Extra: []string{"user alice on >pw ~* &news.* +@all"}})
 	admin := newTestClient(t, Options{Addr: s.Addr})
 	c := newTestClient(t, fastRetry(Options{Addr: s.Addr, Username: "alice", Password: "pw"}))
@@ -361,7 +362,7 @@ func TestPubSubResubscribeRefused(t *testing.T) {
 // confirmed it, is sent again on the next one: the caller sees success.
 // Nothing had been confirmed, so there is no gap to report.
 func TestPubSubInterruptedSubscribe(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	f := newCountingFakeServer(t, func(c net.Conn, n int) {
 		r := bufio.NewReader(c)
 		for {
@@ -380,7 +381,7 @@ func TestPubSubInterruptedSubscribe(t *testing.T) {
 			}
 		}
 	})
-	c := newTestClient(t, fastRetry(Options{Addr: f.addr(), Protocol: 2}))
+	c := newTestClient(t, fastRetry(Options{Addr: f.Addr(), Protocol: 2}))
 	ctx := ctxT(t)
 	ps, err := c.Subscribe(ctx, "a")
 	if err != nil {
@@ -394,7 +395,7 @@ func TestPubSubInterruptedSubscribe(t *testing.T) {
 
 // A PubSub waiting to reconnect holds no goroutine: only a loop timer.
 func TestPubSubReconnectHoldsNoGoroutine(t *testing.T) {
-	checkLeaks(t)
+	testkit.CheckLeaks(t)
 	s := startServer(t, serverConfig{})
 	c := newTestClient(t, fastRetry(Options{Addr: s.Addr}))
 	ctx := ctxT(t)

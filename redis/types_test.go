@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
 
@@ -17,7 +18,7 @@ func eachProto(t *testing.T, f func(t *testing.T, c *Client, ctx context.Context
 	for _, proto := range []int{2, 3} {
 		t.Run("resp"+strconv.Itoa(proto), func(t *testing.T) {
 			s := sharedServer(t)
-			checkLeaks(t)
+			testkit.CheckLeaks(t)
 			c := newTestClient(t, Options{Addr: s.Addr, Protocol: proto})
 			ctx := ctxT(t)
 			k := t.Name()
