@@ -46,6 +46,7 @@ func TestRender(t *testing.T) {
 // a check of the configuration, not a benchmark. A missing nginx fails it
 // in CI and under scripts/test, and skips it elsewhere.
 func TestStartServes(t *testing.T) {
+	testkit.CheckLeaks(t)
 	bin := testkit.RequirePeer(t, "nginx", "scripts/install-deps.sh (Debian package nginx)")
 	// Start runs nginx by name; it may have been found outside PATH.
 	t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))

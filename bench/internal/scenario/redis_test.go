@@ -51,6 +51,7 @@ func TestAppendCommand(t *testing.T) {
 // wrong reply. A missing redis-server fails it in CI and under
 // scripts/test, and skips it elsewhere.
 func TestRedisClients(t *testing.T) {
+	testkit.CheckLeaks(t)
 	bin := testkit.RequirePeer(t, "redis-server", "scripts/install-deps.sh (Debian package redis-server)")
 	// startRedis runs redis-server by name; it may have been found
 	// outside PATH.

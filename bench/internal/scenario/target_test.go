@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
 )
 
 // The target server answers nobody until answerAt requests wait, then
 // everybody, and keeps answering on the same connections.
 func TestWithholderAnswersAllAtOnce(t *testing.T) {
+	testkit.CheckLeaks(t)
 	w := &withholder{answerAt: 3, release: make(chan struct{})}
 	var clients []net.Conn
 	for i := 0; i < 3; i++ {
