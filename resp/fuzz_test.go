@@ -1,8 +1,12 @@
 package resp
 
 import (
+	"bytes"
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/egress-go/egress/internal/bufpool"
 	"github.com/egress-go/egress/internal/testkit"
 )
 
@@ -13,8 +17,9 @@ var fuzzLimits = []Limits{
 
 // FuzzDecoder feeds arbitrary input, cut in arbitrary ways, and checks that
 // the decoder never panics, that every cut yields the same values and the
-// same error as feeding the input whole, and that every value it produces
-// encodes and decodes back to itself.
+// same error as feeding the input whole, that every value it produces
+// encodes and decodes back to itself, and that hostile input costs bounded
+// memory (see checkMemory).
 func FuzzDecoder(f *testing.F) {
 	for _, tc := range replyCases {
 		f.Add([]byte(tc.in), []byte{3, 1}, uint8(0))
@@ -23,6 +28,12 @@ func FuzzDecoder(f *testing.F) {
 		f.Add([]byte(tc.in), []byte{0}, uint8(1))
 	}
 	f.Add(mustEncode(allTypes...), []byte{5, 0, 9}, uint8(0))
+	// Large announcements of which part comes, and over-long lines.
+	f.Add([]byte("*2\r\n$100000\r\nab"), []byte{4, 9, 1}, uint8(0))
+	f.Add([]byte("$100000\r\n"+strings.Repeat("x", 1000)), []byte{15}, uint8(0))
+	f.Add([]byte("*2\r\n$10\r\nab"), []byte{4, 9, 1}, uint8(1))
+	f.Add([]byte("*2\r\n$100\r\nab"), []byte{4, 9, 1}, uint8(1))
+	f.Add([]byte("+a simple string that goes on"), []byte{2, 0, 1}, uint8(1))
 	f.Fuzz(func(t *testing.T, data, cuts []byte, sel uint8) {
 		lim := fuzzLimits[int(sel)%len(fuzzLimits)]
 		d := NewDecoder(lim)
@@ -48,7 +59,82 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("%v encoded as %q decodes to\n%v", v, enc, back)
 			}
 		}
+		checkMemory(t, lim, data, cuts)
 	})
+}
+
+// checkMemory feeds a decoder with limits lim data cut as cuts says and,
+// when one element's worth is small enough to feed, filler that ends no
+// line and starts no element. After every Feed, the element being read
+// must be within its limit (its line, or its bulk string with the header
+// and CRLFs), in a pooled buffer that grows with the bytes that came
+// (a peer that announces a large bulk string makes the decoder reserve
+// nothing); a decoder that failed must hold nothing. The filler must end
+// in a *LimitError or *ProtocolError instead of growing the buffer.
+func checkMemory(t *testing.T, lim Limits, data, cuts []byte) {
+	t.Helper()
+	d := NewDecoder(lim)
+	lim = d.Limits()
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			if d.Buffered() != 0 || d.buf != nil {
+				t.Fatalf("failed decoder (%v) holds %d bytes, buffer capacity %d", err, d.Buffered(), cap(d.buf))
+			}
+			return
+		}
+		if cap(d.buf) > poolCap(2*len(d.buf)) {
+			t.Fatalf("decoder holds %d bytes in a buffer of %d", len(d.buf), cap(d.buf))
+		}
+		if !d.pending || d.spos == len(d.buf) {
+			return
+		}
+		// The type byte, the line and its CRLF; or the type byte, the
+		// length line, the bulk string and both CRLFs.
+		elem, max := len(d.buf)-d.spos, 1+lim.lineMax(d.buf[d.spos])+2
+		if d.need > 0 {
+			max = 1 + maxHeaderLine + 2 + int(lim.MaxBulkLen) + 2
+		}
+		if elem > max {
+			t.Fatalf("decoder holds %d bytes of an element (%q...), limit %d", elem, d.buf[d.spos:d.spos+1], max)
+		}
+	}
+	emit := func(*Value) error { return nil }
+	for _, c := range testkit.Chunks(data, cuts, 16) {
+		err := d.Feed(c, emit)
+		check(err)
+		if err != nil {
+			return
+		}
+	}
+	n := max(lim.MaxLineLen, maxHeaderLine) + int(lim.MaxBulkLen) + maxHeaderLine + 8
+	if n > 1<<16 {
+		return // too much to feed each run: the table tests cover the defaults
+	}
+	for _, c := range testkit.Chunks(bytes.Repeat([]byte{'a'}, n), cuts, 16) {
+		err := d.Feed(c, emit)
+		check(err)
+		if err != nil {
+			var le *LimitError
+			var pe *ProtocolError
+			if !errors.As(err, &le) && !errors.As(err, &pe) {
+				t.Fatalf("untyped error %T: %v", err, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("%d bytes that end no element: no error, %d bytes held", n, d.Buffered())
+}
+
+// poolCap returns the capacity of the pooled buffer that holds n bytes
+// (the pool's smallest size class of at least n), or 0 for none.
+func poolCap(n int) int {
+	if n == 0 {
+		return 0
+	}
+	b := bufpool.Get(n)
+	defer bufpool.Put(b)
+	return cap(b)
 }
 
 // FuzzRoundTrip builds a value from fuzz input through the decoder and
