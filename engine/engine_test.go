@@ -470,31 +470,104 @@ func TestWriteQueueLimit(t *testing.T) {
 	})
 }
 
+// waitLoop waits until l has run a task posted now: whatever l was doing
+// (a callback, the rest of an iteration) has finished.
+func waitLoop(t *testing.T, l *Loop) {
+	t.Helper()
+	ran := make(chan struct{})
+	if !l.Post(func() { close(ran) }) {
+		t.Fatal("the loop refused a task")
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not run a task within 10 s")
+	}
+}
+
+// activityClock is a Recorder that also notes, on the loop, when the
+// kernel last took bytes (OnWritten, the activity an idle timer counts)
+// and when OnClose ran.
+type activityClock struct {
+	*testkit.Recorder[*Conn]
+	mu      sync.Mutex
+	written time.Time
+	closed  time.Time
+}
+
+func (a *activityClock) OnWritten(*Conn, int) {
+	a.mu.Lock()
+	a.written = time.Now()
+	a.mu.Unlock()
+}
+
+func (a *activityClock) OnClose(c *Conn, err error) {
+	a.mu.Lock()
+	a.closed = time.Now()
+	a.mu.Unlock()
+	a.Recorder.OnClose(c, err)
+}
+
+func (a *activityClock) times() (written, closed time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.written, a.closed
+}
+
+// TestIdleTimeout checks the idle timer by ordering, never by a window:
+// it fires in the end (WaitClose gives up after 10 s), with
+// ErrIdleTimeout, and never sooner than the timeout after the last
+// activity. A machine too busy to run the writer may let the timer fire
+// mid-activity; that is a correct close, and the same ordering holds.
 func TestIdleTimeout(t *testing.T) {
+	const idle = 200 * time.Millisecond
 	forEachBackend(t, func(t *testing.T, be Backend) {
 		srv := testkit.NewServer(t, testkit.Echo)
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		r := testkit.NewRecorder[*Conn]()
-		start := time.Now()
-		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{IdleTimeout: 150 * time.Millisecond})
-		r.WaitOpen(t)
-		// Activity pushes the deadline out.
-		for i := 0; i < 4; i++ {
-			time.Sleep(60 * time.Millisecond)
+		// Activity pushes the deadline out: a write every 10 ms for twice
+		// the timeout. The close must come at least half the timeout
+		// after the last write the kernel took (half: the loop stamps
+		// activity with its clock of the iteration, and a busy machine
+		// may pause the loop between that stamp and OnWritten). Were
+		// writes not counted, it would close 10 ms after one.
+		a := &activityClock{Recorder: testkit.NewRecorder[*Conn]()}
+		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), a, &DialOptions{IdleTimeout: idle})
+		a.WaitOpen(t)
+		writing := time.Now()
+	active:
+		for time.Since(writing) < 2*idle {
+			select {
+			case <-a.Closed():
+				break active
+			default:
+			}
 			c.Write([]byte("k"))
+			time.Sleep(idle / 20)
 		}
-		err := r.WaitClose(t)
-		mustIs(t, err, ErrIdleTimeout)
-		if d := time.Since(start); d < 390*time.Millisecond {
-			t.Fatalf("closed after %v despite activity", d)
+		mustIs(t, a.WaitClose(t), ErrIdleTimeout)
+		written, closed := a.times()
+		if written.IsZero() {
+			t.Fatal("no write reached the kernel")
 		}
-		// SetIdleTimeout on an open connection.
-		r2 := testkit.NewRecorder[*Conn]()
-		c2, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r2, nil)
-		r2.WaitOpen(t)
-		c2.SetIdleTimeout(50 * time.Millisecond)
-		mustIs(t, r2.WaitClose(t), ErrIdleTimeout)
+		if gap := closed.Sub(written); gap < idle/2 {
+			t.Fatalf("closed %v after the last write, with an idle timeout of %v", gap, idle)
+		}
+		t.Logf("closed %v after the first write, %v after the last", closed.Sub(writing), closed.Sub(written))
+
+		// SetIdleTimeout on an open connection, which then does nothing:
+		// every activity stamp (the dial, the open, the set) is at or
+		// after dialled, so the close cannot come sooner than the timeout
+		// after it.
+		a2 := &activityClock{Recorder: testkit.NewRecorder[*Conn]()}
+		dialled := time.Now()
+		c2, _ := e.Dial(context.Background(), "tcp", srv.Addr(), a2, nil)
+		a2.WaitOpen(t)
+		c2.SetIdleTimeout(idle)
+		mustIs(t, a2.WaitClose(t), ErrIdleTimeout)
+		if _, closed := a2.times(); closed.Sub(dialled) < idle {
+			t.Fatalf("closed %v after the dial, with an idle timeout of %v", closed.Sub(dialled), idle)
+		}
 	})
 }
 
@@ -518,7 +591,9 @@ func TestPauseResumeBackPressure(t *testing.T) {
 			Close: func(_ *Conn, err error) { closed <- err },
 		}, nil)
 		testkit.WaitFor(t, "first MiB", func() bool { return n.Load() > 1<<20 })
-		time.Sleep(100 * time.Millisecond)
+		// The callback that paused has returned once the loop has run a
+		// task posted after it; from then on nothing may be read.
+		waitLoop(t, c.Loop())
 		paused := n.Load()
 		time.Sleep(200 * time.Millisecond)
 		if now := n.Load(); now != paused {
@@ -610,20 +685,29 @@ func TestTimers(t *testing.T) {
 		if !stopped.Stop() {
 			t.Fatal("Stop of a pending timer reported false")
 		}
-		if a, b := <-fired, <-fired; a != 1 || b != 2 {
+		next := func() int {
+			select {
+			case v := <-fired:
+				return v
+			case <-time.After(10 * time.Second):
+				t.Fatal("a timer did not fire within 10 s")
+				return 0
+			}
+		}
+		if a, b := next(), next(); a != 1 || b != 2 {
 			t.Fatalf("order %d %d", a, b)
 		}
 		if d := time.Since(start); d < 55*time.Millisecond {
 			t.Fatalf("fired after %v", d)
 		}
+		// Timers run in deadline order, so the stopped one (40 ms) would
+		// have fired before the 60 ms one, and the loop still runs tasks.
+		waitLoop(t, l)
 		select {
 		case v := <-fired:
 			t.Fatalf("stopped timer fired (%d)", v)
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
-		ran := make(chan bool)
-		l.Post(func() { ran <- true })
-		<-ran
 	})
 }
 

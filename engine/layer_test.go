@@ -13,15 +13,19 @@ import (
 )
 
 // xorLayer is a toy layer: it XORs every byte with k, becomes ready 30 ms
-// after Start, and sends a 0xFF farewell byte (encoded) on close.
+// after Start (or, held, when the test calls LayerReady on the loop), and
+// sends a 0xFF farewell byte (encoded) on close.
 type xorLayer struct {
 	k       byte
 	started chan struct{}
+	held    bool
 }
 
 func (x *xorLayer) Start(c *Conn) {
 	close(x.started)
-	c.AfterFunc(30*time.Millisecond, c.LayerReady)
+	if !x.held {
+		c.AfterFunc(30*time.Millisecond, c.LayerReady)
+	}
 }
 
 func (x *xorLayer) code(p []byte) []byte {
@@ -56,14 +60,24 @@ func TestLayer(t *testing.T) {
 		})
 		e := newEngine(t, be, Config{})
 		defer e.Close()
-		x := &xorLayer{k: 7, started: make(chan struct{})}
+		x := &xorLayer{k: 7, started: make(chan struct{}), held: true}
 		r := testkit.NewRecorder[*Conn]()
 		c, _ := e.Dial(context.Background(), "tcp", srv.Addr(), r, &DialOptions{Layer: x})
-		<-x.started
-		time.Sleep(10 * time.Millisecond) // time for a premature OnOpen to show
+		select {
+		case <-x.started:
+		case <-r.Closed():
+			t.Fatalf("closed before the layer started: %v", r.Err())
+		case <-time.After(10 * time.Second):
+			t.Fatal("the layer did not start within 10 s")
+		}
+		// A premature OnOpen, run with Start or queued by it, has run once
+		// the loop runs a task posted now; the layer is not ready until
+		// the test says so.
+		waitLoop(t, c.Loop())
 		if r.Opened() {
 			t.Fatal("OnOpen before the layer was ready")
 		}
+		c.Loop().Post(c.LayerReady)
 		r.WaitOpen(t)
 		c.Write([]byte("hello"))
 		testkit.WaitFor(t, "decoded reply", func() bool { return string(r.Bytes()) == "HI" })
