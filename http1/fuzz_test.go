@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/egress-go/egress/internal/bufpool"
 	"github.com/egress-go/egress/internal/testkit"
 )
 
@@ -23,19 +24,26 @@ var smallLimits = Limits{MaxHeadBytes: 200, MaxHeaderFields: 4, MaxTrailerBytes:
 
 // FuzzResponseParser checks, for any input, that the parser does not
 // panic; that whole, byte-by-byte and randomly split input give the same
-// result; and that a head it accepts is accepted and read the same way by
-// net/http, and so is a body it completes.
+// result; that a head it accepts is accepted and read the same way by
+// net/http (status line, fields, framing, connection fate), and so is a
+// body it completes; and that hostile input costs bounded memory (see
+// checkSectionMemory).
 //
 // Known, deliberate differences (we are stricter elsewhere, which needs no
 // exception): net/http refuses a "Trailer" field that names Content-Length,
 // Transfer-Encoding or Trailer, which this parser does not interpret at
 // all; it checks the framing fields of a 101 or a 2xx answer to CONNECT,
-// which are ignored here as RFC 9110 asks; and it refuses whitespace
-// before ";" in a chunk line, which RFC 9112 §7.1.1 allows (BWS).
+// which are ignored here as RFC 9110 asks; it refuses whitespace before
+// ";" in a chunk line, which RFC 9112 §7.1.1 allows (BWS); and it gives up
+// on a chunked body whose chunk lines outweigh its data by more than
+// 16 KiB ("too much non-data"), where this parser bounds each chunk line.
 func FuzzResponseParser(f *testing.F) {
 	for _, c := range validResponses {
 		f.Add([]byte(c.in), uint64(len(c.in)), uint8(0))
 	}
+	// Sections cut off, for the filler to extend.
+	f.Add([]byte("HTTP/1.1 200 OK\r\nServer: a head without end"), uint64(7), uint8(0x80))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a trailer"), uint64(3), uint8(0x80))
 	f.Fuzz(func(t *testing.T, data []byte, seed uint64, sel uint8) {
 		method := fuzzMethods[int(sel)%len(fuzzMethods)]
 		var p ResponseParser
@@ -50,7 +58,104 @@ func FuzzResponseParser(f *testing.F) {
 		if sel&0x80 == 0 {
 			differential(t, method, data)
 		}
+		p.Reset(method)
+		checkSectionMemory(t, &p.bodyFramer, p.Feed, p.Tunnel, p.Limits, data, seed, checkErrorType)
 	})
+}
+
+// checkSectionMemory feeds a fresh parser (f is its framer, feed its Feed,
+// tunnel its Tunnel) data whole, then filler that ends no line, as much as
+// the larger of its head and trailer limits plus one, in pieces drawn from
+// seed. After every call the head or trailer section it buffers must be
+// within its limit, in a pooled buffer that grows with the bytes that
+// came, and a parser that failed must hold nothing. The filler must end in
+// an error (checked by checkErr), a *LimitError if it was extending a
+// section, unless the parser is reading a body, where it buffers nothing.
+func checkSectionMemory(t *testing.T, f *bodyFramer, feed func([]byte) (Event, int, error), tunnel func() bool,
+	l Limits, data []byte, seed uint64, checkErr func(*testing.T, error)) {
+	t.Helper()
+	limit := max(l.maxHeadBytes(), l.maxTrailerBytes())
+	check := func(err error) {
+		t.Helper()
+		secLimit := l.maxHeadBytes()
+		if f.state == stTrailer {
+			secLimit = l.maxTrailerBytes()
+		}
+		switch {
+		case err != nil && f.buf != nil:
+			t.Fatalf("failed parser (%v) holds a buffer of %d bytes", err, cap(f.buf))
+		case f.secBytes > secLimit || len(f.buf) > secLimit:
+			t.Fatalf("parser holds %d bytes of a section (%d in its buffer), limit %d", f.secBytes, len(f.buf), secLimit)
+		case cap(f.buf) > poolCap(2*len(f.buf)):
+			t.Fatalf("parser holds %d bytes in a buffer of %d", len(f.buf), cap(f.buf))
+		}
+	}
+	// feedAll feeds in, handling every event it completes; it reports an
+	// error, or that the rest is not the parser's to read.
+	feedAll := func(in []byte) (stop bool, err error) {
+		for range 2*len(in) + 16 {
+			ev, n, err := feed(in)
+			in = in[n:]
+			check(err)
+			switch {
+			case err != nil:
+				return true, err
+			case ev == EventNone:
+				return false, nil
+			case ev == EventDone && tunnel():
+				return true, nil
+			}
+		}
+		t.Fatalf("Feed reports events without end")
+		return true, nil
+	}
+	if stop, _ := feedAll(data); stop {
+		return
+	}
+	inSection := func() bool { return f.state == stHead || f.state == stTrailer }
+	rng := rand.New(rand.NewPCG(seed, 1))
+	filler := bytes.Repeat([]byte{'z'}, limit/8+1)
+	run := 0 // filler bytes fed to the section being read, at least
+	for fed := 0; fed < 3*(limit+1); {
+		n := 1 + rng.IntN(len(filler))
+		wasInSection := inSection()
+		stop, err := feedAll(filler[:n])
+		fed += n
+		var le *LimitError
+		switch {
+		case err != nil && wasInSection && !errors.As(err, &le):
+			t.Fatalf("section past its limit: %v, want a *LimitError", err)
+		case err != nil:
+			checkErr(t, err)
+			return
+		case stop:
+			return
+		}
+		// A body may end inside a piece and a new section begin (the
+		// next pipelined request): count only whole pieces fed to it.
+		if wasInSection && inSection() {
+			run += n
+		} else {
+			run = 0
+		}
+		if run > limit {
+			t.Fatalf("%d bytes that end no line in a section: no error, %d bytes held", run, f.secBytes)
+		}
+	}
+	if !inSection() && (f.secBytes != 0 || f.buf != nil) {
+		t.Fatalf("parser in a body holds %d bytes", f.secBytes)
+	}
+}
+
+// poolCap returns the capacity of the pooled buffer that holds n bytes
+// (the pool's smallest size class of at least n), or 0 for none.
+func poolCap(n int) int {
+	if n == 0 {
+		return 0
+	}
+	b := bufpool.Get(n)
+	defer bufpool.Put(b)
+	return cap(b)
 }
 
 // checkSplits requires run, a parser fed with chunks, to render the same
@@ -111,6 +216,11 @@ func differential(t *testing.T, method string, data []byte) {
 	if err := compareHeads(ours, resp); err != nil {
 		t.Fatalf("%v\n%q", err, data)
 	}
+	// net/http keeps "code reason" as Status, and just "code" when the
+	// line ends there.
+	if reason := finalReason(method, data); strings.TrimPrefix(resp.Status[3:], " ") != reason {
+		t.Fatalf("status read as %q by net/http, reason %q by us\n%q", resp.Status, reason, data)
+	}
 	if ours.err != nil || ours.tunnel {
 		return
 	}
@@ -121,6 +231,24 @@ func differential(t *testing.T, method string, data []byte) {
 		}
 		t.Fatalf("%v\n%q", err, data)
 	}
+}
+
+// finalReason returns the reason phrase of the final response head in
+// data, as the parser reads it.
+func finalReason(method string, data []byte) string {
+	var p ResponseParser
+	p.Reset(method)
+	for range len(data) + 1 {
+		ev, n, err := p.Feed(data)
+		data = data[n:]
+		if err != nil || ev == EventNone {
+			return ""
+		}
+		if ev == EventHead {
+			return string(p.Reason())
+		}
+	}
+	return ""
 }
 
 // FuzzRequestHead checks that AppendRequestHead either refuses its input
