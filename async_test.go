@@ -152,7 +152,17 @@ func TestExchangePauseResume(t *testing.T) {
 	for got.Load() <= 1<<20 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The callback that paused has returned once every loop has run a
+	// task posted now; from then on nothing may be delivered.
+	for i := 0; i < tr.Engine().NumLoops(); i++ {
+		ran := make(chan struct{})
+		tr.Engine().Loop(i).Post(func() { close(ran) })
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("loop %d did not run a task within 10 s", i)
+		}
+	}
 	held := got.Load()
 	time.Sleep(100 * time.Millisecond)
 	if got.Load() != held || held >= size {

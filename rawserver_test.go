@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -88,8 +89,13 @@ func TestBodyIdleTimeout(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part")
 		io.Copy(io.Discard, br) // then nothing, until the client gives up
 	})
-	tr := newTestTransport(t, Options{BodyIdleTimeout: 100 * time.Millisecond})
-	resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://"+addr+"/"))
+	const idle = 100 * time.Millisecond
+	tr := newTestTransport(t, Options{BodyIdleTimeout: idle})
+	// The context only bounds the test should the timer never fire.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://"+addr+"/").WithContext(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +103,11 @@ func TestBodyIdleTimeout(t *testing.T) {
 	resp.Body.Close()
 	if !errors.Is(err, ErrBodyIdleTimeout) || string(b) != "first part" {
 		t.Fatalf("read %q, err %v", b, err)
+	}
+	// The last byte came after start, so the timeout cannot end the body
+	// sooner than this.
+	if d := time.Since(start); d < idle {
+		t.Fatalf("body idle timeout after %v, before its %v", d, idle)
 	}
 }
 
@@ -115,7 +126,10 @@ func TestExpectContinueTimeoutSendsBody(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"+string(body))
 	})
 	tr := newTestTransport(t, Options{ExpectContinueTimeout: 100 * time.Millisecond})
-	req, _ := http.NewRequest("PUT", "http://"+addr+"/", strings.NewReader("data"))
+	// The context only bounds the test should the timer never fire.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "PUT", "http://"+addr+"/", strings.NewReader("data"))
 	req.Header.Set("Expect", "100-continue")
 	start := time.Now()
 	resp, err := tr.RoundTrip(req)

@@ -510,7 +510,10 @@ func closeOnReuse(t *testing.T, tr *Transport, srv *uploadServer) *httptrace.Cli
 func TestIdleConnectionsClosedByServer(t *testing.T) {
 	testkit.CheckLeaks(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
-	srv.Config.IdleTimeout = 100 * time.Millisecond
+	// The server drops a connection idle for 300 ms; after each request
+	// the test waits until the pool has seen that close, so the next
+	// request must dial, and never meets a connection being closed.
+	srv.Config.IdleTimeout = 300 * time.Millisecond
 	srv.Start()
 	t.Cleanup(srv.Close)
 	tr := newTestTransport(t, Options{})
@@ -522,21 +525,27 @@ func TestIdleConnectionsClosedByServer(t *testing.T) {
 		}
 		io.ReadAll(resp.Body)
 		resp.Body.Close()
-		time.Sleep(200 * time.Millisecond) // the server closes the idle connection
+		testkit.WaitFor(t, "the pool to see the server close the idle connection", func() bool { return tr.Stats().Pool.Open == 0 })
 	}
 	s := tr.Stats()
-	if s.Failures != 0 || s.Pool.Dials != 4 || s.Pool.PeerClosedIdle < 3 {
+	if s.Failures != 0 || s.Retries != 0 || s.Pool.Dials != 4 || s.Pool.PeerClosedIdle < 3 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
 func TestTruncatedAndResetBodies(t *testing.T) {
 	testkit.CheckLeaks(t)
+	gotHead := make(chan struct{})
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		head, _ := readHead(br)
 		if strings.Contains(head, "/reset") {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("x", 1000))
-			time.Sleep(20 * time.Millisecond)
+			// Reset only once the client has the head: a reset that
+			// overtakes it would fail the request, not the body.
+			select {
+			case <-gotHead:
+			case <-time.After(10 * time.Second):
+			}
 			c.(*net.TCPConn).SetLinger(0)
 			return
 		}
@@ -554,6 +563,7 @@ func TestTruncatedAndResetBodies(t *testing.T) {
 		t.Fatalf("truncated: %q, %v", b, err)
 	}
 	resp, err = client.Get("http://" + addr + "/reset")
+	close(gotHead)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +581,7 @@ func TestHeaderTimeout(t *testing.T) {
 	defer close(release)
 	tr := newTestTransport(t, Options{ResponseHeaderTimeout: 100 * time.Millisecond})
 	start := time.Now()
-	_, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	_, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL)
 	if !errors.Is(err, ErrHeaderTimeout) {
 		t.Fatalf("err %v", err)
 	}
@@ -579,7 +589,9 @@ func TestHeaderTimeout(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("%v is not a timeout", err)
 	}
-	if d := time.Since(start); d < 90*time.Millisecond || d > 3*time.Second {
+	// Never before the timeout; the upper bound only catches a timer that
+	// did not fire (the server holds the request for the whole test).
+	if d := time.Since(start); d < 90*time.Millisecond || d > 10*time.Second {
 		t.Fatalf("took %v", d)
 	}
 }
