@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,23 +48,51 @@ func TestServerEchoesAndCounts(t *testing.T) {
 }
 
 // TestServerCloseUnblocksHandlers: Close closes live connections, so a
-// handler blocked reading returns, and waits for it.
+// handler blocked reading returns, and waits for every handler.
 func TestServerCloseUnblocksHandlers(t *testing.T) {
 	CheckLeaks(t)
-	returned := make(chan error, 2)
+	unblocked, returned := make(chan error, 2), make(chan struct{}, 2)
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release() // before the cleanups, should the test fail
 	srv := NewServer(t, func(c net.Conn) {
 		_, err := c.Read(make([]byte, 1))
-		returned <- err
+		unblocked <- err
+		<-hold
+		returned <- struct{}{}
 	})
 	dial(t, srv.Addr())
 	dial(t, srv.Addr())
 	WaitFor(t, "two connections", func() bool { return len(srv.Conns()) == 2 })
-	srv.Close()
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	for range 2 {
+		select {
+		case err := <-unblocked:
+			if err == nil {
+				t.Fatal("a read on a closed connection succeeded")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close left a handler blocked in Read")
+		}
+	}
+	select {
+	case <-closed:
+		t.Fatal("Close returned while its handlers still ran")
+	case <-time.After(50 * time.Millisecond): // time for an early return to show
+	}
+	release()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after its handlers")
+	}
 	if len(returned) != 2 {
 		t.Fatalf("Close returned with %d of 2 handlers done", len(returned))
 	}
 	srv.Close() // again: nothing
-	if _, err := net.DialTimeout("tcp", srv.Addr(), time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", srv.Addr(), time.Second); err == nil {
+		c.Close()
 		t.Fatal("a closed server accepted")
 	}
 }
