@@ -1,10 +1,8 @@
 package pool
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,32 +103,10 @@ func setup(t testing.TB, cfg Config, idle time.Duration) (*Pool, *server, Key) {
 	return p, srv, Key{Network: "tcp", Addr: srv.addr()}
 }
 
-// recorder is a handler that collects what a connection receives.
-type recorder struct {
-	mu     sync.Mutex
-	data   bytes.Buffer
-	closed chan error
-}
+// recorder is the kit's handler that records what a connection receives.
+type recorder = testkit.Recorder[*engine.Conn]
 
-func newRecorder() *recorder { return &recorder{closed: make(chan error, 1)} }
-
-func (r *recorder) OnOpen(*engine.Conn)         {}
-func (r *recorder) OnWritten(*engine.Conn, int) {}
-func (r *recorder) OnData(_ *engine.Conn, b []byte) {
-	r.mu.Lock()
-	r.data.Write(b)
-	r.mu.Unlock()
-}
-func (r *recorder) OnClose(_ *engine.Conn, err error) { r.closed <- err }
-
-func (r *recorder) take(n int) (string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.data.Len() < n {
-		return "", false
-	}
-	return string(r.data.Next(n)), true
-}
+func newRecorder() *recorder { return testkit.NewRecorder[*engine.Conn]() }
 
 // roundTrip writes msg on pc through a fresh recorder and waits for the
 // echo.
@@ -143,15 +119,15 @@ func roundTrip(t testing.TB, pc *Conn, msg string) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if got, ok := rec.take(len(msg)); ok {
-			if got != msg {
+		if got, ok := rec.Take(len(msg)); ok {
+			if string(got) != msg {
 				t.Fatalf("echo %q, want %q", got, msg)
 			}
 			return
 		}
 		select {
-		case err := <-rec.closed:
-			t.Fatalf("connection closed during round trip: %v", err)
+		case <-rec.Closed():
+			t.Fatalf("connection closed during round trip: %v", rec.Err())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -171,7 +171,7 @@ func TestUnsolicitedRaceNeverHandsOut(t *testing.T) {
 			// The checkout won: the byte must reach the user.
 			deadline := time.Now().Add(2 * time.Second)
 			for {
-				if s, ok := rec.take(1); ok && s == "z" {
+				if s, ok := rec.Take(1); ok && string(s) == "z" {
 					break
 				}
 				if time.Now().After(deadline) {

@@ -240,13 +240,13 @@ func TestHandlerReceivesEventsWhileInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc.Engine().Write([]byte("ping"))
-	waitFor(t, "the echo", func() bool { s, ok := rec.take(4); return ok && s == "ping" })
+	waitFor(t, "the echo", func() bool { s, ok := rec.Take(4); return ok && string(s) == "ping" })
 	srv.push(pc, []byte("!")) // not solicited, but the connection is the user's now
-	waitFor(t, "the pushed byte", func() bool { s, ok := rec.take(1); return ok && s == "!" })
+	waitFor(t, "the pushed byte", func() bool { s, ok := rec.Take(1); return ok && string(s) == "!" })
 	srv.CloseConns()
 	select {
-	case err := <-rec.closed:
-		if !errors.Is(err, engine.ErrPeerClosed) && !errors.Is(err, engine.ErrReset) {
+	case <-rec.Closed():
+		if err := rec.Err(); !errors.Is(err, engine.ErrPeerClosed) && !errors.Is(err, engine.ErrReset) {
 			t.Fatalf("OnClose(%v)", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -274,8 +274,8 @@ func TestSetHandlerAfterClose(t *testing.T) {
 	}
 	pc.Engine().Close()
 	select {
-	case <-second.closed:
-	case <-first.closed:
+	case <-second.Closed():
+	case <-first.Closed():
 		t.Fatal("OnClose went to the replaced handler")
 	case <-time.After(5 * time.Second):
 		t.Fatal("no OnClose")
