@@ -370,6 +370,10 @@ func TestHandlersReenter(t *testing.T) {
 		switch {
 		case e == `s1 data "a"`:
 			h.c.Reset(s, ErrCodeCancel)
+			// Closed has run; s is not recycled before Feed returns.
+			if s.ID() != 1 || s.State() != StateClosed {
+				t.Errorf("stream after Reset from its handler: %d %v", s.ID(), s.State())
+			}
 		case e == "s3 closed <nil>":
 			var err error
 			if opened, err = h.c.OpenStream(h.rec, &getReq, true); err != nil {

@@ -69,8 +69,9 @@ type StreamHandler interface {
 	// Closed ends the stream, exactly once: err is nil when the response
 	// ended normally (END_STREAM), and a typed error otherwise
 	// (*StreamError, *GoAwayError, *ConnError, or the cause given to
-	// Conn.Close). After Closed returns, s belongs to the Conn again and
-	// is reused for another stream: drop every reference to it.
+	// Conn.Close). s stays readable, in StateClosed, until the outermost
+	// Conn call running (Feed, Reset, Close or Init) returns; then it is
+	// reused for another stream: drop every reference to it in Closed.
 	Closed(s *Stream, err error)
 	// WindowOpen says that a stream whose WriteData was cut short by flow
 	// control may send again.
