@@ -464,7 +464,8 @@ func (c *Conn) Shutdown() {
 // Close ends the connection from outside the protocol (the socket failed
 // or closed, the caller gave up): every open stream's handler gets Closed
 // with cause (ErrConnClosed if nil), and the Conn's buffers go back to
-// the pool. Nothing is queued; Pending is empty after.
+// the pool. Pending is empty after, so a caller closing the socket after
+// a connection error flushes Pending (our GOAWAY) first.
 func (c *Conn) Close(cause error) {
 	c.enter()
 	defer c.leave()
