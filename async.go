@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"slices"
 	"sync/atomic"
-
-	"github.com/egress-go/egress/http1"
 )
 
 // Exchange is a request and the callbacks that receive its response: the
@@ -24,7 +22,7 @@ type Exchange struct {
 	// (the connection still goes to the URL's host).
 	Host string
 	// Header fields sent after Host, as they are.
-	Header []http1.HeaderField
+	Header []HeaderField
 	// Body is sent with the head, with its Content-Length.
 	Body []byte
 	// Context, if set, cancels the exchange; nil means none.
@@ -45,9 +43,9 @@ type Exchange struct {
 	parsed  string // the URL that target, host and key were made from
 	urlHost string // the URL's host, for the Host field
 	status  int
-	parser  *http1.ResponseParser // during callbacks only
+	resp    responseHead // during OnHead only
 	lastErr error
-	sent    []http1.HeaderField // Header as last encoded (see Send)
+	sent    []HeaderField // Header as last encoded (see Send)
 }
 
 // Send starts the exchange and returns at once. It fails only for a
@@ -70,7 +68,7 @@ func (t *Transport) Send(ex *Exchange) error {
 		x.t, x.snk, x.keep = t, ex, true
 		x.target, x.host, ex.urlHost = u.RequestURI(), u.Host, u.Host
 		ex.parsed = ex.URL
-		x.headOK = false
+		x.h1.ok = false
 	}
 	if !t.isOpen() {
 		ex.busy.Store(false)
@@ -88,9 +86,9 @@ func (t *Transport) Send(ex *Exchange) error {
 	// The head encoded for the last send serves again if nothing it was
 	// made from has changed. Header is compared with a copy of what was
 	// sent, since the caller may have changed the slice in place.
-	if !x.headOK || x.method != method || x.host != host || x.contentLength != cl ||
+	if !x.h1.ok || x.method != method || x.host != host || x.contentLength != cl ||
 		x.reqClose != reqClose || !slices.Equal(ex.sent, ex.Header) {
-		x.headOK = false
+		x.h1.ok = false
 		ex.sent = append(ex.sent[:0], ex.Header...)
 	}
 	x.method, x.host, x.reqClose = method, host, reqClose
@@ -111,10 +109,10 @@ func (ex *Exchange) StatusCode() int { return ex.status }
 // HeaderValue returns the first value of the named response field, during
 // OnHead only (the slice is valid for that call).
 func (ex *Exchange) HeaderValue(name string) []byte {
-	if ex.parser == nil {
+	if ex.resp == nil {
 		return nil
 	}
-	return ex.parser.Get(name)
+	return ex.resp.Get(name)
 }
 
 // Reused reports whether the exchange ran on a connection that had served
@@ -126,26 +124,31 @@ func (ex *Exchange) Retries() int { return ex.x.retries }
 
 // Pause stops reading the response (back-pressure) until Resume. Call it
 // from OnHead or OnBody.
-func (ex *Exchange) Pause() { ex.x.pauseConn() }
+func (ex *Exchange) Pause() {
+	if x := &ex.x; x.conn != nil {
+		x.conn.pause(x)
+	}
+}
 
 // Resume undoes Pause; it may be called from any goroutine.
 func (ex *Exchange) Resume() {
 	x := &ex.x
-	if hc := x.hc; hc != nil {
-		hc.c.Loop().Post(func() { x.resumeConn(hc) })
+	if c := x.conn; c != nil {
+		c.loop().Post(func() { c.resume(x) })
 	}
 }
 
-func (ex *Exchange) attached(*exchange, uint32)                     {}
-func (ex *Exchange) informational(*exchange, *http1.ResponseParser) {}
-func (ex *Exchange) trailers(*exchange, *http1.ResponseParser)      {}
+func (ex *Exchange) attached(*exchange, uint32)            {}
+func (ex *Exchange) writable(*exchange)                    {}
+func (ex *Exchange) informational(*exchange, responseHead) {}
+func (ex *Exchange) trailers(*exchange, responseHead)      {}
 
-func (ex *Exchange) head(x *exchange, p *http1.ResponseParser) {
-	ex.status = p.StatusCode()
+func (ex *Exchange) head(x *exchange, h responseHead) {
+	ex.status = h.StatusCode()
 	if ex.OnHead != nil {
-		ex.parser = p
+		ex.resp = h
 		ex.OnHead(ex)
-		ex.parser = nil
+		ex.resp = nil
 	}
 }
 

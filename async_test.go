@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egress-go/egress/http1"
 	"github.com/egress-go/egress/internal/testkit"
 )
 
@@ -40,7 +39,7 @@ func TestExchangeCallbacks(t *testing.T) {
 	ex := &Exchange{
 		Method: "PUT",
 		URL:    srv.URL + "/x",
-		Header: []http1.HeaderField{{Name: "X-Send", Value: "v1"}},
+		Header: []HeaderField{{Name: "X-Send", Value: "v1"}},
 		Body:   []byte("12345"),
 		OnHead: func(ex *Exchange) { r.status, r.hdr = ex.StatusCode(), string(ex.HeaderValue("X-Got")) },
 		OnBody: func(ex *Exchange, p []byte) { r.body += string(p) },
@@ -95,7 +94,7 @@ func TestExchangeChangedBetweenSends(t *testing.T) {
 	done := make(chan error, 1)
 	ex := &Exchange{
 		URL:    srv.URL + "/a",
-		Header: []http1.HeaderField{{Name: "X-A", Value: "1"}},
+		Header: []HeaderField{{Name: "X-A", Value: "1"}},
 		OnBody: func(_ *Exchange, p []byte) { got += string(p) },
 		OnDone: func(_ *Exchange, err error) { done <- err },
 	}
@@ -107,7 +106,7 @@ func TestExchangeChangedBetweenSends(t *testing.T) {
 		{func() {}, "GET " + host + " /a 1 \"\""},
 		{func() {}, "GET " + host + " /a 1 \"\""},
 		{func() { ex.Header[0].Value = "2" }, "GET " + host + " /a 2 \"\""},
-		{func() { ex.Header = append(ex.Header, http1.HeaderField{Name: "X-B", Value: "x"}) }, "GET " + host + " /a 2 \"\""},
+		{func() { ex.Header = append(ex.Header, HeaderField{Name: "X-B", Value: "x"}) }, "GET " + host + " /a 2 \"\""},
 		{func() { ex.Header = nil }, "GET " + host + " /a  \"\""},
 		{func() { ex.Method, ex.Body = "POST", []byte("abc") }, "POST " + host + " /a  \"abc\""},
 		{func() { ex.Body = []byte("xyz") }, "POST " + host + " /a  \"xyz\""},

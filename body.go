@@ -4,33 +4,49 @@ import (
 	"io"
 	"sync"
 
-	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/internal/bufpool"
 )
 
-// bodyPipe carries a response body from the loop to its reader. The loop
-// appends what arrives; past the window it pauses the connection, and the
-// reader resumes it once it has drained half. Memory is bounded by the
-// window plus one read, whatever the body's size, and the buffer goes back
-// to the pool when the body is drained.
-type bodyPipe struct {
-	x      *exchange
-	hc     *h1conn
-	loop   *engine.Loop
-	window int
-
-	mu         sync.Mutex
-	cond       sync.Cond
-	buf        []byte
-	r          int
-	err        error // io.EOF once complete, or the failure
-	closed     bool  // the reader closed the body
-	wantResume bool  // the loop paused the connection for this pipe
+// bodyFlow is how a body pipe pushes back on whatever fills it. Each
+// protocol has its own answer: an HTTP/1.1 connection stops reading its
+// socket while the body is full, an HTTP/2 stream withholds flow-control
+// credit (stopping the socket would stall every other stream on it).
+type bodyFlow interface {
+	// full: the pipe holds more than its window. Loop only.
+	full()
+	// drained: the reader took n bytes. With creditAll unset it is called
+	// only once the pipe, having been full, is down to half its window; with
+	// creditAll set, for every half window consumed. Reader's goroutine,
+	// with the pipe's lock held: it must not block.
+	drained(n int)
+	// abort: the reader closed the body before its end. Reader's
+	// goroutine, pipe lock held.
+	abort(err error)
 }
 
-// init readies the pipe for x's response. Loop only, before it is shared.
-func (p *bodyPipe) init(x *exchange, window int) {
-	p.x, p.hc, p.loop, p.window = x, x.hc, x.hc.c.Loop(), window
+// bodyPipe carries a response body from the loop to its reader. The loop
+// appends what arrives; past the window it tells the flow, and the reader
+// tells it again as it drains. Memory is bounded by the window plus one
+// read, whatever the body's size, and the buffer goes back to the pool when
+// the body is drained.
+type bodyPipe struct {
+	flow      bodyFlow
+	window    int
+	creditAll bool // the flow hears of every half window consumed
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	buf      []byte
+	r        int
+	err      error // io.EOF once complete, or the failure
+	closed   bool  // the reader closed the body
+	isFull   bool  // flow.full was called and drained has not followed
+	consumed int   // taken since the last drained, when creditAll
+}
+
+// init readies the pipe for a response. Loop only, before it is shared.
+func (p *bodyPipe) init(flow bodyFlow, window int, creditAll bool) {
+	p.flow, p.window, p.creditAll = flow, window, creditAll
 	p.cond.L = &p.mu
 }
 
@@ -49,14 +65,14 @@ func (p *bodyPipe) write(b []byte) {
 	}
 	p.buf = bufpool.Grow(p.buf, len(b))
 	p.buf = append(p.buf, b...)
-	over := len(p.buf)-p.r > p.window
+	over := !p.isFull && len(p.buf)-p.r > p.window
 	if over {
-		p.wantResume = true
+		p.isFull = true
 	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	if over {
-		p.x.pauseConn()
+		p.flow.full()
 	}
 }
 
@@ -86,11 +102,7 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	if p.r < len(p.buf) {
 		n := copy(b, p.buf[p.r:])
 		p.r += n
-		if p.wantResume && len(p.buf)-p.r <= p.window/2 {
-			p.wantResume = false
-			x, hc := p.x, p.hc
-			p.loop.Post(func() { x.resumeConn(hc) })
-		}
+		p.took(n)
 		if p.r == len(p.buf) && p.err != nil {
 			p.release()
 		}
@@ -100,22 +112,48 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	return 0, p.err
 }
 
-// Close releases the body. Closing before the end aborts the exchange and
-// closes its connection, which cannot be reused with a response unread.
+// took tells the flow about n bytes read, as init's creditAll asks. Lock
+// held.
+func (p *bodyPipe) took(n int) {
+	if p.creditAll {
+		// Credit is owed even for bytes read after the body ended: an
+		// HTTP/2 connection's window counts every stream's bytes.
+		p.consumed += n
+		if p.consumed >= p.window/2 || (p.err != nil && p.r == len(p.buf)) {
+			n, p.consumed = p.consumed, 0
+			p.isFull = false
+			p.flow.drained(n)
+		}
+		return
+	}
+	if p.err == nil && p.isFull && len(p.buf)-p.r <= p.window/2 {
+		p.isFull = false
+		p.flow.drained(n)
+	}
+}
+
+// Close releases the body. Closing before the end aborts the exchange:
+// HTTP/1.1 closes the connection, which cannot be reused with a response
+// unread; HTTP/2 resets the stream.
 func (p *bodyPipe) Close() error {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
 	complete := p.err != nil
+	if complete && p.creditAll {
+		// Bytes dropped unread are credited like bytes read.
+		if n := p.consumed + len(p.buf) - p.r; n > 0 {
+			p.consumed = 0
+			p.flow.drained(n)
+		}
+	}
 	p.release()
 	p.cond.Broadcast()
-	p.mu.Unlock()
 	if !complete {
-		x, hc := p.x, p.hc
-		p.loop.Post(func() { x.abort(hc, ErrBodyClosed) })
+		p.flow.abort(ErrBodyClosed)
 	}
 	return nil
 }

@@ -1,4 +1,5 @@
-// Package egress is an HTTP/1.1 client built on the engine's event loops.
+// Package egress is an HTTP client built on the engine's event loops. It
+// speaks HTTP/1.1; HTTP/2 is being added behind the same API.
 //
 // Transport implements http.RoundTripper, so http.Client (redirects,
 // cookies) and any SDK that accepts a transport work unchanged:
@@ -24,4 +25,7 @@
 // "Connection: close". A request that fails on a reused connection before
 // any response byte arrives, and that can be replayed, is retried once on
 // another connection.
+//
+// ARCHITECTURE.md, at the root of the repository, follows one request and
+// one response body through the code, hop by hop.
 package egress

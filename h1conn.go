@@ -2,10 +2,13 @@ package egress
 
 import (
 	"errors"
+	"net"
 	"sync"
+	"time"
 
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/pool"
 )
 
 // h1conn is the HTTP/1.1 state of a connection while it serves an
@@ -14,13 +17,26 @@ import (
 // pooled connection holds none of it (no parser, no buffer): only the
 // engine's Conn and the pool's entry.
 type h1conn struct {
-	c      *engine.Conn
-	x      *exchange
-	parser http1.ResponseParser
-	wbuf   []byte // scratch for the request's first bytes; Conn.Write copies them
-	timer  *engine.Timer
-	timerL *engine.Loop
-	phase  uint8 // what the timer is timing
+	c       *engine.Conn
+	x       *exchange
+	parser  http1.ResponseParser
+	wbuf    []byte // scratch for the request's first bytes; Conn.Write copies them
+	chunk   []byte // scratch for a chunk of a streamed body; pump goroutine
+	chunked bool   // the request body is sent chunked
+	paused  bool   // reading is paused for back-pressure; loop
+	timer   *engine.Timer
+	timerL  *engine.Loop
+	phase   uint8 // what the timer is timing
+}
+
+// h1keep is what an Exchange keeps between sends over HTTP/1.1: its
+// encoded head, valid while ok (Send clears it when the request changes),
+// and an h1conn, so that sending the same request again neither encodes
+// it nor takes per-connection state from a pool.
+type h1keep struct {
+	ok    bool
+	head  []byte
+	spare *h1conn
 }
 
 const (
@@ -40,11 +56,12 @@ func putH1conn(hc *h1conn) {
 
 // resetH1conn clears hc for its next use.
 func resetH1conn(hc *h1conn) {
-	hc.x, hc.c, hc.phase = nil, nil, phaseNone
+	hc.x, hc.c, hc.phase, hc.paused, hc.chunked = nil, nil, phaseNone, false, false
 	hc.parser.Reset("")
 	if cap(hc.wbuf) > 8<<10 {
 		hc.wbuf = make([]byte, 0, 512)
 	}
+	hc.chunk = nil
 }
 
 var errUnsolicited = errors.New("egress: server sent bytes with no request outstanding")
@@ -75,9 +92,7 @@ func (hc *h1conn) OnData(c *engine.Conn, data []byte) {
 
 func (hc *h1conn) OnWritten(c *engine.Conn, n int) {
 	if hc.x != nil {
-		if rt, ok := hc.x.snk.(*roundTrip); ok {
-			rt.wake()
-		}
+		hc.x.snk.writable(hc.x)
 	}
 }
 
@@ -91,12 +106,7 @@ func (hc *h1conn) OnClose(c *engine.Conn, err error) {
 func (hc *h1conn) onData(in []byte) {
 	x := hc.x
 	p := &hc.parser
-	if !x.gotByte {
-		x.gotByte = true
-		if t := x.trace; t != nil && t.GotFirstResponseByte != nil {
-			t.GotFirstResponseByte()
-		}
-	}
+	x.firstByte()
 	for hc.x == x {
 		ev, n, err := p.Feed(in)
 		in = in[n:]
@@ -113,10 +123,10 @@ func (hc *h1conn) onData(in []byte) {
 			hc.stopTimers()
 			x.snk.head(x, p)
 			if hc.x == x && p.HasBody() {
-				x.t.armBodyTimer(hc)
+				hc.armBodyTimer()
 			}
 		case http1.EventBody:
-			x.t.touchBodyTimer(hc)
+			hc.touchBodyTimer()
 			x.snk.body(x, p.Body())
 		case http1.EventTrailers:
 			x.snk.trailers(x, p)
@@ -138,7 +148,7 @@ func (hc *h1conn) onData(in []byte) {
 func (hc *h1conn) finish(err error, keepAlive bool) {
 	x := hc.x
 	reusable := keepAlive && x.bodySent.Load() && !x.reqClose && !hc.parser.Tunnel()
-	x.detach(reusable)
+	hc.detach(reusable)
 	x.end(err, false)
 }
 
@@ -146,7 +156,7 @@ func (hc *h1conn) finish(err error, keepAlive bool) {
 func (hc *h1conn) fail(err error) {
 	x := hc.x
 	c := hc.c
-	x.detach(false)
+	hc.detach(false)
 	c.CloseWithError(err)
 	x.end(err, false)
 }
@@ -161,7 +171,7 @@ func (hc *h1conn) onClose(reason error) {
 			hc.finish(nil, false)
 			return
 		} else if !errors.Is(err, http1.ErrNoResponse) {
-			x.detach(false)
+			hc.detach(false)
 			x.end(err, false)
 			return
 		}
@@ -171,6 +181,227 @@ func (hc *h1conn) onClose(reason error) {
 	if err == nil {
 		err = &closedError{cause: reason}
 	}
-	x.detach(false)
+	hc.detach(false)
 	x.end(err, retry)
+}
+
+// attachH1 serves x on pc's connection over HTTP/1.1: the head (and a body
+// known up front) is encoded and written, and the h1conn becomes the
+// connection's handler. On the pool's callback goroutine.
+func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
+	c := pc.Engine()
+	hc := x.h1.spare
+	if hc != nil {
+		x.h1.spare = nil
+	} else {
+		hc = getH1conn()
+	}
+	out, encErr := x.encodeHead(hc)
+	if encErr != nil {
+		// Caught before anything was attached or written: the connection
+		// is clean.
+		x.putH1conn(hc)
+		pc.Release(true)
+		x.end(encErr, false)
+		return
+	}
+
+	hc.x, hc.c = x, c
+	hc.chunked = x.streamed && x.contentLength < 0
+	x.attach(hc, pc)
+	hc.parser.Reset(x.method)
+	x.traceWrote(c, pc)
+	hc.armHeaderTimer()
+	// From here on the loop may call hc at any time: everything it reads
+	// is set above, and the pool's lock orders the switch with its events.
+	if !pc.SetHandler(hc) {
+		// The connection closed between checkout and now, and its OnClose
+		// went to the transport's placeholder handler. Finish on the loop
+		// as a close would have, so that a timer that fired meanwhile is
+		// seen too.
+		if !c.Loop().Post(func() { hc.onClose(net.ErrClosed) }) {
+			hc.detach(false)
+			x.end(ErrTransportClosed, false)
+		}
+		return
+	}
+	if err := c.Write(out); err != nil {
+		return // the connection closed under us; OnClose decides (and may retry)
+	}
+	x.snk.attached(x, attempt) // only now may a streamed body follow the head
+}
+
+// detach ends the exchange's hold on the connection, giving it back to the
+// pool (reusable or not). Loop, or before anything was written.
+func (hc *h1conn) detach(reusable bool) {
+	x := hc.x
+	if x == nil || x.conn != carrier(hc) {
+		return
+	}
+	pc := x.pc
+	x.unattach()
+	hc.stopTimers()
+	if hc.paused {
+		hc.paused = false
+		hc.c.ResumeRead() // the connection goes back able to read
+	}
+	pc.Release(reusable)
+	x.putH1conn(hc)
+}
+
+// encodeHead returns the bytes that start the request on hc's connection:
+// the head, and the body if it is known up front. An Exchange keeps its
+// head (x.keep) and encodes it only when the request changed (x.h1.ok
+// false); otherwise the head is encoded into hc's scratch buffer.
+func (x *exchange) encodeHead(hc *h1conn) ([]byte, error) {
+	if x.keep && x.h1.ok {
+		return x.withBody(hc, x.h1.head), nil
+	}
+	head := http1.RequestHead{
+		Method: x.method, Target: x.target, Host: x.host, Fields: h1Fields(x.fields), Header: x.header,
+		ContentLength: x.contentLength, Close: x.reqClose,
+	}
+	if x.keep {
+		var err error
+		x.h1.head, err = http1.AppendRequestHead(x.h1.head[:0], &head)
+		x.h1.ok = err == nil
+		return x.withBody(hc, x.h1.head), err
+	}
+	var err error
+	hc.wbuf, err = http1.AppendRequestHead(hc.wbuf[:0], &head)
+	if !x.streamed {
+		hc.wbuf = append(hc.wbuf, x.body...)
+	}
+	return hc.wbuf, err
+}
+
+// withBody returns head followed by a body known up front, using hc's
+// scratch buffer only when there is one.
+func (x *exchange) withBody(hc *h1conn, head []byte) []byte {
+	if x.streamed || len(x.body) == 0 {
+		return head
+	}
+	hc.wbuf = append(append(hc.wbuf[:0], head...), x.body...)
+	return hc.wbuf
+}
+
+// putH1conn is done with hc: an Exchange keeps it for its next send
+// (x.keep), other exchanges give it back to the pool.
+func (x *exchange) putH1conn(hc *h1conn) {
+	if x.keep {
+		resetH1conn(hc)
+		x.h1.spare = hc
+		return
+	}
+	putH1conn(hc)
+}
+
+// The carrier methods: how the exchange drives its HTTP/1.1 connection.
+
+func (hc *h1conn) loop() *engine.Loop { return hc.c.Loop() }
+func (hc *h1conn) multiplexed() bool  { return false }
+
+// abort closes the connection, which cannot be reused with a response
+// unfinished; OnClose ends the exchange without a retry (x.aborted is
+// set).
+func (hc *h1conn) abort(x *exchange, err error) {
+	if hc.x == x {
+		hc.c.CloseWithError(err)
+	}
+}
+
+// pause stops reading the socket: the kernel's window closes and the
+// server stops sending.
+func (hc *h1conn) pause(x *exchange) {
+	if hc.x == x && !hc.paused {
+		hc.paused = true
+		hc.c.PauseRead()
+	}
+}
+
+func (hc *h1conn) resume(x *exchange) {
+	if hc.x == x && hc.paused {
+		hc.paused = false
+		hc.c.ResumeRead()
+	}
+}
+
+// drained: the body reader caught up after the pipe was full.
+func (hc *h1conn) drained(x *exchange, n int) { hc.resume(x) }
+
+// sendBody frames p as a chunk when the body is chunked; the last call
+// adds the last chunk.
+func (hc *h1conn) sendBody(p []byte, last bool) error {
+	if !hc.chunked {
+		if len(p) == 0 {
+			return nil
+		}
+		return hc.c.Write(p)
+	}
+	b := hc.chunk[:0]
+	if len(p) > 0 {
+		b = http1.AppendChunk(b, p)
+	}
+	if last {
+		b, _ = http1.AppendLastChunk(b, nil)
+	}
+	hc.chunk = b
+	return hc.c.Write(b)
+}
+
+func (hc *h1conn) sendRoom() int { return hc.c.WriteQueueRoom() }
+
+// Timers. Each h1conn keeps one engine timer per loop it meets, re-armed
+// per phase, so a request with timeouts allocates nothing in steady state.
+
+func (hc *h1conn) timerFor() *engine.Timer {
+	if hc.timer == nil || hc.timerL != hc.c.Loop() {
+		if hc.timer != nil {
+			hc.timer.Stop()
+		}
+		hc.timerL = hc.c.Loop()
+		hc.timer = hc.timerL.AfterFunc(time.Hour, hc.onTimer)
+	}
+	return hc.timer
+}
+
+func (hc *h1conn) armHeaderTimer() {
+	if d := hc.x.t.opts.ResponseHeaderTimeout; d > 0 {
+		hc.phase = phaseHeader
+		hc.timerFor().Reset(d)
+	}
+}
+
+func (hc *h1conn) armBodyTimer() {
+	if d := hc.x.t.opts.BodyIdleTimeout; d > 0 {
+		hc.phase = phaseBody
+		hc.timerFor().Reset(d)
+	}
+}
+
+func (hc *h1conn) touchBodyTimer() {
+	if hc.phase == phaseBody {
+		hc.timer.Reset(hc.x.t.opts.BodyIdleTimeout)
+	}
+}
+
+func (hc *h1conn) stopTimers() {
+	if hc.phase != phaseNone {
+		hc.phase = phaseNone
+		hc.timer.Stop()
+	}
+}
+
+// onTimer runs on the loop when a phase's time is up.
+func (hc *h1conn) onTimer() {
+	x := hc.x
+	if x == nil {
+		return
+	}
+	switch hc.phase {
+	case phaseHeader:
+		x.abort(hc, ErrHeaderTimeout)
+	case phaseBody:
+		x.abort(hc, ErrBodyIdleTimeout)
+	}
 }

@@ -43,7 +43,7 @@ func (t *Transport) proxyFor(req *http.Request, x *exchange) error {
 	if x.key.TLS == nil {
 		x.target = req.URL.String()
 		if auth := proxyAuth(pu); auth != "" {
-			x.fields = append(append([]http1.HeaderField(nil), x.fields...), http1.HeaderField{Name: "Proxy-Authorization", Value: auth})
+			x.fields = append(append([]HeaderField(nil), x.fields...), HeaderField{Name: "Proxy-Authorization", Value: auth})
 		}
 	}
 	return nil

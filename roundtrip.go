@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/egress-go/egress/http1"
 )
 
 // roundTrip is the sink of a blocking RoundTrip: the caller's goroutine
@@ -34,6 +32,7 @@ type roundTrip struct {
 	finished   bool
 	pipe       *bodyPipe
 	pipeStore  bodyPipe       // the pipe, without an allocation of its own
+	flow       exchangeFlow   // the pipe's flow, likewise
 	bodiless   *http.Response // a response with no body, handed over in done
 }
 
@@ -149,7 +148,7 @@ func protoString(major, minor int) string {
 	return "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor)
 }
 
-var gzipField = []http1.HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
+var gzipField = []HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
 
 func closeBody(req *http.Request) {
 	if req.Body != nil {
@@ -230,23 +229,18 @@ func (rt *roundTrip) pump(body io.Reader) (read bool) {
 	rt.mu.Unlock()
 
 	read = true
-	chunked := x.contentLength < 0
 	buf := make([]byte, 32<<10)
-	var frame []byte
 	var sent int64
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			p := buf[:n]
 			sent += int64(n)
-			if chunked {
-				frame = http1.AppendChunk(frame[:0], p)
-				p = frame
-			} else if sent > x.contentLength {
+			if x.contentLength >= 0 && sent > x.contentLength {
 				rt.abortBody(fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
 				return
 			}
-			last := !chunked && sent == x.contentLength
+			last := sent == x.contentLength
 			if !rt.waitRoom(len(p)) || !x.writeBody(p, last) {
 				return
 			}
@@ -261,9 +255,9 @@ func (rt *roundTrip) pump(body io.Reader) (read bool) {
 			return
 		}
 	}
-	if chunked {
-		last, _ := http1.AppendLastChunk(nil, nil)
-		if !rt.waitRoom(len(last)) || !x.writeBody(last, true) {
+	if x.contentLength < 0 {
+		// The end of a body of unknown length (HTTP/1.1's last chunk).
+		if !rt.waitRoom(16) || !x.writeBody(nil, true) {
 			return
 		}
 	} else if sent != x.contentLength {
@@ -311,7 +305,9 @@ func (e *bodyReadError) Unwrap() error { return e.err }
 
 // Sink methods, on the loop.
 
-func (rt *roundTrip) informational(x *exchange, p *http1.ResponseParser) {
+func (rt *roundTrip) writable(*exchange) { rt.wake() }
+
+func (rt *roundTrip) informational(x *exchange, p responseHead) {
 	if p.StatusCode() == http.StatusContinue {
 		rt.mu.Lock()
 		rt.got100 = true
@@ -327,7 +323,7 @@ func (rt *roundTrip) informational(x *exchange, p *http1.ResponseParser) {
 	}
 }
 
-func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
+func (rt *roundTrip) head(x *exchange, p responseHead) {
 	code := p.StatusCode()
 	resp := &http.Response{
 		Status:        statusLine(code, p.Reason()),
@@ -341,13 +337,16 @@ func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
 		Request:       rt.req,
 		Body:          http.NoBody,
 	}
-	if p.Chunked() {
-		resp.TransferEncoding = []string{"chunked"}
+	if p.MayHaveTrailers() {
+		if p.ProtoMajor() == 1 {
+			resp.TransferEncoding = []string{"chunked"}
+		}
 		resp.Trailer = http.Header{}
 	}
 	if p.HasBody() {
 		pipe := &rt.pipeStore
-		pipe.init(x, x.t.opts.BodyWindow)
+		rt.flow = exchangeFlow{x: x, c: x.conn}
+		pipe.init(&rt.flow, x.t.opts.BodyWindow, x.conn.multiplexed())
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 			resp.Header.Del("Content-Encoding")
@@ -375,7 +374,7 @@ func (rt *roundTrip) head(x *exchange, p *http1.ResponseParser) {
 
 func (rt *roundTrip) body(x *exchange, b []byte) { rt.pipe.write(b) }
 
-func (rt *roundTrip) trailers(x *exchange, p *http1.ResponseParser) {
+func (rt *roundTrip) trailers(x *exchange, p responseHead) {
 	if rt.resp != nil && rt.resp.Trailer != nil {
 		for k, v := range p.Trailer() {
 			rt.resp.Trailer[k] = v

@@ -15,7 +15,9 @@ type tlsClients struct {
 	cl *tlsconn.Client
 }
 
-func newTLSClients(opts Options) (*tlsClients, error) {
+// newTLSClients sets up TLS for a transport that speaks protos, in order
+// of preference, offered by ALPN.
+func newTLSClients(opts Options, protos []string) (*tlsClients, error) {
 	var cfg tlsconn.Config
 	if opts.TLS != nil {
 		cfg = *opts.TLS
@@ -26,8 +28,9 @@ func newTLSClients(opts Options) (*tlsClients, error) {
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = opts.TLSHandshakeTimeout
 	}
-	// This transport speaks HTTP/1.1 only: never let ALPN pick h2.
-	cfg.NextProtos = []string{"http/1.1"}
+	// The transport decides what ALPN offers: only protocols it can speak.
+	// A server that ignores ALPN gets HTTP/1.1.
+	cfg.NextProtos = protos
 	cfg.RequireALPN = false
 	cl, err := tlsconn.NewClient(&cfg)
 	if err != nil {

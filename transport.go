@@ -36,7 +36,8 @@ type Options struct {
 	// TLS, if set, gives the full TLS client settings: root CAs and client
 	// certificates from PEM (the key may be encrypted), resumption,
 	// handshake timeout. Its TLS field takes the place of TLSClientConfig.
-	// ALPN is always "http/1.1".
+	// Its NextProtos is ignored: the transport offers by ALPN the
+	// protocols it speaks.
 	TLS *tlsconn.Config
 	// TLSHandshakeTimeout bounds the TLS handshake; default 10 s.
 	TLSHandshakeTimeout time.Duration
@@ -64,8 +65,8 @@ type Options struct {
 	Proxy func(*http.Request) (*url.URL, error)
 }
 
-// Transport is an HTTP/1.1 client on the engine: an http.RoundTripper and
-// a non-blocking API (Send). It is safe for concurrent use; create one per
+// Transport is an HTTP client on the engine: an http.RoundTripper and a
+// non-blocking API (Send). It is safe for concurrent use; create one per
 // set of settings and share it.
 type Transport struct {
 	opts    Options
@@ -121,7 +122,7 @@ func NewTransport(opts Options) (*Transport, error) {
 		pc.MaxIdlePerKey = 0
 	}
 	pc.Dial = t.dial
-	tc, err := newTLSClients(opts)
+	tc, err := newTLSClients(opts, alpnProtos)
 	if err != nil {
 		if t.ownEng {
 			t.eng.Close()
@@ -132,6 +133,10 @@ func NewTransport(opts Options) (*Transport, error) {
 	t.pool = pool.New(t.eng, pc)
 	return t, nil
 }
+
+// alpnProtos are the protocols a transport offers over TLS, in order of
+// preference.
+var alpnProtos = []string{"http/1.1"}
 
 // Engine returns the engine the transport runs on.
 func (t *Transport) Engine() *engine.Engine { return t.eng }
@@ -266,60 +271,4 @@ func (t *Transport) makeKey(u *url.URL) (pool.Key, error) {
 		port = p
 	}
 	return pool.KeyFor("tcp", net.JoinHostPort(host, port), cfg, ""), nil
-}
-
-// Timers. Each h1conn keeps one engine timer per loop it meets, re-armed
-// per phase, so a request with timeouts allocates nothing in steady state.
-
-func (t *Transport) timerFor(hc *h1conn) *engine.Timer {
-	if hc.timer == nil || hc.timerL != hc.c.Loop() {
-		if hc.timer != nil {
-			hc.timer.Stop()
-		}
-		hc.timerL = hc.c.Loop()
-		hc.timer = hc.timerL.AfterFunc(time.Hour, hc.onTimer)
-	}
-	return hc.timer
-}
-
-func (t *Transport) armHeaderTimer(x *exchange) {
-	if d := t.opts.ResponseHeaderTimeout; d > 0 && x.hc != nil {
-		hc := x.hc
-		hc.phase = phaseHeader
-		t.timerFor(hc).Reset(d)
-	}
-}
-
-func (t *Transport) armBodyTimer(hc *h1conn) {
-	if d := t.opts.BodyIdleTimeout; d > 0 {
-		hc.phase = phaseBody
-		t.timerFor(hc).Reset(d)
-	}
-}
-
-func (t *Transport) touchBodyTimer(hc *h1conn) {
-	if hc.phase == phaseBody {
-		hc.timer.Reset(t.opts.BodyIdleTimeout)
-	}
-}
-
-func (hc *h1conn) stopTimers() {
-	if hc.phase != phaseNone {
-		hc.phase = phaseNone
-		hc.timer.Stop()
-	}
-}
-
-// onTimer runs on the loop when a phase's time is up.
-func (hc *h1conn) onTimer() {
-	x := hc.x
-	if x == nil {
-		return
-	}
-	switch hc.phase {
-	case phaseHeader:
-		x.abort(hc, ErrHeaderTimeout)
-	case phaseBody:
-		x.abort(hc, ErrBodyIdleTimeout)
-	}
 }

@@ -368,6 +368,10 @@ func (p *ResponseParser) ContentLength() int64 { return p.contentLength }
 // (see HasBody).
 func (p *ResponseParser) Chunked() bool { return p.chunked }
 
+// MayHaveTrailers reports whether a trailer section may follow the body:
+// in HTTP/1.1 only a response that announced chunked framing carries one.
+func (p *ResponseParser) MayHaveTrailers() bool { return p.chunked }
+
 // CloseDelimited reports whether the final response's body ends only when
 // the server closes the connection: it has neither Content-Length nor
 // chunked encoding. Such a body completes at EOF, and the connection

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/egress-go/egress"
 	"github.com/egress-go/egress/http1"
 )
 
@@ -83,17 +84,17 @@ func errorsTail(err error) string {
 
 // parseHeaders turns "Name: value" arguments into fields, refusing
 // anything that would not be a valid field line.
-func parseHeaders(hs []string) ([]http1.HeaderField, error) {
-	var out []http1.HeaderField
+func parseHeaders(hs []string) ([]egress.HeaderField, error) {
+	var out []egress.HeaderField
 	for _, h := range hs {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
 			return nil, usagef("bad header %q: want \"Name: value\"", h)
 		}
-		f := http1.HeaderField{Name: name, Value: strings.TrimSpace(value)}
+		f := egress.HeaderField{Name: name, Value: strings.TrimSpace(value)}
 		// The request encoder is the judge of what may be sent.
-		if _, err := http1.AppendRequestHead(nil, &http1.RequestHead{Target: "/", Host: "h", Fields: []http1.HeaderField{f}}); err != nil {
+		if _, err := http1.AppendRequestHead(nil, &http1.RequestHead{Target: "/", Host: "h", Fields: []http1.HeaderField{{Name: f.Name, Value: f.Value}}}); err != nil {
 			return nil, usagef("bad header %q: %v", h, err)
 		}
 		out = append(out, f)

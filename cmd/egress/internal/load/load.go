@@ -18,14 +18,14 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress"
 )
 
 // Config describes a run.
 type Config struct {
 	URL    string
 	Method string // default GET
-	Header []http1.HeaderField
+	Header []egress.HeaderField
 	Body   []byte
 
 	// Connections is the number of request slots, and so of connections:
