@@ -63,6 +63,12 @@ type Config struct {
 	// MaxAge closes a connection this long after it was opened: an idle
 	// one at once, one in use when it is released. 0: no limit.
 	MaxAge time.Duration
+
+	// WaitForStreams: when every multiplexed connection of a key (see
+	// Conn.Share) is at its stream limit, requests wait in the key's queue
+	// for a stream instead of opening another connection. By default
+	// another connection is opened, up to MaxTotalPerKey.
+	WaitForStreams bool
 }
 
 // DefaultConfig returns the recommended settings: 1024 idle connections

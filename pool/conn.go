@@ -56,10 +56,15 @@ type Conn struct {
 
 	mu     sync.Mutex
 	state  state
-	closed bool           // OnClose was seen
-	bad    bool           // bytes arrived while the pool held it
-	c      *engine.Conn   // set once, by whoever comes first: Dial's return or OnOpen
-	user   engine.Handler // while stOut
+	closed bool // OnClose was seen
+	bad    bool // bytes arrived while the pool held it
+	// A multiplexed connection (see Share). Guarded by p.mu; they fill
+	// what would be padding, so that Conn stays in its size class.
+	shared  bool
+	streams uint16         // streams in use
+	limit   uint16         // streams allowed at once; 0 once retired
+	c       *engine.Conn   // set once, by whoever comes first: Dial's return or OnOpen
+	user    engine.Handler // while stOut
 }
 
 // Engine returns the engine connection, for writing to it and reading its

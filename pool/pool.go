@@ -46,6 +46,12 @@ type keyPool struct {
 	wTail   *request
 	nWait   int
 	ctr     counters
+
+	// Multiplexed connections (shared.go).
+	sTop       *Conn // shared connections taking new streams, linked through kPrev/kNext
+	nShared    int   // shared connections, listed or retired
+	streams    int   // streams in use on them
+	sharedSeen bool  // a connection of this key was shared: coalesce dials
 }
 
 // New returns a pool that dials through e (or cfg.Dial). Close it before
@@ -95,6 +101,11 @@ func (p *Pool) keyLocked(key Key) *keyPool {
 // error is a *WaitError). A dial is bounded by ctx and the engine's dial
 // timeout. Every connection returned must be given back with Release.
 // h may be nil while the caller only writes.
+//
+// A key with a multiplexed connection that has room (see Conn.Share) is
+// served a stream of it first: then h is not installed (the connection
+// keeps its sharer's handler, see Conn.Handler) and the stream goes back
+// with Conn.ReleaseStream.
 func (p *Pool) Request(ctx context.Context, key Key, h engine.Handler) (*Conn, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -112,6 +123,10 @@ func (p *Pool) Request(ctx context.Context, key Key, h engine.Handler) (*Conn, e
 	}
 	kp := p.keyLocked(key)
 	p.inc(kp, cRequests)
+	if pc := p.takeStreamLocked(kp); pc != nil {
+		p.mu.Unlock()
+		return pc, nil
+	}
 	if pc := p.takeIdleLocked(kp, h); pc != nil {
 		p.mu.Unlock()
 		return pc, nil
@@ -159,6 +174,11 @@ func (p *Pool) RequestAsync(ctx context.Context, key Key, h engine.Handler, cb f
 	}
 	kp := p.keyLocked(key)
 	p.inc(kp, cRequests)
+	if pc := p.takeStreamLocked(kp); pc != nil {
+		p.mu.Unlock()
+		cb(pc, nil)
+		return
+	}
 	if pc := p.takeIdleLocked(kp, h); pc != nil {
 		p.mu.Unlock()
 		cb(pc, nil)
@@ -224,6 +244,10 @@ func (p *Pool) Release(pc *Conn, reusable bool) error {
 	}
 	kp := pc.kp
 	kp.inUse--
+	if pc.shared {
+		p.unshareLocked(pc)
+		reusable = false // a multiplexed connection goes back only to close
+	}
 	now := p.now()
 	old := pc.aged || p.tooOld(pc, now)
 	if !reusable || pc.closed || pc.bad || p.closed || old {

@@ -19,6 +19,7 @@ const (
 	cUnsolicitedIdle
 	cEvicted
 	cDiscarded
+	cStreams
 	nCounters
 )
 
@@ -45,12 +46,17 @@ type Stats struct {
 	UnsolicitedIdle int64 // closed because bytes arrived while idle
 	Evicted         int64 // idle, closed to stay under MaxIdle
 	Discarded       int64 // closed on release: not reusable, closed, no idle room, pool closed
+	Streams         int64 // checkouts that were a stream of a multiplexed connection (see Conn.Share)
 
 	Open    int // connections counted against MaxTotalPerKey: all of the below and those closing
 	Dialing int
 	Idle    int
 	InUse   int
 	Waiting int // queued requests
+	// Multiplexed connections (counted in InUse too) and the streams in
+	// use on them.
+	Multiplexed  int
+	StreamsInUse int
 }
 
 func (s *Stats) add(c *counters) {
@@ -65,12 +71,14 @@ func (s *Stats) add(c *counters) {
 	s.UnsolicitedIdle += c[cUnsolicitedIdle]
 	s.Evicted += c[cEvicted]
 	s.Discarded += c[cDiscarded]
+	s.Streams += c[cStreams]
 }
 
 func (kp *keyPool) statsLocked() Stats {
 	var s Stats
 	s.add(&kp.ctr)
 	s.Open, s.Dialing, s.Idle, s.InUse, s.Waiting = kp.total, kp.dialing, kp.nIdle, kp.inUse, kp.nWait
+	s.Multiplexed, s.StreamsInUse = kp.nShared, kp.streams
 	return s
 }
 
@@ -86,6 +94,8 @@ func (p *Pool) Stats() Stats {
 		s.Idle += kp.nIdle
 		s.InUse += kp.inUse
 		s.Waiting += kp.nWait
+		s.Multiplexed += kp.nShared
+		s.StreamsInUse += kp.streams
 	}
 	return s
 }

@@ -35,7 +35,7 @@ type result struct {
 // at the front when it is retrying after a handed-off connection died.
 func (p *Pool) admitLocked(r *request, front bool) (dial bool) {
 	kp := r.kp
-	if p.cfg.MaxTotalPerKey == 0 || kp.total < p.cfg.MaxTotalPerKey {
+	if !p.streamSoonLocked(kp) && (p.cfg.MaxTotalPerKey == 0 || kp.total < p.cfg.MaxTotalPerKey) {
 		kp.total++
 		kp.dialing++
 		return true
