@@ -52,6 +52,10 @@ type keyPool struct {
 	nShared    int   // shared connections, listed or retired
 	streams    int   // streams in use on them
 	sharedSeen bool  // a connection of this key was shared: coalesce dials
+	// Fresh connections of a key known to multiplex, handed to their
+	// first user, who has not yet said whether they are shared (Share)
+	// or not (their first Release).
+	pendingShare int
 }
 
 // New returns a pool that dials through e (or cfg.Dial). Close it before
@@ -247,6 +251,8 @@ func (p *Pool) Release(pc *Conn, reusable bool) error {
 	if pc.shared {
 		p.unshareLocked(pc)
 		reusable = false // a multiplexed connection goes back only to close
+	} else if pc.uses == 1 && kp.pendingShare > 0 {
+		kp.pendingShare-- // a fresh connection that was not shared
 	}
 	now := p.now()
 	old := pc.aged || p.tooOld(pc, now)
@@ -437,6 +443,9 @@ func (p *Pool) opened(pc *Conn) {
 			p.mu.Unlock()
 			r.fail(engine.ErrClosed, true)
 			return
+		}
+		if kp.sharedSeen {
+			kp.pendingShare++
 		}
 		p.mu.Unlock()
 		r.deliver(pc)

@@ -45,6 +45,9 @@ func (pc *Conn) Share(limit int) error {
 	kp.nShared++
 	kp.streams++
 	kp.sharedSeen = true
+	if kp.pendingShare > 0 {
+		kp.pendingShare--
+	}
 	pc.kPrev, pc.kNext = nil, kp.sTop
 	if kp.sTop != nil {
 		kp.sTop.kPrev = pc
@@ -147,13 +150,15 @@ func (p *Pool) takeStreamLocked(kp *keyPool) *Conn {
 
 // streamSoonLocked reports whether a request that found no free stream
 // should wait for one rather than dial: when the user asked for that and
-// the key has multiplexed connections, or when a dial in progress for a
-// key known to multiplex will most likely bring room for it.
+// the key has multiplexed connections, or when a connection being dialed
+// (or just handed to its first user) for a key known to multiplex will
+// most likely bring room for it.
 func (p *Pool) streamSoonLocked(kp *keyPool) bool {
 	if p.cfg.WaitForStreams && kp.nShared > 0 {
 		return true
 	}
-	return kp.sharedSeen && kp.dialing > 0 && kp.nWait < kp.dialing*assumedStreams
+	coming := kp.dialing + kp.pendingShare
+	return kp.sharedSeen && coming > 0 && kp.nWait < coming*assumedStreams
 }
 
 // serveWaitersLocked takes streams of pc for waiting requests while it
