@@ -22,6 +22,10 @@ var (
 	// ErrConnClosed: the connection closed before the response was
 	// complete (the cause is wrapped alongside).
 	ErrConnClosed = errors.New("egress: connection closed before the response was complete")
+	// ErrHealthCheck: an HTTP/2 connection with requests in flight went
+	// silent and did not answer a PING in time (HTTP2Options): it was
+	// closed, and its requests failed with this error.
+	ErrHealthCheck error = &timeoutError{"egress: HTTP/2 connection failed its health check (no PING answer)"}
 )
 
 type timeoutError struct{ msg string }
@@ -64,4 +68,12 @@ const (
 	DefaultBodyWindow            = 64 << 10
 	DefaultExpectContinueTimeout = time.Second
 	maxRetries                   = 2
+	// DefaultReadIdleTimeout and DefaultPingTimeout are HTTP2Options'
+	// health-check defaults.
+	DefaultReadIdleTimeout = 15 * time.Second
+	DefaultPingTimeout     = 5 * time.Second
+	// maxUnprocessedRetries bounds the replays of a request the server
+	// said it did not process (REFUSED_STREAM, above a GOAWAY) or that
+	// never left (a stream that could not open).
+	maxUnprocessedRetries = 10
 )

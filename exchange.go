@@ -57,6 +57,9 @@ type carrier interface {
 	resume(x *exchange)
 	// drained: x's body reader took n bytes (see bodyFlow).
 	drained(x *exchange, n int)
+	// pullBody: the response body goes to a pipe whose reader reports
+	// what it consumed (drained), rather than to callbacks.
+	pullBody()
 
 	// Any goroutine, with x.mu held and x.cur == this carrier.
 
@@ -94,6 +97,7 @@ type exchange struct {
 	// of it once released.
 	keep bool
 	h1   h1keep
+	h2   h2stream // the exchange's stream while it runs over HTTP/2
 
 	// While attached to a connection.
 	conn     carrier // loop-owned
@@ -141,7 +145,18 @@ func (x *exchange) gotConn(pc *pool.Conn, err error) {
 		x.end(err, false)
 		return
 	}
-	x.attachH1(pc, x.attempt.Load())
+	attempt := x.attempt.Load()
+	if h, ok := pc.Handler().(*h2conn); ok {
+		x.attachH2(h, pc, attempt, false)
+		return
+	}
+	// A connection the pool had idle speaks HTTP/1.1 (a multiplexed one is
+	// never idle); a fresh one speaks what ALPN or the options chose.
+	if !pc.Reused() && x.t.speaksH2(pc) {
+		x.attachH2(newH2conn(x.t, pc), pc, attempt, true)
+		return
+	}
+	x.attachH1(pc, attempt)
 }
 
 // attach records c as the carrier serving the exchange. Before the

@@ -329,6 +329,8 @@ func (hc *h1conn) resume(x *exchange) {
 // drained: the body reader caught up after the pipe was full.
 func (hc *h1conn) drained(x *exchange, n int) { hc.resume(x) }
 
+func (hc *h1conn) pullBody() {}
+
 // sendBody frames p as a chunk when the body is chunked; the last call
 // adds the last chunk.
 func (hc *h1conn) sendBody(p []byte, last bool) error {

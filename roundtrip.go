@@ -120,9 +120,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // statusLine builds Response.Status; the usual reasons come from a table.
-func statusLine(code int, reason []byte) string {
+// HTTP/2 has no reason phrase, and gets the usual one, as from net/http.
+func statusLine(code int, reason []byte, major int) string {
 	if code >= 100 && code < 600 {
-		if s := statusLines[code]; s != "" && s[4:] == string(reason) {
+		if s := statusLines[code]; s != "" && (s[4:] == string(reason) || major == 2) {
 			return s
 		}
 	}
@@ -229,45 +230,85 @@ func (rt *roundTrip) pump(body io.Reader) (read bool) {
 	rt.mu.Unlock()
 
 	read = true
-	buf := make([]byte, 32<<10)
-	var sent int64
+	rt.send(&bodySender{body: body, buf: make([]byte, 32<<10)}, false)
+	return
+}
+
+// bodySender is the state of a request body being sent, so that sending
+// can move to a goroutine of its own half way.
+type bodySender struct {
+	body    io.Reader
+	buf     []byte
+	p       []byte // read and not yet queued
+	sent    int64
+	lastEOF bool // body.Read said io.EOF
+}
+
+// send queues the body as the connection takes it. On the caller's
+// goroutine (background false), it stops as soon as the response head has
+// arrived while the connection has no room, and goes on in a goroutine
+// of its own: RoundTrip must return the response, whose body may be
+// what frees the room (a server that echoes the upload as it reads it
+// waits for its reader).
+func (rt *roundTrip) send(bs *bodySender, background bool) {
+	x := &rt.x
 	for {
-		n, rerr := body.Read(buf)
-		if n > 0 {
-			p := buf[:n]
-			sent += int64(n)
-			if x.contentLength >= 0 && sent > x.contentLength {
+		if len(bs.p) == 0 && !bs.lastEOF {
+			n, rerr := bs.body.Read(bs.buf)
+			bs.p = bs.buf[:n]
+			bs.sent += int64(n)
+			if x.contentLength >= 0 && bs.sent > x.contentLength {
 				rt.abortBody(fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
 				return
 			}
-			last := sent == x.contentLength
-			if !rt.waitRoom(len(p)) || !x.writeBody(p, last) {
+			switch {
+			case rerr == io.EOF:
+				bs.lastEOF = true
+			case rerr != nil:
+				// The body failed: the request cannot be completed on
+				// this connection.
+				x.abortAsync(&bodyReadError{rerr})
 				return
 			}
 		}
-		if rerr == io.EOF {
+		if bs.lastEOF && len(bs.p) == 0 {
 			break
 		}
-		if rerr != nil {
-			// The body failed: the request cannot be completed on this
-			// connection.
-			x.abortAsync(&bodyReadError{rerr})
+		if len(bs.p) == 0 {
+			continue
+		}
+		switch rt.waitRoom(len(bs.p), !background) {
+		case roomGone:
+			return
+		case roomHead:
+			go rt.send(bs, true)
 			return
 		}
+		last := bs.sent == x.contentLength && (bs.lastEOF || x.contentLength > 0)
+		if !x.writeBody(bs.p, last) {
+			return
+		}
+		bs.p = nil
 	}
 	if x.contentLength < 0 {
 		// The end of a body of unknown length (HTTP/1.1's last chunk).
-		if !rt.waitRoom(16) || !x.writeBody(nil, true) {
+		switch rt.waitRoom(16, !background) {
+		case roomGone:
+			return
+		case roomHead:
+			go rt.send(bs, true)
 			return
 		}
-	} else if sent != x.contentLength {
-		rt.abortBody(fmt.Errorf("egress: request body was %d bytes, Content-Length said %d", sent, x.contentLength))
+		if !x.writeBody(nil, true) {
+			return
+		}
+	} else if bs.sent != x.contentLength {
+		rt.abortBody(fmt.Errorf("egress: request body was %d bytes, Content-Length said %d", bs.sent, x.contentLength))
 		return
 	}
 	if t := x.trace; t != nil && t.WroteRequest != nil {
 		t.WroteRequest(httptrace.WroteRequestInfo{})
 	}
-	return
 }
 
 // abortBody gives up on a request whose body cannot be sent as announced:
@@ -277,21 +318,31 @@ func (rt *roundTrip) abortBody(err error) {
 	rt.x.abortAsync(err)
 }
 
-// waitRoom blocks until the connection can queue n more bytes, reporting
-// false if the exchange ended meanwhile.
-func (rt *roundTrip) waitRoom(n int) bool {
+// What waitRoom found.
+const (
+	roomOK   = iota // the connection can queue the bytes
+	roomGone        // the exchange ended
+	roomHead        // the response head arrived first (only when asked)
+)
+
+// waitRoom blocks until the connection can queue n more bytes, or the
+// exchange ends, or, with leaveOnHead, the response head has arrived.
+func (rt *roundTrip) waitRoom(n int, leaveOnHead bool) int {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for {
 		if rt.finished {
-			return false
+			return roomGone
 		}
 		room := rt.x.writeRoom()
 		if room < 0 {
-			return false
+			return roomGone
 		}
 		if room >= n || room >= 256<<10 {
-			return true
+			return roomOK
+		}
+		if leaveOnHead && rt.resp != nil {
+			return roomHead
 		}
 		rt.cond.Wait()
 	}
@@ -326,7 +377,7 @@ func (rt *roundTrip) informational(x *exchange, p responseHead) {
 func (rt *roundTrip) head(x *exchange, p responseHead) {
 	code := p.StatusCode()
 	resp := &http.Response{
-		Status:        statusLine(code, p.Reason()),
+		Status:        statusLine(code, p.Reason(), p.ProtoMajor()),
 		StatusCode:    code,
 		Proto:         protoString(p.ProtoMajor(), p.ProtoMinor()),
 		ProtoMajor:    p.ProtoMajor(),
@@ -347,6 +398,7 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		pipe := &rt.pipeStore
 		rt.flow = exchangeFlow{x: x, c: x.conn}
 		pipe.init(&rt.flow, x.t.opts.BodyWindow, x.conn.multiplexed())
+		x.conn.pullBody()
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 			resp.Header.Del("Content-Encoding")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http2"
 	"github.com/egress-go/egress/pool"
 	"github.com/egress-go/egress/tlsconn"
 )
@@ -63,6 +64,36 @@ type Options struct {
 	// Proxy returns the proxy for a request, as http.ProxyFromEnvironment
 	// does; nil means no proxy.
 	Proxy func(*http.Request) (*url.URL, error)
+
+	// HTTP2 configures HTTP/2, which https connections negotiate by ALPN
+	// when the server offers it.
+	HTTP2 HTTP2Options
+}
+
+// HTTP2Options configure HTTP/2. The zero value is ready to use.
+type HTTP2Options struct {
+	// Disable offers only HTTP/1.1 by ALPN, and never speaks HTTP/2.
+	Disable bool
+	// PriorKnowledge speaks HTTP/2 over plain-text connections (http://
+	// URLs) without asking first ("h2c with prior knowledge", as curl's
+	// --http2-prior-knowledge): for servers known to accept it. Not used
+	// through a proxy.
+	PriorKnowledge bool
+	// WaitForStreams: when every HTTP/2 connection to a host has as many
+	// streams open as the server allows, requests wait for a stream
+	// rather than open another connection (up to Pool.MaxTotalPerKey).
+	WaitForStreams bool
+	// ReadIdleTimeout is the health check: a connection with requests in
+	// flight that receives nothing for this long gets a PING, and is
+	// closed if the answer does not come within PingTimeout, failing its
+	// requests with ErrHealthCheck. Default 15 s; negative turns it off.
+	ReadIdleTimeout time.Duration
+	// PingTimeout bounds the wait for a health-check PING's answer.
+	// Default 5 s.
+	PingTimeout time.Duration
+	// Config tunes the protocol: windows, frame and header limits, flood
+	// budgets (see package http2).
+	Config http2.Config
 }
 
 // Transport is an HTTP client on the engine: an http.RoundTripper and a
@@ -78,6 +109,9 @@ type Transport struct {
 	closed  atomic.Bool
 	stats   transportCounters
 	closeMu sync.Mutex
+
+	h2mu    sync.Mutex
+	h2conns map[*h2conn]struct{} // see trackH2
 }
 
 type transportCounters struct {
@@ -106,6 +140,12 @@ func NewTransport(opts Options) (*Transport, error) {
 	if opts.BodyWindow <= 0 {
 		opts.BodyWindow = DefaultBodyWindow
 	}
+	if opts.HTTP2.ReadIdleTimeout == 0 {
+		opts.HTTP2.ReadIdleTimeout = DefaultReadIdleTimeout
+	}
+	if opts.HTTP2.PingTimeout <= 0 {
+		opts.HTTP2.PingTimeout = DefaultPingTimeout
+	}
 	t := &Transport{opts: opts, eng: opts.Engine}
 	if t.eng == nil {
 		e, err := engine.New(engine.Config{})
@@ -121,8 +161,13 @@ func NewTransport(opts Options) (*Transport, error) {
 	if opts.DisableKeepAlives {
 		pc.MaxIdlePerKey = 0
 	}
+	pc.WaitForStreams = pc.WaitForStreams || opts.HTTP2.WaitForStreams
 	pc.Dial = t.dial
-	tc, err := newTLSClients(opts, alpnProtos)
+	protos := alpnProtos
+	if opts.HTTP2.Disable {
+		protos = alpnHTTP1
+	}
+	tc, err := newTLSClients(opts, protos)
 	if err != nil {
 		if t.ownEng {
 			t.eng.Close()
@@ -135,8 +180,11 @@ func NewTransport(opts Options) (*Transport, error) {
 }
 
 // alpnProtos are the protocols a transport offers over TLS, in order of
-// preference.
-var alpnProtos = []string{"http/1.1"}
+// preference; alpnHTTP1 with HTTP/2 disabled.
+var (
+	alpnProtos = []string{"h2", "http/1.1"}
+	alpnHTTP1  = []string{"http/1.1"}
+)
 
 // Engine returns the engine the transport runs on.
 func (t *Transport) Engine() *engine.Engine { return t.eng }
@@ -163,6 +211,7 @@ func (t *Transport) Close() error {
 		return nil
 	}
 	t.pool.Close()
+	t.closeH2()
 	if t.ownEng {
 		t.eng.Close()
 	}

@@ -71,6 +71,9 @@ func New(e *engine.Engine, cfg Config) *Pool {
 	return p
 }
 
+// Config returns the pool's settings.
+func (p *Pool) Config() Config { return p.cfg }
+
 // Engine returns the engine the pool was made with.
 func (p *Pool) Engine() *engine.Engine { return p.e }
 

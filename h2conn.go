@@ -1,0 +1,573 @@
+package egress
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"time"
+	"unsafe"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http2"
+	"github.com/egress-go/egress/internal/bufpool"
+	"github.com/egress-go/egress/pool"
+	"github.com/egress-go/egress/tlsconn"
+)
+
+// h2conn is an HTTP/2 connection: the engine connection's handler for its
+// whole life, which the pool shares among the exchanges that hold a stream
+// of it (pool.Conn.Share). The protocol is package http2's Conn, a pure
+// state machine this type feeds with what the socket delivers and whose
+// output it writes. Loop only, unless a method says otherwise.
+type h2conn struct {
+	t  *Transport
+	c  *engine.Conn
+	pc *pool.Conn
+
+	proto http2.Conn
+
+	// Health and idle checks share one timer (see tick).
+	timer     *engine.Timer
+	armed     bool
+	tickD     time.Duration // the period the timer is armed for
+	reads     uint64 // OnData calls, to tell a silent connection at a tick
+	readsSeen uint64
+	pingOut   bool // a health PING awaits its ACK
+	idleTicks int  // ticks seen with no stream open
+
+	flushQueued bool
+	flushFn     func()
+	closed      bool
+}
+
+// h2Ping is the payload of health-check PINGs.
+var h2Ping = [8]byte{'h', 'e', 'a', 'l', 't', 'h', 0xe9, 0x55}
+
+// speaksH2 reports whether a fresh connection of pc's key carries HTTP/2:
+// TLS negotiated "h2" by ALPN, or plain text with prior knowledge.
+func (t *Transport) speaksH2(pc *pool.Conn) bool {
+	if t.opts.HTTP2.Disable {
+		return false
+	}
+	key := pc.Key()
+	if key.TLS != nil {
+		st, ok := tlsconn.State(pc.Engine())
+		return ok && st.NegotiatedProtocol == "h2"
+	}
+	return t.opts.HTTP2.PriorKnowledge && key.Proxy == ""
+}
+
+// newH2conn makes pc, fresh from its dial, an HTTP/2 connection: the
+// preface and SETTINGS go out, and the pool shares it. On pc's loop.
+func newH2conn(t *Transport, pc *pool.Conn) *h2conn {
+	h := &h2conn{t: t, c: pc.Engine(), pc: pc}
+	h.flushFn = h.flushTask
+	h.proto.Init(t.opts.HTTP2.Config, h)
+	t.trackH2(h, true)
+	if !pc.SetHandler(h) {
+		// It closed between checkout and now, and its OnClose went to the
+		// placeholder: close as it would have. The stream then finds the
+		// connection closed, and the request goes elsewhere.
+		h.OnClose(h.c, net.ErrClosed)
+		return h
+	}
+	h.flush()
+	pc.Share(int(h.proto.Peer().MaxConcurrentStreams))
+	h.armTimer()
+	return h
+}
+
+// flush writes what the protocol queued. The engine copies it.
+func (h *h2conn) flush() {
+	if b := h.proto.Pending(); len(b) > 0 {
+		h.c.Write(b)
+		h.proto.Flushed()
+	}
+}
+
+// flushSoon flushes once the loop has run the tasks queued now, so that
+// streams opened by a burst of posted tasks share one write.
+func (h *h2conn) flushSoon() {
+	if !h.flushQueued {
+		h.flushQueued = true
+		if !h.c.Loop().Post(h.flushFn) {
+			h.flushQueued = false
+		}
+	}
+}
+
+func (h *h2conn) flushTask() {
+	h.flushQueued = false
+	h.flush()
+}
+
+// The engine.Handler side.
+
+func (h *h2conn) OnOpen(*engine.Conn) {}
+
+func (h *h2conn) OnData(c *engine.Conn, b []byte) {
+	h.reads++
+	err := h.proto.Feed(b)
+	h.flush()
+	if err != nil {
+		h.closeWith(err)
+	} else if h.proto.Done() {
+		h.closeWith(nil)
+	}
+}
+
+func (h *h2conn) OnWritten(*engine.Conn, int) {}
+
+func (h *h2conn) OnClose(c *engine.Conn, err error) {
+	h.closed = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.pc.Retire()
+	h.proto.Close(&closedError{cause: err})
+	h.t.trackH2(h, false)
+	h.pc.Release(false)
+}
+
+// closeWith closes the connection: err nil for a graceful end (GOAWAY
+// sent or received and no stream left), which lets queued frames go first.
+func (h *h2conn) closeWith(err error) {
+	if h.closed {
+		return
+	}
+	h.pc.Retire()
+	if err == nil {
+		h.proto.Shutdown()
+		h.flush()
+		h.c.CloseWrite()
+		// A server that never closes its side is not waited for long.
+		h.c.SetIdleTimeout(5 * time.Second)
+		return
+	}
+	h.closed = true
+	h.c.CloseWithError(err)
+}
+
+// The http2.ConnHandler side.
+
+func (h *h2conn) Settings(_ *http2.Conn, s http2.PeerSettings) {
+	h.pc.SetStreamLimit(int(min(s.MaxConcurrentStreams, 1<<16-1)))
+}
+
+func (h *h2conn) PingAck(_ *http2.Conn, data [8]byte) {
+	if data == h2Ping {
+		h.pingOut = false
+	}
+}
+
+func (h *h2conn) GoAway(*http2.Conn, *http2.GoAwayError) { h.pc.Retire() }
+
+// The health check and idle expiry. While streams are open, a connection
+// silent for a read-idle interval gets a PING, and one that does not
+// answer within the ping timeout is closed: its streams fail with
+// ErrHealthCheck instead of waiting on a dead peer. PINGs go only while
+// streams are open and at most one per interval, which servers tolerate
+// (gRPC's defaults object to pings without streams). A connection with no
+// stream open for the pool's idle timeout says GOAWAY and closes.
+
+// armTimer starts the ticks if they are not running, or brings the next
+// one forward when the connection needs it sooner (a stream opened on an
+// idle connection). Loop.
+func (h *h2conn) armTimer() {
+	if h.closed {
+		return
+	}
+	d := h.tickEvery()
+	if d <= 0 || h.armed && d >= h.tickD {
+		return
+	}
+	h.armed, h.tickD = true, d
+	h.readsSeen = h.reads
+	if h.timer == nil {
+		h.timer = h.c.Loop().AfterFunc(d, h.tick)
+	} else {
+		h.timer.Reset(d)
+	}
+}
+
+func (h *h2conn) tickEvery() time.Duration {
+	if h.proto.Active() > 0 && h.t.opts.HTTP2.ReadIdleTimeout > 0 {
+		return h.t.opts.HTTP2.ReadIdleTimeout
+	}
+	return h.t.pool.Config().IdleTimeout
+}
+
+func (h *h2conn) tick() {
+	h.armed = false
+	if h.closed {
+		return
+	}
+	silent := h.reads == h.readsSeen
+	switch {
+	case h.pingOut && silent:
+		h.closeWith(ErrHealthCheck)
+		return
+	case h.proto.Active() > 0:
+		h.idleTicks = 0
+		if silent && h.t.opts.HTTP2.ReadIdleTimeout > 0 {
+			if h.proto.Ping(h2Ping) == nil {
+				h.pingOut = true
+				h.flush()
+				h.readsSeen = h.reads
+				h.armed, h.tickD = true, h.t.opts.HTTP2.PingTimeout
+				h.timer.Reset(h.tickD)
+				return
+			}
+		}
+	default:
+		// Idle: the first tick with no stream starts the count, the next
+		// one, a whole idle timeout later with none opened meanwhile
+		// (open resets the count), closes.
+		if h.idleTicks++; h.idleTicks >= 2 {
+			h.closeWith(nil)
+			return
+		}
+	}
+	h.armTimer()
+}
+
+// The exchange side: h2stream is what an exchange holds while it has a
+// stream. It is embedded in the exchange, so a stream costs no allocation.
+
+// h2stream is the carrier of an exchange over HTTP/2, and the
+// http2.StreamHandler of its stream.
+type h2stream struct {
+	x       *exchange
+	hc      *h2conn
+	s       *http2.Stream // nil until opened and once closed
+	attempt uint32
+	req     http2.Request
+	head    h2head
+	openFn  func()
+	upFn    func()
+
+	pulled  bool // a body pipe reports what its reader consumed
+	paused  bool // Exchange.Pause: credit is withheld
+	unacked int  // body bytes delivered while paused
+
+	// The request body, guarded by x.mu: bytes the pump queued (a copy)
+	// and those of a body known up front (x.body) not yet framed.
+	fixed    []byte
+	up       []byte
+	upOff    int
+	upEnd    bool
+	upPosted bool
+}
+
+// maxUpload bounds the request body bytes queued per stream beyond what
+// flow control lets out, as the HTTP/1.1 path bounds its write queue.
+const maxUpload = 256 << 10
+
+// attachH2 serves x with a stream of h's connection. The stream opens on
+// h's loop. On the pool's callback goroutine.
+// fresh says the connection was dialed for x: the first stream of a
+// connection is not a reuse.
+func (x *exchange) attachH2(h *h2conn, pc *pool.Conn, attempt uint32, fresh bool) {
+	hs := &x.h2
+	if hs.openFn == nil {
+		hs.x = x
+		hs.openFn = hs.open
+		hs.upFn = hs.pumpUp
+	}
+	hs.hc, hs.attempt, hs.pulled, hs.paused, hs.unacked = h, attempt, false, false, 0
+	x.attach(hs, pc)
+	if fresh {
+		x.reused = false
+	}
+	if !h.c.Loop().Post(hs.openFn) {
+		pc.ReleaseStream()
+		x.unattach()
+		x.end(ErrTransportClosed, false)
+	}
+}
+
+// open starts the stream. Loop.
+func (hs *h2stream) open() {
+	x, h := hs.x, hs.hc
+	if x.conn != carrier(hs) {
+		return
+	}
+	if x.aborted != nil {
+		hs.finish(x.aborted, false)
+		return
+	}
+	h.idleTicks = 0
+	x.traceWrote(h.c, h.pc)
+	r := &hs.req
+	*r = http2.Request{
+		Method: x.method, Scheme: "http", Authority: x.host, Path: x.target,
+		Fields: h2Fields(x.fields), Header: x.header, ContentLength: x.contentLength,
+	}
+	if x.key.TLS != nil {
+		r.Scheme = "https"
+	}
+	if !x.streamed && len(x.body) == 0 {
+		r.ContentLength = 0
+	}
+	s, err := h.proto.OpenStream(hs, r, !x.streamed && len(x.body) == 0)
+	hs.req = http2.Request{} // keep no reference to the caller's fields
+	if err != nil {
+		// Nothing was sent: a request that did not fit goes elsewhere.
+		unsent := errors.Is(err, http2.ErrStreamLimit) || errors.Is(err, http2.ErrGoingAway) || errors.Is(err, http2.ErrConnClosed)
+		hs.finish(err, unsent && x.retries < maxUnprocessedRetries && x.t.isOpen())
+		return
+	}
+	hs.s = s
+	if !x.streamed && len(x.body) > 0 {
+		n, _ := h.proto.WriteData(s, x.body, true)
+		if n < len(x.body) {
+			x.mu.Lock()
+			hs.fixed = x.body[n:]
+			x.mu.Unlock()
+		}
+	}
+	h.armTimer()
+	h.flushSoon()
+	x.snk.attached(x, hs.attempt)
+}
+
+// finish ends x's hold on the stream slot and the exchange. Loop.
+func (hs *h2stream) finish(err error, retry bool) {
+	x := hs.x
+	hs.s = nil
+	x.mu.Lock()
+	if hs.up != nil {
+		bufpool.Put(hs.up)
+		hs.up, hs.upOff = nil, 0
+	}
+	hs.fixed, hs.upEnd = nil, false
+	x.mu.Unlock()
+	pc := x.pc
+	x.unattach()
+	pc.ReleaseStream()
+	hs.hc.armTimer()
+	x.end(err, retry)
+}
+
+// h2Fields passes fields to the HTTP/2 encoder without copying them (see
+// h1Fields).
+func h2Fields(fs []HeaderField) []http2.HeaderField {
+	var _ = http2.HeaderField(HeaderField{})
+	return unsafe.Slice((*http2.HeaderField)(unsafe.Pointer(unsafe.SliceData(fs))), len(fs))
+}
+
+// The http2.StreamHandler side.
+
+func (hs *h2stream) Head(s *http2.Stream, rh *http2.ResponseHead) {
+	x := hs.x
+	x.firstByte()
+	hs.head.set(rh, x.method)
+	if rh.Status < 200 {
+		x.snk.informational(x, &hs.head)
+		return
+	}
+	x.snk.head(x, &hs.head)
+}
+
+func (hs *h2stream) Data(s *http2.Stream, p []byte) {
+	x := hs.x
+	x.snk.body(x, p)
+	switch {
+	case hs.s != s:
+		// The sink ended the exchange.
+	case hs.pulled:
+		// The body's reader returns the credit (drained).
+	case hs.paused:
+		hs.unacked += len(p)
+	default:
+		hs.hc.proto.Consumed(s, len(p))
+	}
+}
+
+func (hs *h2stream) Trailers(s *http2.Stream, rh *http2.ResponseHead) {
+	hs.head.set(rh, "")
+	hs.x.snk.trailers(hs.x, &hs.head)
+}
+
+func (hs *h2stream) Closed(s *http2.Stream, err error) {
+	x := hs.x
+	if x.conn != carrier(hs) || hs.s != s {
+		return
+	}
+	retry := false
+	switch {
+	case err == nil:
+	case x.aborted != nil:
+		err = x.aborted
+	case errors.Is(err, http2.ErrRefused):
+		// The server promised it did not process the request.
+		retry = x.retries < maxUnprocessedRetries && x.t.isOpen()
+	default:
+		retry = x.canRetry()
+	}
+	hs.finish(err, retry)
+}
+
+func (hs *h2stream) WindowOpen(s *http2.Stream) {
+	hs.pumpUp()
+}
+
+// The carrier side.
+
+func (hs *h2stream) loop() *engine.Loop { return hs.hc.c.Loop() }
+func (hs *h2stream) multiplexed() bool  { return true }
+
+// abort resets the stream (CANCEL); the other streams carry on.
+func (hs *h2stream) abort(x *exchange, err error) {
+	if hs.s == nil {
+		return // not open yet: open sees x.aborted
+	}
+	hs.hc.proto.Reset(hs.s, http2.ErrCodeCancel)
+	hs.hc.flushSoon()
+}
+
+func (hs *h2stream) pause(x *exchange) { hs.paused = true }
+
+func (hs *h2stream) resume(x *exchange) {
+	hs.paused = false
+	if hs.unacked > 0 && hs.s != nil {
+		hs.hc.proto.Consumed(hs.s, hs.unacked)
+		hs.hc.flushSoon()
+	}
+	hs.unacked = 0
+}
+
+// drained returns the credit of bytes the body's reader took. Bytes of a
+// stream that closed were credited to the connection then.
+func (hs *h2stream) drained(x *exchange, n int) {
+	if hs.s != nil {
+		hs.hc.proto.Consumed(hs.s, n)
+		hs.hc.flushSoon()
+	}
+}
+
+// sendBody queues a copy of p for the loop, which frames it as flow
+// control allows. x.mu held.
+func (hs *h2stream) sendBody(p []byte, last bool) error {
+	if len(p) > 0 {
+		if hs.up == nil {
+			hs.up = bufpool.Get(len(p))
+		}
+		hs.up = append(bufpool.Grow(hs.up, len(p)), p...)
+	}
+	hs.upEnd = hs.upEnd || last
+	if !hs.upPosted {
+		hs.upPosted = true
+		if !hs.hc.c.Loop().Post(hs.upFn) {
+			hs.upPosted = false
+			return engine.ErrClosed
+		}
+	}
+	return nil
+}
+
+// sendRoom is what the pump may queue now. x.mu held.
+func (hs *h2stream) sendRoom() int { return maxUpload - (len(hs.up) - hs.upOff) }
+
+// pumpUp frames queued request body bytes as the windows allow. Loop.
+func (hs *h2stream) pumpUp() {
+	x, h := hs.x, hs.hc
+	x.mu.Lock()
+	hs.upPosted = false
+	s := hs.s
+	if s == nil {
+		x.mu.Unlock()
+		return
+	}
+	if len(hs.fixed) > 0 {
+		n, _ := h.proto.WriteData(s, hs.fixed, true)
+		hs.fixed = hs.fixed[n:]
+	}
+	before := len(hs.up) - hs.upOff
+	if before > 0 || hs.upEnd {
+		n, _ := h.proto.WriteData(s, hs.up[hs.upOff:], hs.upEnd)
+		hs.upOff += n
+		if hs.upOff == len(hs.up) {
+			hs.up, hs.upOff = hs.up[:0], 0
+			if hs.upEnd {
+				bufpool.Put(hs.up)
+				hs.up, hs.upEnd = nil, false
+			}
+		}
+	}
+	moved := before - (len(hs.up) - hs.upOff)
+	x.mu.Unlock()
+	h.flushSoon()
+	if moved > 0 {
+		x.snk.writable(x)
+	}
+}
+
+// pullBody: a body pipe reads the response and returns credit through
+// drained.
+func (hs *h2stream) pullBody() { hs.pulled = true }
+
+// h2head is the responseHead of an HTTP/2 stream.
+type h2head struct {
+	h      *http2.ResponseHead
+	method string
+}
+
+func (v *h2head) set(rh *http2.ResponseHead, method string) { v.h, v.method = rh, method }
+
+func (v *h2head) StatusCode() int { return v.h.Status }
+func (v *h2head) ProtoMajor() int { return 2 }
+func (v *h2head) ProtoMinor() int { return 0 }
+func (v *h2head) Reason() []byte  { return nil }
+
+// Get returns the value without copying it: valid, and not to be
+// modified, during the sink call.
+func (v *h2head) Get(name string) []byte {
+	s := v.h.Get(name)
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+func (v *h2head) Header() http.Header   { return v.h.Header() }
+func (v *h2head) Trailer() http.Header  { return v.h.Header() }
+func (v *h2head) ContentLength() int64  { return v.h.ContentLength }
+func (v *h2head) KeepAlive() bool       { return true }
+func (v *h2head) MayHaveTrailers() bool { return v.HasBody() }
+
+// HasBody: no DATA may follow a response to HEAD, a 204 or a 304, nor
+// one that declared a zero length. A head that ends the stream has no
+// body either; its pipe, if any, just ends at once.
+func (v *h2head) HasBody() bool {
+	st := v.h.Status
+	return v.method != http.MethodHead && st != 204 && st != 304 && v.h.ContentLength != 0
+}
+
+// trackH2 keeps the transport's HTTP/2 connections, which the pool holds
+// as in use for their whole life, so that Close can close them.
+func (t *Transport) trackH2(h *h2conn, add bool) {
+	t.h2mu.Lock()
+	defer t.h2mu.Unlock()
+	if add {
+		if t.h2conns == nil {
+			t.h2conns = make(map[*h2conn]struct{})
+		}
+		t.h2conns[h] = struct{}{}
+		return
+	}
+	delete(t.h2conns, h)
+}
+
+// closeH2 closes every HTTP/2 connection of the transport.
+func (t *Transport) closeH2() {
+	t.h2mu.Lock()
+	conns := make([]*engine.Conn, 0, len(t.h2conns))
+	for h := range t.h2conns {
+		conns = append(conns, h.c)
+	}
+	t.h2mu.Unlock()
+	for _, c := range conns {
+		c.CloseWithError(ErrTransportClosed)
+	}
+}
