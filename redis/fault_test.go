@@ -26,19 +26,27 @@ func TestServerKilledMidPipeline(t *testing.T) {
 	ctx := ctxT(t)
 
 	// DEBUG SLEEP holds the server, so that every command after it is in
-	// flight when the server dies.
+	// flight when the server dies: the kill waits until the kernel has
+	// taken every byte of them (the connection is up first, so that the
+	// handshake's bytes are not counted).
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out0 := c.Engine().Stats().BytesOut
 	const n = 2000
 	errs := make(chan error, n+1)
 	cb := func(v *resp.Value, err error) { errs <- err }
 	if err := c.DoAsync(context.Background(), cb, "DEBUG", "SLEEP", "5"); err != nil {
 		t.Fatal(err)
 	}
+	wire := len(resp.AppendCommand(nil, "DEBUG", "SLEEP", "5"))
 	for i := 0; i < n; i++ {
 		if err := c.DoAsync(context.Background(), cb, "ECHO", strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
+		wire += len(resp.AppendCommand(nil, "ECHO", strconv.Itoa(i)))
 	}
-	time.Sleep(100 * time.Millisecond) // let the loop write them
+	testkit.WaitFor(t, "every command written", func() bool { return c.Engine().Stats().BytesOut-out0 >= int64(wire) })
 	s.kill()
 	timeout := time.After(5 * time.Second)
 	for i := 0; i < n+1; i++ {
@@ -63,12 +71,15 @@ func TestServerKilledMidPipeline(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Sent || time.Since(start) > 2*time.Second {
 		t.Fatalf("ping while down: %v after %v", err, time.Since(start))
 	}
-	// Redials are spaced by the back-off (5 ms doubling to 50 ms,
-	// jittered), not a tight loop.
+	// Redials go on, spaced by the back-off, not a tight loop. The wait
+	// before redial n is at least half of 5 ms doubled n-1 times, capped at
+	// 50 ms: whatever the attempt reached so far, 9 more redials hold at
+	// least 8 whole waits, 2.5+5+10+20+25+25+25+25 = 137.5 ms.
 	d0 := c.Pool().Stats().Dials
-	time.Sleep(300 * time.Millisecond)
-	if d := c.Pool().Stats().Dials - d0; d < 3 || d > 40 {
-		t.Fatalf("%d redials in 300 ms while the server was down", d)
+	waiting := time.Now()
+	testkit.WaitFor(t, "9 redials while the server is down", func() bool { return c.Pool().Stats().Dials-d0 >= 9 })
+	if d := time.Since(waiting); d < 137*time.Millisecond {
+		t.Fatalf("9 redials in %v while the server was down: the back-off allows no fewer than 137.5 ms", d)
 	}
 	// The server comes back on the same port: the client reconnects.
 	s.start()
@@ -222,7 +233,8 @@ func TestFaultyServers(t *testing.T) {
 func TestCloseWithCommandsInFlight(t *testing.T) {
 	s := sharedServer(t)
 	testkit.CheckLeaks(t)
-	c, err := NewClient(Options{Addr: s.Addr, Conns: 2})
+	name := "close-in-flight-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	c, err := NewClient(Options{Addr: s.Addr, Conns: 2, ClientName: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +254,9 @@ func TestCloseWithCommandsInFlight(t *testing.T) {
 		_, _, err := c.BLPop(ctx, 0, "never")
 		blpop <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	// In flight means blocked on the server (asked over the shared
+	// connection, which also proves it was not held up).
+	testkit.WaitFor(t, "the server to block on the BLPOP", func() bool { return blockedClients(t, c, ctx, name) == 1 })
 	c.Close()
 	wg.Wait() // every callback ran
 	if err := <-blpop; !errors.Is(err, ErrClosed) {
@@ -257,6 +271,11 @@ func TestCloseWithCommandsInFlight(t *testing.T) {
 // new one and succeed there; only the one in flight on the old one fails.
 func TestQueuedDuringRedial(t *testing.T) {
 	testkit.CheckLeaks(t)
+	// The second connection's handshake is held (its AUTH unanswered)
+	// until the test has queued its commands: they are queued during the
+	// redial whatever the machine's speed.
+	authSeen := make(chan struct{}, 1)
+	release := make(chan struct{})
 	f := newCountingFakeServer(t, func(c net.Conn, n int) {
 		r := bufio.NewReader(c)
 		for {
@@ -267,7 +286,11 @@ func TestQueuedDuringRedial(t *testing.T) {
 			switch {
 			case args[0] == "AUTH":
 				if n == 2 {
-					time.Sleep(200 * time.Millisecond) // a slow handshake
+					authSeen <- struct{}{}
+					select { // a slow handshake
+					case <-release:
+					case <-time.After(10 * time.Second):
+					}
 				}
 				c.Write([]byte("+OK\r\n"))
 			case args[0] == "ECHO" && args[1] == "drop":
@@ -286,21 +309,53 @@ func TestQueuedDuringRedial(t *testing.T) {
 	if !errors.As(err, &ce) || !ce.Sent {
 		t.Fatalf("in flight at the drop: %v", err)
 	}
-	// The redial is in its handshake now: these wait for it.
-	start := time.Now()
-	var wg sync.WaitGroup
+	// The redial is in its handshake now: these wait for it, the
+	// asynchronous ones queued before the handshake ends, the blocking
+	// ones queued then or soon after.
+	select {
+	case <-authSeen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no redial reached its handshake within 10 s")
+	}
+	type echoed struct {
+		want, got string
+		err       error
+	}
+	results := make(chan echoed, 40)
 	for i := 0; i < 20; i++ {
+		want := strconv.Itoa(i)
+		if err := c.DoAsync(ctx, func(v *resp.Value, err error) {
+			got, _ := AsString(v)
+			results <- echoed{want, got, err}
+		}, "ECHO", want); err != nil {
+			t.Fatalf("echo %s queued during redial: %v", want, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 20; i < 40; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			want := strconv.Itoa(i)
-			if v, err := c.Echo(ctx, want); err != nil || v != want {
-				t.Errorf("echo during redial = %q, %v", v, err)
-			}
+			got, err := c.Echo(ctx, want)
+			results <- echoed{want, got, err}
 		}()
 	}
+	select {
+	case r := <-results:
+		t.Fatalf("echo %s answered while the handshake was held: %q, %v", r.want, r.got, r.err)
+	default:
+	}
+	close(release)
 	wg.Wait()
-	if d := time.Since(start); d < 100*time.Millisecond {
-		t.Fatalf("commands did not wait for the redial (%v)", d)
+	for i := 0; i < 40; i++ {
+		select {
+		case r := <-results:
+			if r.err != nil || r.got != r.want {
+				t.Errorf("echo during redial = %q, %v; want %q", r.got, r.err, r.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of 40 echoes unanswered after 10 s", 40-i)
+		}
 	}
 }

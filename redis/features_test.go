@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,42 +99,54 @@ func TestPubSub(t *testing.T) {
 func TestBLPop(t *testing.T) {
 	eachProto(t, func(t *testing.T, c *Client, ctx context.Context, k string) {
 		c.Del(ctx, k)
-		// Timeout: ErrNil, after about the timeout, and the shared
-		// connection kept serving meanwhile.
-		start := time.Now()
-		errc := make(chan error, 1)
+		// While a BLPOP blocks on the server, the shared connection keeps
+		// serving; then a push from elsewhere serves the BLPOP. The BLPOP
+		// is known to block once the server counts it (asked over the
+		// shared connection, which must answer meanwhile).
+		type popped struct {
+			key, v string
+			err    error
+		}
+		popc := make(chan popped, 1)
 		go func() {
-			_, _, err := c.BLPop(ctx, 300*time.Millisecond, k)
-			errc <- err
+			key, v, err := c.BLPop(ctx, 10*time.Second, k+"other", k)
+			popc <- popped{key, v, err}
 		}()
-		time.Sleep(50 * time.Millisecond)
+		testkit.WaitFor(t, "the server to block on the BLPOP", func() bool { return blockedClients(t, c, ctx, "") >= 1 })
 		for i := 0; i < 10; i++ {
 			if err := c.Ping(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if time.Since(start) > 250*time.Millisecond {
-			t.Fatalf("shared connection held up by BLPOP: %v", time.Since(start))
+		select {
+		case p := <-popc:
+			t.Fatalf("the pings waited for the BLPOP, which returned %q %q %v", p.key, p.v, p.err)
+		default:
 		}
-		if err := <-errc; !errors.Is(err, ErrNil) {
+		if _, err := c.RPush(ctx, k, "x"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-popc:
+			if p.err != nil || p.key != k || p.v != "x" {
+				t.Fatalf("blpop = %q %q %v", p.key, p.v, p.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the push did not serve the blocked BLPOP within 10 s")
+		}
+		// Timeout: ErrNil, and not before the timeout (the server counts
+		// it from when the command arrives, after start).
+		start := time.Now()
+		if _, _, err := c.BLPop(ctx, 300*time.Millisecond, k); !errors.Is(err, ErrNil) {
 			t.Fatalf("blpop timeout: %v", err)
 		}
 		if d := time.Since(start); d < 250*time.Millisecond {
 			t.Fatalf("blpop returned after %v", d)
 		}
-		// Served by a push from elsewhere.
-		go func() {
-			time.Sleep(50 * time.Millisecond)
-			c.RPush(ctx, k, "x")
-		}()
-		key, v, err := c.BLPop(ctx, 5*time.Second, k+"other", k)
-		if err != nil || key != k || v != "x" {
-			t.Fatalf("blpop = %q %q %v", key, v, err)
-		}
 		// The context ends first: fails with its error at once, and the
 		// connection blocked on the server is closed, not reused.
 		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_, _, err = c.BLPop(cctx, 0, k)
+		_, _, err := c.BLPop(cctx, 0, k)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("blpop with ctx deadline: %v", err)
@@ -286,16 +299,13 @@ func TestTLS(t *testing.T) {
 
 func TestContextTimeout(t *testing.T) {
 	eachProto(t, func(t *testing.T, c *Client, ctx context.Context, k string) {
-		// DEBUG SLEEP holds the server; commands behind it time out at
-		// once, and their replies, when they come, are discarded.
-		go c.Do(ctx, "DEBUG", "SLEEP", "0.3")
-		time.Sleep(20 * time.Millisecond)
-		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		start := time.Now()
-		_, err := c.Echo(cctx, "late")
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 200*time.Millisecond {
-			t.Fatalf("echo with deadline: %v after %v", err, time.Since(start))
+		// DEBUG SLEEP holds the server for a second; commands queued
+		// behind it on the shared connection (DoAsync queues it first)
+		// time out at once, before the server answers anything, and
+		// their replies, when they come, are discarded.
+		slept := make(chan error, 1)
+		if err := c.DoAsync(ctx, func(_ *resp.Value, err error) { slept <- err }, "DEBUG", "SLEEP", "1"); err != nil {
+			t.Fatal(err)
 		}
 		// Async: the callback gets the context's error, once.
 		var calls atomic.Int32
@@ -308,8 +318,24 @@ func TestContextTimeout(t *testing.T) {
 		}, "ECHO", "late too"); err != nil {
 			t.Fatal(err)
 		}
-		if err := <-errc; !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("async with deadline: %v", err)
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		_, err := c.Echo(cctx, "late")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("echo with deadline: %v", err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("async with deadline: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the async callback did not run within 10 s")
+		}
+		select {
+		case err := <-slept:
+			t.Fatalf("the deadlines waited for the server: DEBUG SLEEP had answered (%v)", err)
+		default:
 		}
 		// The pipeline is still in step.
 		for i := 0; i < 20; i++ {
@@ -322,6 +348,34 @@ func TestContextTimeout(t *testing.T) {
 			t.Fatalf("callback ran %d times", n)
 		}
 	})
+}
+
+// blockedClients returns how many connections the server has blocked in a
+// command such as BLPOP (CLIENT LIST, flag b), of those named name when
+// name is not empty, asked over c's shared connection.
+func blockedClients(t *testing.T, c *Client, ctx context.Context, name string) int {
+	t.Helper()
+	r, err := c.Do(ctx, "CLIENT", "LIST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := r.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		fields := map[string]string{}
+		for _, f := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				fields[k] = v
+			}
+		}
+		if strings.Contains(fields["flags"], "b") && (name == "" || fields["name"] == name) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestStatefulRefused(t *testing.T) {
