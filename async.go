@@ -161,7 +161,7 @@ func (ex *Exchange) body(x *exchange, b []byte) {
 func (ex *Exchange) done(x *exchange, err error, retry bool) {
 	if retry {
 		x.retries++
-		x.t.stats.retries.Add(1)
+		x.t.countRetry(err)
 		x.start()
 		return
 	}

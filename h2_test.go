@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"testing"
@@ -27,6 +28,8 @@ import (
 //	/echo           the request body back, and its length in a trailer
 //	/size?n=N       N bytes of a repeating pattern
 //	/slow           a first chunk, then nothing until the client goes away
+//	/stall          no response until the client goes away
+//	/continue       the request body's length, after a 100 Continue
 //	/status?code=N  an empty response with that status
 func h2Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -49,6 +52,14 @@ func h2Handler() http.Handler {
 		io.WriteString(w, "first")
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
+	})
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // no head until the client goes away
+	})
+	mux.HandleFunc("/continue", func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body makes Go's server send 100 Continue.
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d", n)
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
@@ -360,5 +371,81 @@ func TestH2HealthCheck(t *testing.T) {
 	}
 	if d := time.Since(start); d < 400*time.Millisecond {
 		t.Fatalf("failed after %v, before a read-idle interval and a ping timeout", d)
+	}
+}
+
+// The header and body timeouts apply per stream: the stream is reset and
+// the connection serves the next request.
+func TestH2Timeouts(t *testing.T) {
+	testkit.CheckLeaks(t)
+	url := newH2CServer(t, h2Handler())
+	tr := newTestTransport(t, Options{
+		HTTP2:                 HTTP2Options{PriorKnowledge: true},
+		ResponseHeaderTimeout: 300 * time.Millisecond,
+		BodyIdleTimeout:       300 * time.Millisecond,
+	})
+	client := &http.Client{Transport: tr}
+	start := time.Now()
+	_, err := client.Get(url + "/stall")
+	if !errors.Is(err, ErrHeaderTimeout) {
+		t.Fatalf("stalled head: %v, want ErrHeaderTimeout", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("header timeout after %v, before 300ms", d)
+	}
+	resp, err := client.Get(url + "/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, ErrBodyIdleTimeout) {
+		t.Fatalf("stalled body: %v, want ErrBodyIdleTimeout", err)
+	}
+	resp, err = client.Get(url + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if st := tr.Stats().Pool; st.Dials != 1 {
+		t.Fatalf("timeouts cost the connection: %d dials", st.Dials)
+	}
+}
+
+// Expect: 100-continue over HTTP/2: the body waits for the server's 100,
+// and httptrace hears of it; GotConn says whether the connection was
+// reused.
+func TestH2ContinueAndTrace(t *testing.T) {
+	testkit.CheckLeaks(t)
+	s, cfg := newH2TLSServer(t, h2Handler())
+	tr := newTestTransport(t, Options{TLSClientConfig: cfg, ExpectContinueTimeout: 10 * time.Second})
+	client := &http.Client{Transport: tr}
+	var reused []bool
+	var got100 int
+	trace := &httptrace.ClientTrace{
+		GotConn:        func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) },
+		Got100Continue: func() { got100++ },
+	}
+	for range 2 {
+		body := pattern(100 << 10)
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "PUT", s.URL+"/continue", bytes.NewReader(body))
+		req.Header.Set("Expect", "100-continue")
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != strconv.Itoa(len(body)) {
+			t.Fatalf("server read %q bytes, want %d", b, len(body))
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the body waited for ExpectContinueTimeout: the 100 was missed")
+		}
+	}
+	if got100 != 2 || len(reused) != 2 || reused[0] || !reused[1] {
+		t.Fatalf("Got100Continue %d times, GotConn reused %v; want 2 and [false true]", got100, reused)
 	}
 }

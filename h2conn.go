@@ -250,6 +250,12 @@ type h2stream struct {
 	paused  bool // Exchange.Pause: credit is withheld
 	unacked int  // body bytes delivered while paused
 
+	// The header and body timeouts, as h1conn has them: one engine timer
+	// per loop met, kept with the exchange.
+	timer  *engine.Timer
+	timerL *engine.Loop
+	phase  uint8
+
 	// The request body, guarded by x.mu: bytes the pump queued (a copy)
 	// and those of a body known up front (x.body) not yet framed.
 	fixed    []byte
@@ -318,6 +324,9 @@ func (hs *h2stream) open() {
 		return
 	}
 	hs.s = s
+	if d := x.t.opts.ResponseHeaderTimeout; d > 0 {
+		hs.arm(phaseHeader, d)
+	}
 	if !x.streamed && len(x.body) > 0 {
 		n, _ := h.proto.WriteData(s, x.body, true)
 		if n < len(x.body) {
@@ -335,6 +344,7 @@ func (hs *h2stream) open() {
 func (hs *h2stream) finish(err error, retry bool) {
 	x := hs.x
 	hs.s = nil
+	hs.stopTimer()
 	x.mu.Lock()
 	if hs.up != nil {
 		bufpool.Put(hs.up)
@@ -347,6 +357,13 @@ func (hs *h2stream) finish(err error, retry bool) {
 	pc.ReleaseStream()
 	hs.hc.armTimer()
 	x.end(err, retry)
+}
+
+// unprocessed reports whether err says an HTTP/2 request never reached
+// the server's processing: refused, above a GOAWAY, or no stream opened.
+func unprocessed(err error) bool {
+	return errors.Is(err, http2.ErrRefused) || errors.Is(err, http2.ErrStreamLimit) ||
+		errors.Is(err, http2.ErrGoingAway) || errors.Is(err, http2.ErrConnClosed)
 }
 
 // h2Fields passes fields to the HTTP/2 encoder without copying them (see
@@ -366,11 +383,18 @@ func (hs *h2stream) Head(s *http2.Stream, rh *http2.ResponseHead) {
 		x.snk.informational(x, &hs.head)
 		return
 	}
+	hs.stopTimer()
+	if d := x.t.opts.BodyIdleTimeout; d > 0 && hs.head.HasBody() {
+		hs.arm(phaseBody, d)
+	}
 	x.snk.head(x, &hs.head)
 }
 
 func (hs *h2stream) Data(s *http2.Stream, p []byte) {
 	x := hs.x
+	if hs.phase == phaseBody {
+		hs.timer.Reset(x.t.opts.BodyIdleTimeout)
+	}
 	x.snk.body(x, p)
 	switch {
 	case hs.s != s:
@@ -410,6 +434,40 @@ func (hs *h2stream) Closed(s *http2.Stream, err error) {
 
 func (hs *h2stream) WindowOpen(s *http2.Stream) {
 	hs.pumpUp()
+}
+
+// arm starts the timer for a phase of the exchange. Loop.
+func (hs *h2stream) arm(phase uint8, d time.Duration) {
+	l := hs.hc.c.Loop()
+	if hs.timer == nil || hs.timerL != l {
+		if hs.timer != nil {
+			hs.timer.Stop()
+		}
+		hs.timerL = l
+		hs.timer = l.AfterFunc(d, hs.onTimer)
+	} else {
+		hs.timer.Reset(d)
+	}
+	hs.phase = phase
+}
+
+func (hs *h2stream) stopTimer() {
+	if hs.phase != phaseNone {
+		hs.phase = phaseNone
+		hs.timer.Stop()
+	}
+}
+
+// onTimer gives up on the exchange when its phase's time is up: the
+// stream is reset, the connection carries on.
+func (hs *h2stream) onTimer() {
+	x := hs.x
+	switch hs.phase {
+	case phaseHeader:
+		x.abort(hs, ErrHeaderTimeout)
+	case phaseBody:
+		x.abort(hs, ErrBodyIdleTimeout)
+	}
 }
 
 // The carrier side.

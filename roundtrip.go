@@ -102,12 +102,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// again as it is; one it read from must be rewound (DESIGN rule 6).
 		if retry && (!read || req.GetBody != nil) {
 			if read {
-				if body, err = req.GetBody(); err != nil {
-					return nil, rt.wrap(err)
+				var gerr error
+				if body, gerr = req.GetBody(); gerr != nil {
+					return nil, rt.wrap(gerr)
 				}
 			}
 			x.retries++
-			t.stats.retries.Add(1)
+			t.countRetry(err)
 			continue
 		}
 		t.stats.failures.Add(1)

@@ -115,15 +115,19 @@ type Transport struct {
 }
 
 type transportCounters struct {
-	requests, retries, failures atomic.Int64
+	requests, retries, unprocessed, failures atomic.Int64
 }
 
 // Stats are a transport's counters.
 type Stats struct {
 	Requests int64 // requests started
 	Retries  int64 // replays on a fresh connection (DESIGN rule 6)
-	Failures int64 // requests that ended in an error
-	Pool     pool.Stats
+	// Unprocessed counts the Retries of requests an HTTP/2 server said it
+	// did not process (REFUSED_STREAM, or above a GOAWAY's last stream),
+	// or that could not open a stream at all.
+	Unprocessed int64
+	Failures    int64 // requests that ended in an error
+	Pool        pool.Stats
 }
 
 // NewTransport creates a Transport.
@@ -195,10 +199,11 @@ func (t *Transport) Pool() *pool.Pool { return t.pool }
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
 	return Stats{
-		Requests: t.stats.requests.Load(),
-		Retries:  t.stats.retries.Load(),
-		Failures: t.stats.failures.Load(),
-		Pool:     t.pool.Stats(),
+		Requests:    t.stats.requests.Load(),
+		Retries:     t.stats.retries.Load(),
+		Unprocessed: t.stats.unprocessed.Load(),
+		Failures:    t.stats.failures.Load(),
+		Pool:        t.pool.Stats(),
 	}
 }
 
@@ -219,6 +224,14 @@ func (t *Transport) Close() error {
 }
 
 func (t *Transport) isOpen() bool { return !t.closed.Load() }
+
+// countRetry counts a replay of a request that failed with err.
+func (t *Transport) countRetry(err error) {
+	t.stats.retries.Add(1)
+	if unprocessed(err) {
+		t.stats.unprocessed.Add(1)
+	}
+}
 
 // dial opens a pooled connection: TCP, then TLS for https keys.
 func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*engine.Conn, error) {
