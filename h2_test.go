@@ -386,7 +386,10 @@ func TestH2Timeouts(t *testing.T) {
 	})
 	client := &http.Client{Transport: tr}
 	start := time.Now()
-	_, err := client.Get(url + "/stall")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // fail, not hang, if the timeout never fires
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/stall", nil)
+	_, err := client.Do(req)
 	if !errors.Is(err, ErrHeaderTimeout) {
 		t.Fatalf("stalled head: %v, want ErrHeaderTimeout", err)
 	}
