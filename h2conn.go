@@ -30,7 +30,7 @@ type h2conn struct {
 	timer     *engine.Timer
 	armed     bool
 	tickD     time.Duration // the period the timer is armed for
-	reads     uint64 // OnData calls, to tell a silent connection at a tick
+	reads     uint64        // OnData calls, to tell a silent connection at a tick
 	readsSeen uint64
 	pingOut   bool // a health PING awaits its ACK
 	idleTicks int  // ticks seen with no stream open
