@@ -1,5 +1,7 @@
-// Package egress is an HTTP client built on the engine's event loops. It
-// speaks HTTP/1.1; HTTP/2 is being added behind the same API.
+// Package egress is an HTTP/1.1 and HTTP/2 client built on the engine's
+// event loops. https connections offer h2 by ALPN and use what the server
+// picks; plain http can speak h2c with prior knowledge
+// (HTTP2Options.PriorKnowledge). Both protocols sit behind the same API.
 //
 // Transport implements http.RoundTripper, so http.Client (redirects,
 // cookies) and any SDK that accepts a transport work unchanged:
