@@ -70,8 +70,12 @@ type Conn struct {
 	nextID  uint32
 	// resetBits remembers which of the last 512 stream ids we reset, so
 	// that frames still in flight for them are dropped quietly, while
-	// frames on streams that ended otherwise are an error.
+	// frames on streams that ended otherwise are an error. endedBits
+	// remembers which the server ended with END_STREAM: DATA or HEADERS
+	// after that cannot have crossed anything of ours, so they end the
+	// connection (see onClosedStream).
 	resetBits [8]uint64
+	endedBits [8]uint64
 
 	peer            PeerSettings
 	gotSettings     bool
@@ -548,8 +552,21 @@ func (c *Conn) alive(s *Stream, id uint32) bool {
 	return s.id == id && s.state != StateClosed && c.err == nil
 }
 
-func (c *Conn) setReset(id uint32)   { c.resetBits[id>>7&7] |= 1 << (id >> 1 & 63) }
-func (c *Conn) clearReset(id uint32) { c.resetBits[id>>7&7] &^= 1 << (id >> 1 & 63) }
+func (c *Conn) setReset(id uint32) { c.resetBits[id>>7&7] |= 1 << (id >> 1 & 63) }
+func (c *Conn) setEnded(id uint32) { c.endedBits[id>>7&7] |= 1 << (id >> 1 & 63) }
+
+// clearReset forgets what an earlier stream of the same bit did, for a
+// new stream id.
+func (c *Conn) clearReset(id uint32) {
+	c.resetBits[id>>7&7] &^= 1 << (id >> 1 & 63)
+	c.endedBits[id>>7&7] &^= 1 << (id >> 1 & 63)
+}
+
+// endedByServer reports whether the server ended stream id with
+// END_STREAM (and we did not reset it). Call it after wasReset.
+func (c *Conn) endedByServer(id uint32) bool {
+	return c.endedBits[id>>7&7]&(1<<(id>>1&63)) != 0
+}
 
 // wasReset reports whether we reset stream id (or it is too old to tell,
 // in which case frames for it are dropped too).

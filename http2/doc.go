@@ -80,10 +80,12 @@
 // invalid :status, 101, unknown or misplaced pseudo-headers, uppercase or
 // invalid names, connection-specific fields, control bytes in values, a
 // content-length that disagrees with the DATA) are stream errors; frames
-// on idle streams, bad frame sizes, broken HEADERS/CONTINUATION
-// sequences, PUSH_PROMISE (we send ENABLE_PUSH 0), invalid settings and
-// window overflows are connection errors. Unknown frame types, PRIORITY
-// and unknown settings are ignored.
+// on idle streams, DATA or HEADERS on a stream after the server's
+// END_STREAM, bad frame sizes, broken HEADERS/CONTINUATION sequences,
+// PUSH_PROMISE (we send ENABLE_PUSH 0), invalid settings and window
+// overflows are connection errors. Frames that crossed our RST_STREAM are
+// dropped. Unknown frame types, PRIORITY (of the right size) and unknown
+// settings are ignored.
 //
 // A hostile server costs bounded memory and CPU: a frame larger than our
 // SETTINGS_MAX_FRAME_SIZE is refused from its header, a header block is

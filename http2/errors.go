@@ -15,7 +15,8 @@ var (
 	// ErrFrameSize: a frame is longer than our SETTINGS_MAX_FRAME_SIZE, or
 	// has a length its type does not allow (PING 8, WINDOW_UPDATE 4,
 	// RST_STREAM 4, SETTINGS a multiple of 6, SETTINGS ACK 0).
-	// FRAME_SIZE_ERROR; for PRIORITY it is a stream error.
+	// FRAME_SIZE_ERROR; for PRIORITY it is a stream error, unless the
+	// stream is idle (which may not be reset).
 	ErrFrameSize = errors.New("http2: bad frame size")
 	// ErrBadStreamID: a stream frame on stream 0, or a connection frame
 	// (SETTINGS, PING, GOAWAY) on a stream. PROTOCOL_ERROR.
@@ -68,7 +69,8 @@ var (
 	ErrControlBacklog = errors.New("http2: too many control frames queued")
 	// ErrStreamClosed: a frame other than PRIORITY, WINDOW_UPDATE or
 	// RST_STREAM on a stream that is closed. STREAM_CLOSED, as a stream
-	// error.
+	// error; DATA or HEADERS on a stream the server itself ended with
+	// END_STREAM are a connection error.
 	ErrStreamClosed = errors.New("http2: frame on a closed stream")
 )
 

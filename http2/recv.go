@@ -100,14 +100,21 @@ func (c *Conn) resetClosed(h FrameHeader, code ErrCode) *ConnError {
 }
 
 // onClosedStream handles DATA or HEADERS for a stream that is closed:
-// dropped if we reset it (it crossed our RST_STREAM), otherwise a stream
-// error of type STREAM_CLOSED.
+// dropped if we reset it (it crossed our RST_STREAM); a connection error
+// of type STREAM_CLOSED if the server had ended it with END_STREAM, since
+// nothing of ours can explain more frames from the server after its own
+// end (RFC 9113 §5.1 allows a connection error there, RFC 7540 §5.1
+// required one, and h2spec checks it); otherwise (the server reset it) a
+// stream error of type STREAM_CLOSED.
 func (c *Conn) onClosedStream(h FrameHeader) *ConnError {
 	if ce := c.charge(h); ce != nil {
 		return ce
 	}
 	if c.wasReset(h.StreamID) {
 		return nil
+	}
+	if c.endedByServer(h.StreamID) {
+		return connErr(ErrCodeStreamClosed, ErrStreamClosed, "after END_STREAM: "+h.String())
 	}
 	return c.resetClosed(h, ErrCodeStreamClosed)
 }
@@ -196,6 +203,8 @@ func (c *Conn) remoteEnd(s *Stream) {
 		c.grow(13)
 		c.out = AppendRSTStream(c.out, s.id, ErrCodeNo)
 		c.setReset(s.id)
+	} else {
+		c.setEnded(s.id)
 	}
 	c.closeStream(s, nil)
 }
@@ -268,13 +277,23 @@ func (c *Conn) onPriority(f *Frame) *ConnError {
 	if ce := c.charge(h); ce != nil {
 		return ce
 	}
-	if h.Length != 5 {
-		// A stream error (RFC 9113 §6.3), for a stream of ours.
-		if s := c.streams[h.StreamID]; s != nil {
-			return c.streamError(s, ErrCodeFrameSize, ErrFrameSize, h.String())
-		}
+	if h.Length == 5 {
+		return nil
 	}
-	return nil
+	// A stream error (RFC 9113 §6.3), whatever state the stream is in.
+	s, ce := c.lookup(h)
+	switch {
+	case ce != nil:
+		// An idle stream may not be reset (RFC 9113 §6.4), so the
+		// stream error becomes a connection error, as §5.4.2 allows.
+		return connErr(ErrCodeFrameSize, ErrFrameSize, h.String())
+	case s != nil:
+		return c.streamError(s, ErrCodeFrameSize, ErrFrameSize, h.String())
+	case c.wasReset(h.StreamID):
+		return nil // it crossed our RST_STREAM
+	}
+	// A stream that is closed: the server still hears of its error.
+	return c.resetClosed(h, ErrCodeFrameSize)
 }
 
 func (c *Conn) onRSTStream(f *Frame) *ConnError {

@@ -208,8 +208,9 @@ func TestConnErrors(t *testing.T) {
 
 // TestClosedStreams checks frames on streams that are closed: after our
 // RST_STREAM they are dropped (they crossed it) and their bytes credited
-// to the connection; after the server's END_STREAM or RST_STREAM they are
-// a stream error of type STREAM_CLOSED (RFC 9113 §5.1).
+// to the connection; after the server's RST_STREAM they are a stream
+// error of type STREAM_CLOSED (RFC 9113 §5.1). After the server's
+// END_STREAM they end the connection: TestFramesAfterEndStream.
 func TestClosedStreams(t *testing.T) {
 	h := newHarness(t, Config{ConnWindow: 65535, MaxConnWindow: 65535, DisableBDP: true}).ready()
 	s1 := h.open(getReq, true)
@@ -229,16 +230,109 @@ func TestClosedStreams(t *testing.T) {
 	h.expectEvents()
 	h.expectSent("WINDOW_UPDATE 0 +32771")
 
-	// After END_STREAM.
-	h.feed(h.srv.response(3, 200, ""), data(3, true, "late"))
+	// After END_STREAM, frames that may trail it are tolerated.
+	h.feed(h.srv.response(3, 200, ""), AppendWindowUpdate(nil, 3, 5), AppendRSTStream(nil, 3, ErrCodeNo))
 	h.expectEvents("s3 head 200 cl=-1 []", "s3 closed <nil>")
-	h.expectSent("RST_STREAM 3 STREAM_CLOSED")
+	h.expectSent()
 	// After the server's RST_STREAM.
 	h.feed(AppendRSTStream(nil, 5, ErrCodeInternal), h.srv.headers(5, true, ":status: 200"))
 	h.expectEvents("s5 closed StreamError{5, INTERNAL_ERROR, remote=true, http2: stream reset by the server}")
 	h.expectSent("RST_STREAM 5 STREAM_CLOSED")
 	if h.c.Err() != nil {
 		t.Fatal(h.c.Err())
+	}
+}
+
+// TestFramesAfterEndStream checks that DATA or HEADERS on a stream the
+// server ended with END_STREAM is a connection error of type
+// STREAM_CLOSED (h2spec client 5.1/8 and 5.1/9: nothing of ours can have
+// crossed them), while the same frames on a stream we reset, ended by a
+// response that cut our upload short, are dropped.
+func TestFramesAfterEndStream(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		late func(p *peer) []byte
+	}{
+		{"DATA", func(p *peer) []byte { return data(1, true, "late") }},
+		{"empty DATA", func(p *peer) []byte { return data(1, true, "") }},
+		{"HEADERS", func(p *peer) []byte { return p.headers(1, true, ":status: 200") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, Config{DisableBDP: true}).ready()
+			h.open(getReq, true)
+			h.open(getReq, true)
+			h.sent()
+			h.feed(h.srv.headers(1, true, ":status: 200"))
+			h.expectEvents("s1 head 200 cl=-1 []", "s1 closed <nil>")
+			err := h.feedErr(c.late(h.srv))
+			var ce *ConnError
+			if !errors.As(err, &ce) || ce.Code != ErrCodeStreamClosed || !errors.Is(err, ErrStreamClosed) {
+				t.Fatalf("Feed returned %v, want a *ConnError STREAM_CLOSED", err)
+			}
+			if got := h.sent(); len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "GOAWAY 0 last=0 STREAM_CLOSED") {
+				t.Fatalf("client sent %q, want a GOAWAY STREAM_CLOSED", got)
+			}
+			if h.rec.errs[3] != err {
+				t.Fatalf("stream 3 closed with %v", h.rec.errs[3])
+			}
+		})
+	}
+
+	// The server ends its response while we still send the request: we
+	// reset the stream (NO_ERROR), so what follows crossed that.
+	h := newHarness(t, Config{DisableBDP: true}).ready()
+	h.open(Request{Method: "POST", Scheme: "https", Authority: "example.com", Path: "/"}, false)
+	h.sent()
+	h.feed(h.srv.headers(1, true, ":status: 200"))
+	h.expectSent("RST_STREAM 1 NO_ERROR")
+	h.feed(data(1, true, "late"), h.srv.headers(1, true, ":status: 200"))
+	if h.c.Err() != nil {
+		t.Fatalf("frames crossing our RST_STREAM ended the connection: %v", h.c.Err())
+	}
+	// Ids share their bits 512 streams apart: stream 1025, reset by the
+	// server, is not taken for stream 1, which the server ended.
+	h2 := newHarness(t, Config{DisableBDP: true}).ready()
+	for id := uint32(1); id < 1025; id += 2 {
+		h2.open(getReq, true)
+		h2.feed(h2.srv.headers(id, true, ":status: 200"))
+	}
+	if s := h2.open(getReq, true); s.ID() != 1025 {
+		t.Fatal(s.ID())
+	}
+	h2.feed(AppendRSTStream(nil, 1025, ErrCodeInternal))
+	h2.sent()
+	h2.feed(data(1025, true, "late"))
+	h2.expectSent("RST_STREAM 1025 STREAM_CLOSED")
+	if h2.c.Err() != nil {
+		t.Fatal(h2.c.Err())
+	}
+}
+
+// TestPriorityFrameSize checks a PRIORITY frame of a length other than 5
+// (RFC 9113 §6.3): a stream error of type FRAME_SIZE_ERROR on an open
+// stream (TestStreamErrors) and on a closed one (h2spec client 6.3/2:
+// the response ended, then the bad PRIORITY), dropped on a stream we
+// reset, and a connection error on an idle stream, which may not be
+// reset.
+func TestPriorityFrameSize(t *testing.T) {
+	h := newHarness(t, Config{DisableBDP: true}).ready()
+	s1 := h.open(getReq, true)
+	h.open(getReq, true)
+	h.sent()
+	h.feed(h.srv.headers(3, true, ":status: 200"))
+	h.feed(raw(FramePriority, 0, 3, 0x80, 0, 0, 1))
+	h.expectSent("RST_STREAM 3 FRAME_SIZE_ERROR")
+	h.c.Reset(s1, ErrCodeCancel)
+	h.sent()
+	h.feed(raw(FramePriority, 0, 1, 0x80, 0, 0, 1))
+	h.expectSent()
+	if h.c.Err() != nil {
+		t.Fatal(h.c.Err())
+	}
+	err := h.feedErr(raw(FramePriority, 0, 9, 0x80, 0, 0, 1))
+	var ce *ConnError
+	if !errors.As(err, &ce) || ce.Code != ErrCodeFrameSize || !errors.Is(err, ErrFrameSize) {
+		t.Fatalf("bad PRIORITY on an idle stream: %v, want a *ConnError FRAME_SIZE_ERROR", err)
 	}
 }
 
