@@ -510,6 +510,11 @@ func (hs *h2stream) sendBody(p []byte, last bool) error {
 	if len(p) > 0 {
 		if hs.up == nil {
 			hs.up = bufpool.Get(len(p))
+		} else if hs.upOff > 0 && len(hs.up)+len(p) > cap(hs.up) {
+			// Move what is left to the front rather than grow: the queue
+			// stays within maxUpload plus one write.
+			n := copy(hs.up, hs.up[hs.upOff:])
+			hs.up, hs.upOff = hs.up[:n], 0
 		}
 		hs.up = append(bufpool.Grow(hs.up, len(p)), p...)
 	}
