@@ -244,9 +244,13 @@ func (x *exchange) cancelled() { x.abortAsync(x.ctx.Err()) }
 func (x *exchange) abortAsync(err error) {
 	x.mu.Lock()
 	c := x.cur
+	var l *engine.Loop
+	if c != nil {
+		l = c.loop() // under mu: once cur is cleared, the carrier may be recycled
+	}
 	x.mu.Unlock()
 	if c != nil {
-		c.loop().Post(func() { x.abort(c, err) })
+		l.Post(func() { x.abort(c, err) })
 	}
 }
 
@@ -290,21 +294,27 @@ func (x *exchange) canRetry() bool {
 // exchangeFlow is the body flow of a response: it forwards the pipe's
 // signals to the carrier that delivered the head, which ignores them once
 // it no longer serves the exchange.
+// The loop is kept too, since the reader's goroutine must not ask the
+// carrier for it: an HTTP/1.1 carrier is recycled once the exchange ends.
 type exchangeFlow struct {
 	x *exchange
 	c carrier
+	l *engine.Loop
 }
+
+// newFlow makes x's body flow, on the loop, while c serves x.
+func newFlow(x *exchange, c carrier) exchangeFlow { return exchangeFlow{x: x, c: c, l: c.loop()} }
 
 func (f *exchangeFlow) full() { f.c.pause(f.x) }
 
 func (f *exchangeFlow) drained(n int) {
 	x, c := f.x, f.c
-	c.loop().Post(func() { c.drained(x, n) })
+	f.l.Post(func() { c.drained(x, n) })
 }
 
 func (f *exchangeFlow) abort(err error) {
 	x, c := f.x, f.c
-	c.loop().Post(func() { x.abort(c, err) })
+	f.l.Post(func() { x.abort(c, err) })
 }
 
 // traceConn lets httptrace's GotConnInfo report addresses. It is not for

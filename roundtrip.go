@@ -397,7 +397,7 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 	}
 	if p.HasBody() {
 		pipe := &rt.pipeStore
-		rt.flow = exchangeFlow{x: x, c: x.conn}
+		rt.flow = newFlow(x, x.conn)
 		pipe.init(&rt.flow, x.t.opts.BodyWindow, x.conn.multiplexed())
 		x.conn.pullBody()
 		resp.Body = pipe
