@@ -405,7 +405,7 @@ func (c *Conn) creditConn(n int32) {
 	if n <= 0 {
 		return
 	}
-	if inc := c.recv.credit(n); inc > 0 {
+	if inc := c.recv.creditShared(n); inc > 0 {
 		c.grow(13)
 		c.out = AppendWindowUpdate(c.out, 0, inc)
 	}

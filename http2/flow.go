@@ -42,6 +42,25 @@ func (f *recvFlow) credit(n int32) uint32 {
 	return uint32(inc)
 }
 
+// creditShared is credit for the connection's window, which every stream
+// shares. Streams whose readers stopped pin part of it with bytes that
+// stay unread, and what the other streams' readers give back might then
+// never add up to half the window: the server would wait for credit and
+// the readers for bytes. So the batch also goes once it reaches what the
+// server may still send (win). With nothing pinned that is the usual
+// half window; with most of it pinned, credit returns as the server runs
+// low.
+func (f *recvFlow) creditShared(n int32) uint32 {
+	f.unacked += n
+	if f.unacked < max(min(f.target/2, f.win), 1) {
+		return 0
+	}
+	inc := f.unacked
+	f.win += inc
+	f.unacked = 0
+	return uint32(inc)
+}
+
 // grow raises the window's size by delta (>0). The caller announces it,
 // by WINDOW_UPDATE or SETTINGS.
 func (f *recvFlow) grow(delta int32) {

@@ -125,6 +125,48 @@ func TestConnWindowFollowsStreams(t *testing.T) {
 	}
 }
 
+// TestConnCreditWithStalledStream checks that a stream whose reader
+// stopped, holding its whole window unread, does not stall another: the
+// connection credit for what the other stream's reader consumes goes back
+// although it never adds up to half the connection window (a body reader
+// reports what it took in batches, so some bytes always stay unreported),
+// because the server can send nothing more until it does.
+func TestConnCreditWithStalledStream(t *testing.T) {
+	h := newHarness(t, Config{StreamWindow: 65536, ConnWindow: 65536, DisableBDP: true}).ready()
+	h.open(getReq, true)
+	s3 := h.open(getReq, true)
+	if got := h.sent(); got[len(got)-1] != "WINDOW_UPDATE 0 +65536" {
+		t.Fatalf("opening two streams of 64 KiB sent %q, want the connection window grown to 128 KiB", got)
+	}
+	chunk := strings.Repeat("d", 16384)
+	h.feed(h.srv.headers(1, false, ":status: 200"), h.srv.headers(3, false, ":status: 200"))
+	for range 4 {
+		h.feed(data(1, false, chunk), data(3, false, chunk))
+	}
+	if h.c.recv.win != 0 {
+		t.Fatalf("connection window %d after both stream windows were used", h.c.recv.win)
+	}
+	// Stream 1's reader has stopped. Stream 3's reads on, but reports
+	// what it took only in batches, so up to a batch stays unreported; the
+	// server sends stream 3 whatever the windows allow.
+	const batch = 10000
+	got, reported := 65536, 0
+	for round := 0; got < 1<<20; round++ {
+		for got-reported >= batch {
+			h.c.Consumed(s3, batch)
+			reported += batch
+		}
+		h.sent()
+		n := int(min(h.c.recv.win, s3.recv.win, 16384))
+		if n == 0 || round == 1000 {
+			t.Fatalf("stream 3 stalled after %d bytes: connection window %d (%d owed), stream window %d (%d owed)",
+				got, h.c.recv.win, h.c.recv.unacked, s3.recv.win, s3.recv.unacked)
+		}
+		h.feed(data(3, false, strings.Repeat("e", n)))
+		got += n
+	}
+}
+
 // TestBDPGrowth feeds a download over a link whose round trip the fake
 // clock sets, and checks that the windows double when a sample nears the
 // window, and not past the cap.
