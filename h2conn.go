@@ -426,6 +426,11 @@ func (hs *h2stream) Closed(s *http2.Stream, err error) {
 	case errors.Is(err, http2.ErrRefused):
 		// The server promised it did not process the request.
 		retry = x.retries < maxUnprocessedRetries && x.t.isOpen()
+	case errors.As(err, new(*http2.StreamError)):
+		// The server reset the stream (other than REFUSED_STREAM, above)
+		// or sent a response we reset as malformed: the connection is
+		// alive and the server had the request, which it may have
+		// processed. Not a stale connection (DESIGN rule 6): no replay.
 	default:
 		retry = x.canRetry()
 	}
