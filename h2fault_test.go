@@ -332,7 +332,8 @@ func TestH2BurstBeforeSettingsRefused(t *testing.T) {
 // ENHANCE_YOUR_CALM, the request fails with a typed error, and the flood
 // costs no memory to speak of.
 func TestH2Flood(t *testing.T) {
-	const n = 20000
+	// Enough that answering or keeping each frame would cost megabytes.
+	const n = 200000
 	floods := []struct {
 		name   string
 		frame  func(dst []byte, id uint32) []byte
@@ -389,6 +390,7 @@ func TestH2Flood(t *testing.T) {
 			if code, ok := <-goAway; !ok || code != http2.ErrCodeEnhanceYourCalm {
 				t.Fatalf("the server read GOAWAY %v (%v), want ENHANCE_YOUR_CALM", code, ok)
 			}
+			t.Logf("%v; heap grew by %d KiB", err, grew>>10)
 			if grew > 4<<20 {
 				t.Fatalf("a flood of %d frames (%d KiB) grew the heap by %d KiB", n, len(flood)>>10, grew>>10)
 			}
@@ -404,33 +406,36 @@ func TestH2HugeHeaderBlock(t *testing.T) {
 	big := strings.Repeat("v", 4000)
 	cases := []struct {
 		name string
-		send func(p *h2Peer, id uint32)
+		// build makes the frames to send, before the heap is measured;
+		// or send sends them.
+		build func(id uint32) []byte
+		send  func(p *h2Peer, id uint32)
 		// conn: the connection ends with GOAWAY ENHANCE_YOUR_CALM;
 		// otherwise the stream is reset and the connection carries on.
 		conn bool
 		want error
 	}{
-		{"CONTINUATION flood", func(p *h2Peer, id uint32) {
+		{"CONTINUATION flood", func(id uint32) []byte {
 			var b []byte
 			b = http2.AppendFrameHeader(b, http2.FrameHeader{Length: 1, Type: http2.FrameHeaders, StreamID: id})
 			b = append(b, 0x88)                                            // :status 200
 			chunk := bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 200) // literal x: y, 1000 bytes
-			for range 1024 {                                               // 1 MiB in all
+			for range 16 << 10 {                                           // 16 MiB in all
 				b = http2.AppendFrameHeader(b, http2.FrameHeader{Length: uint32(len(chunk)), Type: http2.FrameContinuation, StreamID: id})
 				b = append(b, chunk...)
 			}
-			p.Write(b)
-		}, true, http2.ErrHeaderBlockTooLarge},
-		{"empty CONTINUATIONs", func(p *h2Peer, id uint32) {
+			return b
+		}, nil, true, http2.ErrHeaderBlockTooLarge},
+		{"empty CONTINUATIONs", func(id uint32) []byte {
 			var b []byte
 			b = http2.AppendFrameHeader(b, http2.FrameHeader{Length: 1, Type: http2.FrameHeaders, StreamID: id})
 			b = append(b, 0x88)
 			for range 100000 {
 				b = http2.AppendFrameHeader(b, http2.FrameHeader{Type: http2.FrameContinuation, StreamID: id})
 			}
-			p.Write(b)
-		}, true, http2.ErrFlood},
-		{"header list over the limit", func(p *h2Peer, id uint32) {
+			return b
+		}, nil, true, http2.ErrFlood},
+		{"header list over the limit", nil, func(p *h2Peer, id uint32) {
 			kv := []string{":status", "200"}
 			for range 20 {
 				kv = append(kv, "x-big", big) // indexed after the first: ~80 KiB decoded from ~4 KiB
@@ -443,6 +448,10 @@ func TestH2HugeHeaderBlock(t *testing.T) {
 			testkit.CheckLeaks(t)
 			goAway := make(chan http2.ErrCode, 1)
 			resets := make(chan http2.ErrCode, 10)
+			var pre []byte
+			if tc.build != nil {
+				pre = tc.build(1) // the first stream of the connection
+			}
 			srv := newH2Server(t, func(p *h2Peer) {
 				p.Settings()
 				for {
@@ -458,8 +467,13 @@ func TestH2HugeHeaderBlock(t *testing.T) {
 						goAway <- http2.ErrCode(uint32(f.Data[4])<<24 | uint32(f.Data[5])<<16 | uint32(f.Data[6])<<8 | uint32(f.Data[7]))
 						close(goAway)
 						return
+					case f.Get(":path") == "/huge" && tc.build != nil:
+						if f.StreamID != 1 {
+							t.Errorf("/huge on stream %d, want 1", f.StreamID)
+						}
+						p.Go(func() { p.Write(pre) })
 					case f.Get(":path") == "/huge":
-						p.Go(func() { tc.send(p, f.StreamID) })
+						tc.send(p, f.StreamID)
 					default:
 						p.Respond(f.StreamID, 200, "fine")
 					}
@@ -470,6 +484,7 @@ func TestH2HugeHeaderBlock(t *testing.T) {
 			base := heapInuse(true)
 			_, _, err := getBody(client, url+"/huge")
 			grew := int64(heapInuse(false)) - int64(base)
+			t.Logf("%v; heap grew by %d KiB", err, grew>>10)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("huge header block: %v; want %v", err, tc.want)
 			}
