@@ -173,9 +173,13 @@ func TestPeerClosesDuringHandshake(t *testing.T) {
 					c.Read(make([]byte, 100)) // the handshake has begun
 					c.(*net.TCPConn).SetLinger(0)
 				} else {
-					// Read the whole ClientHello, so that the close is a FIN.
-					c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-					io.Copy(io.Discard, c)
+					// Read the whole ClientHello (one record: a 5-byte
+					// header with its length), so that the close is a FIN.
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					hdr := make([]byte, 5)
+					if _, err := io.ReadFull(c, hdr); err == nil {
+						io.CopyN(io.Discard, c, int64(hdr[3])<<8|int64(hdr[4]))
+					}
 				}
 				c.Close()
 			})
@@ -224,11 +228,15 @@ func TestNotTLS(t *testing.T) {
 func TestWriteQueueLimit(t *testing.T) {
 	checkLeaks(t)
 	e := newEngine(t, engine.BackendPoll)
-	// The server waits before its handshake, so that the first writes
-	// find it in progress, and then reads nothing.
-	block := make(chan struct{})
+	// The server holds its handshake until the first writes are made, so
+	// that they find it in progress, and then reads nothing.
+	block, begin := make(chan struct{}), make(chan struct{})
 	srv := testkit.NewServer(t, func(c net.Conn) {
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-begin:
+		case <-block:
+			return
+		}
 		if tls.Server(c, serverTLS()).Handshake() == nil {
 			<-block
 		}
@@ -246,6 +254,7 @@ func TestWriteQueueLimit(t *testing.T) {
 	if err := c.Write(make([]byte, 8<<10)); !errors.Is(err, engine.ErrWriteQueueFull) {
 		t.Fatalf("second write during handshake: %v", err)
 	}
+	close(begin)
 	r.WaitOpen(t)
 	// The server does not read: the queue fills and Write says so
 	// instead of growing it.
