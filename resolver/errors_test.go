@@ -16,8 +16,11 @@ func TestLookupTimeoutIsErrTimeout(t *testing.T) {
 	defer close(dns.gate)
 	r := newTest(t, Config{Lookup: dns.lookup, Timeout: 20 * time.Millisecond})
 
+	// The caller's 10 s only bounds the test should Timeout be ignored.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	start := time.Now()
-	_, err := r.Lookup(context.Background(), "ip", "slow.example")
+	_, err := r.Lookup(ctx, "ip", "slow.example")
 	var e *Error
 	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &e) {
 		t.Fatalf("err %v, want *Error wrapping ErrTimeout", err)
@@ -25,7 +28,7 @@ func TestLookupTimeoutIsErrTimeout(t *testing.T) {
 	if !e.Timeout() || !e.Temporary() || errors.Is(err, ErrNotFound) {
 		t.Errorf("Timeout %v Temporary %v", e.Timeout(), e.Temporary())
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d < 20*time.Millisecond || d > 5*time.Second {
 		t.Errorf("took %v with a 20ms Timeout", d)
 	}
 	if want := "resolver: lookup slow.example (ip): context deadline exceeded"; err.Error() != want {
@@ -42,9 +45,14 @@ func TestCallerDeadlineIsErrTimeout(t *testing.T) {
 	r := newTest(t, Config{Lookup: dns.lookup}) // default 5s lookup Timeout
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
+	start := time.Now()
 	_, err := r.Lookup(ctx, "ip", "slow.example")
 	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v, want ErrTimeout", err)
+	}
+	// The caller's deadline ended it, not the 5 s lookup Timeout.
+	if d := time.Since(start); d < 20*time.Millisecond || d > 4*time.Second {
+		t.Errorf("took %v with a 20ms deadline", d)
 	}
 }
 
