@@ -92,7 +92,9 @@ func TestRedisClients(t *testing.T) {
 				}
 				r := m.window(p.Params)
 				stop()
-				if r.RPS == 0 || r.Errors != 0 {
+				// Operations completed, without errors; how many fell in
+				// the 100 ms window depends on the machine's load.
+				if m.ops.Load() == 0 || r.Errors != 0 {
 					t.Errorf("%s %s depth %d conns %d: %.0f ops/s, %d errors", name, mode.op, mode.depth, shared, r.RPS, r.Errors)
 				}
 			}

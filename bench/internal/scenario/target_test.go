@@ -35,6 +35,9 @@ func TestWithholderAnswersAllAtOnce(t *testing.T) {
 	}
 	send(clients[0])
 	send(clients[1])
+	// Both requests are read and held: no answer may come (a wrong one
+	// would come at once; the wait only gives it time to show).
+	testkit.WaitFor(t, "two requests held", func() bool { return w.waiting.Load() == 2 })
 	select {
 	case <-got:
 		t.Fatal("answered before all requests were in flight")
