@@ -571,6 +571,40 @@ func TestH2SlowReaderStallsOnlyItsStream(t *testing.T) {
 	}
 }
 
+// Windows of any size work with the blocking API's body reader, which
+// reports what it consumed in batches: a stream window smaller than the
+// body buffer, and a body buffer larger than the stream window.
+func TestH2WindowSizes(t *testing.T) {
+	url := newH2CServer(t, h2Handler())
+	for _, tc := range []struct {
+		name   string
+		window uint32
+		buffer int
+	}{
+		{"16 KiB stream window", 16 << 10, 0},
+		{"20000-byte stream window", 20000, 0},
+		{"1 MiB body buffer", 0, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testkit.CheckLeaks(t)
+			_, client := h2Client(t, Options{BodyWindow: tc.buffer, HTTP2: HTTP2Options{Config: http2.Config{StreamWindow: tc.window, DisableBDP: true}}})
+			const size = 1 << 20
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/size?n=%d", url, size), nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(body, pattern(size)) {
+				t.Fatalf("%d bytes of %d, %v", len(body), size, err)
+			}
+		})
+	}
+}
+
 // An upload the server grants no window stalls only itself: another
 // upload on the same connection completes meanwhile, and the stalled one
 // resumes when WINDOW_UPDATE opens its window, and arrives whole.

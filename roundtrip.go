@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/egress-go/egress/http2"
 )
 
 // roundTrip is the sink of a blocking RoundTrip: the caller's goroutine
@@ -398,7 +401,16 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 	if p.HasBody() {
 		pipe := &rt.pipeStore
 		rt.flow = newFlow(x, x.conn)
-		pipe.init(&rt.flow, x.t.opts.BodyWindow, x.conn.multiplexed())
+		window := x.t.opts.BodyWindow
+		if x.conn.multiplexed() {
+			// The pipe gives HTTP/2 credit back in batches of half its
+			// window: a batch larger than the stream's receive window
+			// would never fill, and the download would stop after one
+			// stream window. Stream windows only grow (the bandwidth-delay
+			// estimate), so the initial one bounds them all.
+			window = min(window, int(cmp.Or(x.t.opts.HTTP2.Config.StreamWindow, http2.DefaultStreamWindow)))
+		}
+		pipe.init(&rt.flow, window, x.conn.multiplexed())
 		x.conn.pullBody()
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
