@@ -123,6 +123,9 @@ func TestH2GoAwayMidFlight(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
+			if t.Failed() {
+				return
+			}
 			recv(t, lastID, "the GOAWAY")
 			perConn := map[int]int{}
 			for range burst {
