@@ -71,11 +71,31 @@ func TestH2spec(t *testing.T) {
 		{"tls", []string{"--tls", "--cert-file", cert, "--cert-key-file", key}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			start := time.Now()
-			out := runH2spec(t, h2specd, client, env, mode.args)
-			checkRaceLogs(t, raceLog)
-			res := parseH2spec(out)
-			t.Logf("h2specd %s: %d of %d cases passed in %v", mode.name, res.passed, len(res.cases), time.Since(start).Round(time.Millisecond))
+			// h2specd gives each case 3 s, client start-up included. On a
+			// loaded machine (the suite runs packages in parallel, and
+			// the client may be built with the race detector) a case can
+			// miss that for want of CPU, so a run with failures is made
+			// once more, and only a case that fails both times fails the
+			// test: a conformance bug fails every time.
+			var res h2specResult
+			var out string
+			for try := 1; try <= 2; try++ {
+				start := time.Now()
+				out = runH2spec(t, h2specd, client, env, mode.args)
+				checkRaceLogs(t, raceLog)
+				prev := res
+				res = parseH2spec(out)
+				t.Logf("h2specd %s, run %d: %d of %d cases passed in %v", mode.name, try, res.passed, len(res.cases), time.Since(start).Round(time.Millisecond))
+				if try == 2 {
+					res.failed = bothFailed(prev.failed, res.failed)
+				}
+				if len(res.failed) == 0 {
+					break
+				}
+				if try == 1 {
+					t.Logf("run 1 failed, running again:\n%s", strings.Join(res.failed, "\n"))
+				}
+			}
 			if len(res.failed) > 0 {
 				t.Errorf("%d case(s) failed; to see the frames, run by hand: go build -o /tmp/h2client ./internal/cmd/h2client && "+
 					"h2specd --strict --timeout 1 --exec /tmp/h2client -v\n%s",
@@ -299,4 +319,21 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// bothFailed returns the failures of the second run whose case also
+// failed in the first (each entry's first line names its case).
+func bothFailed(first, second []string) []string {
+	seen := make(map[string]bool, len(first))
+	for _, f := range first {
+		id, _, _ := strings.Cut(f, "\n")
+		seen[id] = true
+	}
+	var out []string
+	for _, f := range second {
+		if id, _, _ := strings.Cut(f, "\n"); seen[id] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
