@@ -230,11 +230,12 @@ func buckets(h *hdrhistogram.Histogram, n int) []Bucket {
 	for i, e := range edges {
 		out[i].UpTo = round3(e / 1e6)
 	}
+	// Max walks the whole histogram: once, not per bar.
 	for _, b := range h.Distribution() {
 		if b.Count == 0 {
 			continue
 		}
-		v := float64(h.Max())
+		v := hi
 		if float64(b.To) < v {
 			v = float64(b.To)
 		}
