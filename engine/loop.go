@@ -135,8 +135,14 @@ func (l *Loop) wakeIfSleeping() {
 // this, each loop iteration that ran a callback would wake itself through
 // the poller (a system call to signal, an event and another to consume
 // it) for work that the drain after dispatch runs anyway. Loop only.
+//
+// It also reads the clock: the events it precedes are dispatched before
+// wait returns to run, and the reads among them stamp the connections'
+// idle timers with l.now, which must be the time they happened, not the
+// time the loop went to sleep.
 func (l *Loop) awake() {
 	l.sleeping.Store(false)
+	l.now = l.e.now()
 }
 
 func (l *Loop) stop() {
