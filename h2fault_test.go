@@ -156,7 +156,8 @@ func TestH2GoAwayMidFlight(t *testing.T) {
 			if len(log) != 0 {
 				t.Errorf("%d requests answered twice", len(log))
 			}
-			wantOld, wantRetries := burst/2, int64(burst/2)
+			// Only the requests above the GOAWAY are unprocessed.
+			wantOld, wantRetries, unprocessed := burst/2, int64(burst/2), int64(burst/2)
 			if abrupt {
 				wantOld, wantRetries = 0, burst
 			}
@@ -164,8 +165,9 @@ func TestH2GoAwayMidFlight(t *testing.T) {
 				t.Errorf("answered per connection %v: want %d of the burst on the first, %d on the second", perConn, wantOld, burst-wantOld)
 			}
 			st := tr.Stats()
-			if st.Retries != wantRetries || st.Failures != 0 || st.Pool.Dials != 2 {
-				t.Errorf("stats: %d retries, %d failures, %d dials; want %d, 0, 2", st.Retries, st.Failures, st.Pool.Dials, wantRetries)
+			if st.Retries != wantRetries || st.Unprocessed != unprocessed || st.Failures != 0 || st.Pool.Dials != 2 {
+				t.Errorf("stats: %d retries (%d unprocessed), %d failures, %d dials; want %d (%d), 0, 2",
+					st.Retries, st.Unprocessed, st.Failures, st.Pool.Dials, wantRetries, unprocessed)
 			}
 			testkit.WaitFor(t, "every stream given back", func() bool { return tr.Stats().Pool.StreamsInUse == 0 })
 		})
@@ -193,8 +195,8 @@ func TestH2RefusedStreamRetried(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || body != "second try /once" {
 		t.Fatalf("refused request: %v, %q", err, body)
 	}
-	if st := tr.Stats(); st.Retries != 1 || st.Failures != 0 {
-		t.Fatalf("stats: %d retries, %d failures; want 1, 0", st.Retries, st.Failures)
+	if st := tr.Stats(); st.Retries != 1 || st.Unprocessed != 1 || st.Failures != 0 {
+		t.Fatalf("stats: %d retries (%d unprocessed), %d failures; want 1 (1), 0", st.Retries, st.Unprocessed, st.Failures)
 	}
 }
 
@@ -256,7 +258,7 @@ func TestH2ResetStream(t *testing.T) {
 				t.Fatalf("after the reset: %q, %v", body, err)
 			}
 			st := tr.Stats()
-			if st.Pool.Dials != 1 || resets.Load() != 1 || st.Retries != 0 {
+			if st.Pool.Dials != 1 || resets.Load() != 1 || st.Retries != 0 || st.Failures != 1 {
 				t.Fatalf("%d dials, %d resets seen by the server, %d retries; want one connection and no replay", st.Pool.Dials, resets.Load(), st.Retries)
 			}
 		})
@@ -345,8 +347,8 @@ func TestH2BurstBeforeSettingsRefused(t *testing.T) {
 		t.Fatalf("after the burst: %q, %v", body, err)
 	}
 	st := tr.Stats()
-	if st.Retries != burst-limit || st.Failures != 0 || st.Pool.Dials != 1 {
-		t.Fatalf("stats: %d retries, %d failures, %d dials; want %d, 0, 1", st.Retries, st.Failures, st.Pool.Dials, burst-limit)
+	if st.Retries != burst-limit || st.Unprocessed != burst-limit || st.Failures != 0 || st.Pool.Dials != 1 {
+		t.Fatalf("stats: %d retries (%d unprocessed), %d failures, %d dials; want %d (all), 0, 1", st.Retries, st.Unprocessed, st.Failures, st.Pool.Dials, burst-limit)
 	}
 	if m := maxOpen.Load(); m != limit {
 		t.Fatalf("at most %d retried streams open at once, want the limit %d", m, limit)
