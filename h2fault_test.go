@@ -602,6 +602,7 @@ func TestH2SlowReaderStallsOnlyItsStream(t *testing.T) {
 // reports what it consumed in batches: a stream window smaller than the
 // body buffer, and a body buffer larger than the stream window.
 func TestH2WindowSizes(t *testing.T) {
+	testkit.CheckLeaks(t)
 	url := newH2CServer(t, h2Handler())
 	for _, tc := range []struct {
 		name   string
