@@ -489,9 +489,9 @@ func TestH2HugeHeaderBlock(t *testing.T) {
 					}
 					switch {
 					case f.Type == http2.FrameRSTStream:
-						resets <- http2.ErrCode(uint32(f.Data[0])<<24 | uint32(f.Data[1])<<16 | uint32(f.Data[2])<<8 | uint32(f.Data[3]))
+						resets <- f.Code()
 					case f.Type == http2.FrameGoAway:
-						goAway <- http2.ErrCode(uint32(f.Data[4])<<24 | uint32(f.Data[5])<<16 | uint32(f.Data[6])<<8 | uint32(f.Data[7]))
+						goAway <- f.Code()
 						close(goAway)
 						return
 					case f.Get(":path") == "/huge" && tc.build != nil:
@@ -756,7 +756,7 @@ func TestH2CancelResetsStream(t *testing.T) {
 					t.Errorf("waiting for RST_STREAM: %v", err)
 					return
 				}
-				rsts <- rst{r.StreamID, http2.ErrCode(uint32(r.Data[0])<<24 | uint32(r.Data[1])<<16 | uint32(r.Data[2])<<8 | uint32(r.Data[3]))}
+				rsts <- rst{r.StreamID, r.Code()}
 				p.Serve(func(req *h2Frame) (int, string) { return 200, "after" })
 			})
 			tr, client := h2Client(t, Options{})

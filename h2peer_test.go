@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,15 @@ func (f *h2Frame) Get(name string) string {
 	return ""
 }
 
+// Code returns the error code of a RST_STREAM or GOAWAY frame.
+func (f *h2Frame) Code() http2.ErrCode {
+	b := f.Data
+	if f.Type == http2.FrameGoAway {
+		b = b[4:]
+	}
+	return http2.ErrCode(binary.BigEndian.Uint32(b))
+}
+
 func (f *h2Frame) ended() bool {
 	return (f.Type == http2.FrameData || f.Type == http2.FrameHeaders) && f.Flags.Has(http2.FlagEndStream)
 }
@@ -56,8 +66,6 @@ type h2Peer struct {
 	t testing.TB
 	c net.Conn
 	N int // which connection of the server this is, from 1
-	// NoPingAck stops the peer from acknowledging the client's PINGs.
-	NoPingAck bool
 
 	// The server's SETTINGS must be its first frame: an acknowledgement
 	// of the client's owed before they are sent waits for them.
@@ -114,7 +122,7 @@ func (p *h2Peer) Go(f func()) {
 }
 
 // Read returns the client's next frame. It answers the client's SETTINGS
-// and (unless NoPingAck) PINGs as a server must, and still returns them.
+// and PINGs as a server must, and still returns them.
 // An error means the connection ended or h2PeerWait passed.
 func (p *h2Peer) Read() (*h2Frame, error) {
 	for {
@@ -132,7 +140,7 @@ func (p *h2Peer) Read() (*h2Frame, error) {
 				}
 			case f.Type == http2.FrameSettings && !f.Flags.Has(http2.FlagAck):
 				p.ackSettings()
-			case f.Type == http2.FramePing && !f.Flags.Has(http2.FlagAck) && !p.NoPingAck:
+			case f.Type == http2.FramePing && !f.Flags.Has(http2.FlagAck):
 				p.Write(http2.AppendPing(nil, true, [8]byte(f.Data)))
 			}
 			return out, nil
@@ -296,7 +304,7 @@ func (p *h2Peer) GoAwayCode() (code http2.ErrCode, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	return http2.ErrCode(uint32(f.Data[4])<<24 | uint32(f.Data[5])<<16 | uint32(f.Data[6])<<8 | uint32(f.Data[7])), true
+	return f.Code(), true
 }
 
 // Client-side helpers.
