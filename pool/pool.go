@@ -352,10 +352,11 @@ func (p *Pool) finishLocked(pc *Conn) *request {
 
 // wakeLocked takes waiters that may now dial because their key is under
 // MaxTotalPerKey, reserving a slot for each, and returns them linked
-// through next.
+// through next. Waiters of a multiplexing key for whom a stream is coming
+// (see streamSoonLocked) keep waiting: one dial serves many of them.
 func (p *Pool) wakeLocked(kp *keyPool) *request {
 	var head, tail *request
-	for kp.nWait > 0 && !p.closed && (p.cfg.MaxTotalPerKey == 0 || kp.total < p.cfg.MaxTotalPerKey) {
+	for kp.nWait > 0 && !p.closed && !p.streamSoonLocked(kp) && (p.cfg.MaxTotalPerKey == 0 || kp.total < p.cfg.MaxTotalPerKey) {
 		r := kp.popWaiter()
 		kp.total++
 		kp.dialing++

@@ -213,3 +213,37 @@ func TestWaitForStreams(t *testing.T) {
 		t.Fatalf("%d dials, want 1", d)
 	}
 }
+
+// When the multiplexed connection that waiters were queued behind goes
+// away, one dial replaces it for all of them, not one dial each.
+func TestWaitersBehindClosedSharedConnDialOnce(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.WaitForStreams = true
+	p, _, key := setup(t, cfg, 0)
+	pc := mustRequest(t, p, key)
+	if err := pc.Share(1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ws := []chan result{asyncRequest(p, ctx, key), asyncRequest(p, ctx, key), asyncRequest(p, ctx, key)}
+	for _, w := range ws {
+		pending(t, w)
+	}
+	pc.Retire() // a GOAWAY
+	mustRelease(t, pc, false)
+	next := recv(t, ws[0])
+	if next == pc {
+		t.Fatal("a waiter got the retired connection")
+	}
+	if err := next.Share(10); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws[1:] {
+		if recv(t, w) != next {
+			t.Fatal("a waiter did not get a stream of the replacement")
+		}
+	}
+	if d := p.KeyStats(key).Dials; d != 2 {
+		t.Fatalf("%d dials, want 2: the first connection and one replacement", d)
+	}
+}
