@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -30,6 +31,7 @@ const (
 type benchCmd struct {
 	e           *env
 	connections int
+	streams     int
 	duration    time.Duration
 	requests    int64
 	rate        float64
@@ -40,6 +42,7 @@ type benchCmd struct {
 	timeout     time.Duration
 	loops       int
 	tls         tlsFlags
+	proto       protoFlags
 	jsonOut     bool
 	hdrFile     string
 	htmlFile    string
@@ -61,16 +64,28 @@ Closed model (default): each of the -c connections sends its next request as
 soon as the previous one is answered. Open model (-R): requests are due at a
 fixed rate whatever the server does, and latency is measured from when each
 was due, so queueing behind a slow server is counted (coordinated omission
-corrected, as wrk2 does).`,
+corrected, as wrk2 does).
+
+Protocol: https offers HTTP/2 by ALPN and falls back to HTTP/1.1 if the
+server does not pick it (--http2, the default); --http2-prior-knowledge
+speaks HTTP/2 in plain text (h2c) on http:// URLs; --http1.1 never speaks
+HTTP/2. -m N keeps N requests in flight on each HTTP/2 connection, as
+h2load's -m: -c 4 -m 100 runs 400 requests at once over 4 connections.
+HTTP/1.1 carries one request at a time, so -m above 1 is refused with
+--http1.1 or on http:// without --http2-prior-knowledge; on https it runs
+whatever the server picks, and the report warns if that was HTTP/1.1. The
+report says which protocol the responses came in.`,
 		Example: `  egress bench
   egress bench -c 256 -d 30s http://127.0.0.1:8080/
+  egress bench --http2-prior-knowledge -c 4 -m 100 http://127.0.0.1:8080/
   egress bench -R 2000 -d 1m -c 100 --hdr run.hdr --html run.html http://host/api
   egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x`,
 		Args: argsRange(0, 1, "at most one URL"),
 		RunE: b.run,
 	}
 	fs := cmd.Flags()
-	fs.IntVarP(&b.connections, "connections", "c", defaultConnections, "connections to use (one request in flight on each)")
+	fs.IntVarP(&b.connections, "connections", "c", defaultConnections, "connections to use (one request in flight on each, or -m)")
+	fs.IntVarP(&b.streams, "streams", "m", 1, "requests in flight per connection (HTTP/2 only), as h2load's -m")
 	fs.DurationVarP(&b.duration, "duration", "d", 0, "length of the run (default 10s, or 3s with no URL; none with -n alone)")
 	fs.Int64VarP(&b.requests, "requests", "n", 0, "stop after this many requests (with -d: whichever comes first)")
 	fs.Float64VarP(&b.rate, "rate", "R", 0, "open model: requests per second, latency counted from when each is due (needs -d)")
@@ -81,6 +96,7 @@ corrected, as wrk2 does).`,
 	fs.DurationVarP(&b.timeout, "timeout", "t", defaultBenchTimeout, "bound on connecting, on waiting for a response and on each silence in a body")
 	fs.IntVar(&b.loops, "loops", 0, "event loops (default one per core)")
 	b.tls.add(fs)
+	b.proto.add(fs)
 	fs.BoolVar(&b.jsonOut, "json", false, "print the report as one JSON object")
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
@@ -102,6 +118,9 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		}
 		defer s.Close()
 		cfg.URL = s.URL() + "/"
+		if err := b.checkStreams(s.URL()); err != nil {
+			return err
+		}
 		if !changed("duration") && !changed("requests") {
 			cfg.Duration = selfTestDuration
 		}
@@ -112,6 +131,9 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		cfg.URL = u.String()
+		if err := b.checkStreams(cfg.URL); err != nil {
+			return err
+		}
 		if !changed("duration") && !changed("requests") {
 			cfg.Duration = defaultDuration
 		}
@@ -173,11 +195,13 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 	cfg := load.Config{
 		Method: b.method, Connections: b.connections, Duration: b.duration, Rate: b.rate,
-		Timeout: b.timeout, Loops: b.loops,
+		Timeout: b.timeout, Loops: b.loops, Streams: b.streams,
 	}
 	switch {
 	case b.connections <= 0:
 		return cfg, usagef("bench: -c/--connections must be at least 1")
+	case b.streams <= 0:
+		return cfg, usagef("bench: -m/--streams must be at least 1")
 	case changed("requests") && b.requests <= 0:
 		return cfg, usagef("bench: -n/--requests must be at least 1")
 	case changed("duration") && b.duration <= 0:
@@ -200,6 +224,9 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, err
 	}
 	var err error
+	if cfg.HTTP2, err = b.proto.options("bench"); err != nil {
+		return cfg, err
+	}
 	if cfg.Header, err = parseHeaders(b.headers); err != nil {
 		return cfg, err
 	}
@@ -228,6 +255,21 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// checkStreams refuses -m above 1 where the run would speak HTTP/1.1,
+// which carries one request at a time on a connection.
+func (b *benchCmd) checkStreams(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || b.streams <= 1 || b.proto.multiplexes(u) {
+		return err
+	}
+	why := "on an http:// URL without --http2-prior-knowledge"
+	if b.proto.http11 {
+		why = "with --http1.1"
+	}
+	return usagef("bench: -m/--streams %d needs HTTP/2, but the run speaks HTTP/1.1 %s, "+
+		"which carries one request at a time per connection: use -c for more requests in flight", b.streams, why)
 }
 
 // reach checks, before a run, that the host resolves and accepts a TCP

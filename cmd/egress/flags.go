@@ -59,6 +59,46 @@ func (f *tlsFlags) config() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// protoFlags are the protocol switches shared by bench and get, with
+// curl's names.
+type protoFlags struct {
+	http2, prior, http11 bool
+}
+
+func (f *protoFlags) add(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.http2, "http2", false, "offer HTTP/2 by ALPN over TLS, HTTP/1.1 if the server does not pick it (the default for https)")
+	fs.BoolVar(&f.prior, "http2-prior-knowledge", false, "speak HTTP/2 at once on http:// URLs (h2c), for servers known to accept it")
+	fs.BoolVar(&f.http11, "http1.1", false, "speak only HTTP/1.1, never HTTP/2")
+}
+
+// options turns the switches into the transport's HTTP/2 settings. They
+// exclude each other; with none, https offers h2 by ALPN and http://
+// speaks HTTP/1.1. --http2 on an http:// URL speaks HTTP/1.1 as well: the
+// transport does not do the Upgrade: h2c dance (use
+// --http2-prior-knowledge).
+func (f *protoFlags) options(cmdName string) (egress.HTTP2Options, error) {
+	n := 0
+	for _, on := range []bool{f.http2, f.prior, f.http11} {
+		if on {
+			n++
+		}
+	}
+	if n > 1 {
+		return egress.HTTP2Options{}, usagef("%s: --http2, --http2-prior-knowledge and --http1.1 exclude each other", cmdName)
+	}
+	return egress.HTTP2Options{Disable: f.http11, PriorKnowledge: f.prior}, nil
+}
+
+// multiplexes reports whether requests to u may share a connection:
+// HTTP/2 is possible, by ALPN on https (unless --http1.1) or by prior
+// knowledge on http://.
+func (f *protoFlags) multiplexes(u *url.URL) bool {
+	if f.http11 {
+		return false
+	}
+	return u.Scheme == "https" || f.prior
+}
+
 // checkURL accepts an absolute http or https URL with a host.
 func checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)

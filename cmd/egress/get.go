@@ -34,6 +34,7 @@ type getCmd struct {
 	follow   bool
 	fail     bool
 	tls      tlsFlags
+	proto    protoFlags
 }
 
 func newGet(e *env) *cobra.Command {
@@ -46,10 +47,19 @@ stdout (or -o FILE) in bounded memory, whatever its size.
 
 -v prints the request and response heads and a timing breakdown (DNS,
 connect, TLS, first byte, total) from the transport's httptrace hooks on
-stderr. Like curl, any HTTP status is a success unless -f is given.`,
+stderr, with the protocol the response came in (HTTP/1.1 or HTTP/2.0) and
+the one TLS's ALPN picked. Like curl, any HTTP status is a success unless
+-f is given.
+
+Protocol: https offers HTTP/2 by ALPN and falls back to HTTP/1.1 if the
+server does not pick it (--http2, the default); --http2-prior-knowledge
+speaks HTTP/2 in plain text (h2c) on http:// URLs; --http1.1 never speaks
+HTTP/2. Without --http2-prior-knowledge, http:// URLs speak HTTP/1.1
+(there is no Upgrade: h2c).`,
 		Example: `  egress get http://127.0.0.1:8080/
   egress get -v -o big.bin http://host/bytes/1000000000
   egress get -X POST -H 'Content-Type: text/plain' -d hello http://host/echo
+  egress get --http2-prior-knowledge -v http://127.0.0.1:8080/
   egress get --cacert ca.pem --cert me.pem --key me.key https://host/`,
 		Args: argsRange(1, 1, "a URL"),
 		RunE: g.run,
@@ -65,6 +75,7 @@ stderr. Like curl, any HTTP status is a success unless -f is given.`,
 	fs.BoolVarP(&g.follow, "location", "L", false, "follow redirects")
 	fs.BoolVarP(&g.fail, "fail", "f", false, "exit 1 on an HTTP status of 400 or more")
 	g.tls.add(fs)
+	g.proto.add(fs)
 	return cmd
 }
 
@@ -97,6 +108,10 @@ func (g *getCmd) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	tlsCfg, err := g.tls.config()
+	if err != nil {
+		return err
+	}
+	h2, err := g.proto.options("get")
 	if err != nil {
 		return err
 	}
@@ -138,7 +153,7 @@ func (g *getCmd) run(cmd *cobra.Command, args []string) error {
 		req.Header.Set("User-Agent", "egress/"+version())
 	}
 
-	tr, err := egress.NewTransport(egress.Options{TLSClientConfig: tlsCfg, DisableCompression: true})
+	tr, err := egress.NewTransport(egress.Options{TLSClientConfig: tlsCfg, DisableCompression: true, HTTP2: h2})
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
@@ -147,16 +162,26 @@ func (g *getCmd) run(cmd *cobra.Command, args []string) error {
 	if !g.follow {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	if g.verbose {
-		printRequest(g.e.stderr, req)
-	}
 	resp, err := client.Do(req)
+	if g.verbose {
+		// The request head is printed once the response tells which
+		// protocol carried it (ALPN may pick either on https).
+		version := "HTTP/1.1"
+		if h2.PriorKnowledge && u.Scheme == "http" {
+			version = "HTTP/2"
+		}
+		if resp != nil && resp.ProtoMajor == 2 {
+			version = "HTTP/2"
+		}
+		printRequest(g.e.stderr, req, version)
+	}
 	if err != nil {
 		return fmt.Errorf("get: %w", g.cause(err))
 	}
 	defer resp.Body.Close()
 	if g.verbose {
 		printResponse(g.e.stderr, resp)
+		tm.setProto(resp.Proto)
 	}
 
 	out := g.e.stdout
@@ -207,8 +232,8 @@ func (g *getCmd) cause(err error) error {
 	return err
 }
 
-func printRequest(w io.Writer, req *http.Request) {
-	fmt.Fprintf(w, "> %s %s HTTP/1.1\n", req.Method, req.URL.RequestURI())
+func printRequest(w io.Writer, req *http.Request, version string) {
+	fmt.Fprintf(w, "> %s %s %s\n", req.Method, req.URL.RequestURI(), version)
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
@@ -256,6 +281,14 @@ type timing struct {
 	reused                bool
 	remote                string
 	tlsVersion, tlsCipher string
+	alpn                  string // the protocol TLS's ALPN picked
+	proto                 string // the response's
+}
+
+func (t *timing) setProto(p string) {
+	t.mu.Lock()
+	t.proto = p
+	t.mu.Unlock()
 }
 
 func (t *timing) mark(at *time.Time) {
@@ -277,6 +310,7 @@ func (t *timing) trace() *httptrace.ClientTrace {
 			t.mark(&t.tlsDone)
 			t.mu.Lock()
 			t.tlsVersion, t.tlsCipher = tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)
+			t.alpn = cs.NegotiatedProtocol
 			t.mu.Unlock()
 		},
 		GotConn: func(i httptrace.GotConnInfo) {
@@ -317,7 +351,14 @@ func (t *timing) print(w io.Writer, n int64) {
 		fmt.Fprintf(w, "* connect      %s\n", span(t.connStart, t.connDone))
 	}
 	if !t.tlsStart.IsZero() && !t.tlsDone.IsZero() {
-		fmt.Fprintf(w, "* tls          %s  %s %s\n", span(t.tlsStart, t.tlsDone), t.tlsVersion, t.tlsCipher)
+		alpn := t.alpn
+		if alpn == "" {
+			alpn = "none"
+		}
+		fmt.Fprintf(w, "* tls          %s  %s %s, ALPN %s\n", span(t.tlsStart, t.tlsDone), t.tlsVersion, t.tlsCipher, alpn)
+	}
+	if t.proto != "" {
+		fmt.Fprintf(w, "* protocol     %s\n", t.proto)
 	}
 	if !t.gotConn.IsZero() {
 		fmt.Fprintf(w, "* connection   %s after start\n", since(t.gotConn))

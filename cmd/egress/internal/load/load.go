@@ -28,9 +28,20 @@ type Config struct {
 	Header []egress.HeaderField
 	Body   []byte
 
-	// Connections is the number of request slots, and so of connections:
-	// the pool is capped at this many per host. Default 64.
+	// Connections is the number of connections: the pool is capped at
+	// this many per host. Default 64.
 	Connections int
+	// Streams is the number of requests in flight on each connection
+	// (h2load's -m); the run has Connections × Streams request slots.
+	// Above 1 it needs HTTP/2, which multiplexes the slots over the
+	// connections; over HTTP/1.1 the extra slots would queue for a
+	// connection. Default 1.
+	Streams int
+	// HTTP2 selects the protocol: Disable for HTTP/1.1 only,
+	// PriorKnowledge for h2c on http:// URLs; by default https offers h2
+	// by ALPN. WaitForStreams is set when Streams is above 1, so that
+	// the number of connections stays as asked.
+	HTTP2 egress.HTTP2Options
 	// Duration bounds the run; Requests bounds it by count. At least one
 	// must be set; when both are, the first reached ends the run.
 	Duration time.Duration
@@ -96,6 +107,23 @@ type Result struct {
 
 	Conns ConnStats
 	Rate  RateStats
+
+	// HTTP1, HTTP2 count the responses by protocol version.
+	HTTP1, HTTP2 int64
+}
+
+// Protocol names the protocol the responses came in: "HTTP/2.0",
+// "HTTP/1.1", "mixed" when both were seen, "" when none came.
+func (r *Result) Protocol() string {
+	switch {
+	case r.HTTP1 > 0 && r.HTTP2 > 0:
+		return "mixed"
+	case r.HTTP2 > 0:
+		return "HTTP/2.0"
+	case r.HTTP1 > 0:
+		return "HTTP/1.1"
+	}
+	return ""
 }
 
 // Sample summarises one interval of the timeline.
@@ -109,6 +137,7 @@ type Sample struct {
 // ConnStats is the connection accounting of a run.
 type ConnStats struct {
 	Asked          int   // Config.Connections
+	Streams        int   // Config.Streams: requests in flight per connection
 	Peak           int64 // most connections open at once, sampled
 	Dials          int64 // connections dialed
 	DialFailures   int64
@@ -118,6 +147,7 @@ type ConnStats struct {
 	ClosedInUse    int64 // requests failed because the server closed mid-exchange
 	Resets         int64 // requests failed by a connection reset
 	Retries        int64 // requests replayed after a stale reused connection failed
+	Unprocessed    int64 // of which an HTTP/2 server said it had not processed them (refused stream, GOAWAY)
 	Expired        int64 // idle connections closed for age
 	Discarded      int64 // connections not returned to the pool after use
 }
@@ -140,6 +170,7 @@ var (
 	ErrNoEnd          = errors.New("load: neither a duration nor a request count")
 	ErrRateNeedsTime  = errors.New("load: a rate needs a duration")
 	ErrBadConnections = errors.New("load: connections must be positive")
+	ErrBadStreams     = errors.New("load: streams must be positive")
 )
 
 func (c *Config) defaults() error {
@@ -151,6 +182,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Connections < 0 {
 		return ErrBadConnections
+	}
+	if c.Streams == 0 {
+		c.Streams = 1
+	}
+	if c.Streams < 0 {
+		return ErrBadStreams
 	}
 	if c.Duration <= 0 && c.Requests <= 0 {
 		return ErrNoEnd

@@ -43,6 +43,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	pc := pool.DefaultConfig()
 	pc.MaxTotalPerKey = cfg.Connections
 	pc.MaxIdlePerKey = cfg.Connections
+	h2 := cfg.HTTP2
+	// With several streams per connection, slots beyond what the open
+	// connections' streams allow wait for a stream rather than take a
+	// connection of their own: the run keeps the connections asked.
+	h2.WaitForStreams = h2.WaitForStreams || cfg.Streams > 1
 	tr, err := egress.NewTransport(egress.Options{
 		Engine:                eng,
 		Pool:                  &pc,
@@ -51,6 +56,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ResponseHeaderTimeout: cfg.Timeout,
 		BodyIdleTimeout:       cfg.Timeout,
 		DisableCompression:    true,
+		HTTP2:                 h2,
 	})
 	if err != nil {
 		eng.Close()
@@ -88,6 +94,7 @@ type runner struct {
 	incomplete atomic.Int64
 	lastDone   atomic.Int64 // since base, ns
 	serverEnd  atomic.Int64 // responses with Connection: close
+	h1, h2     atomic.Int64 // responses by protocol
 	drained    chan struct{}
 	drainOnce  sync.Once
 
@@ -136,7 +143,7 @@ func (r *runner) stop() {
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
-	r.slots = make([]*slot, cfg.Connections)
+	r.slots = make([]*slot, cfg.Connections*cfg.Streams)
 	for i := range r.slots {
 		s := &slot{r: r, idx: i, sh: r.shards[i%len(r.shards)]}
 		s.ex = egress.Exchange{
@@ -229,6 +236,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.Conns.ClosedInUse = res.Errors[ErrClassClosed]
 	res.Conns.Resets = res.Errors[ErrClassReset]
 	res.Conns.Peak = max(res.Conns.Peak, smp.peak.Load())
+	res.HTTP1, res.HTTP2 = r.h1.Load(), r.h2.Load()
 	if cfg.Rate > 0 {
 		res.Rate = RateStats{
 			Asked: cfg.Rate, Due: r.due, Sent: r.sent.Load(),
@@ -248,6 +256,7 @@ func (r *runner) collect(res *Result) {
 	res.BytesIn, res.BytesOut = es.BytesIn, es.BytesOut
 	res.Conns = ConnStats{
 		Asked:          r.cfg.Connections,
+		Streams:        r.cfg.Streams,
 		Peak:           es.Open,
 		Dials:          ts.Pool.Dials,
 		DialFailures:   ts.Pool.DialFailures,
@@ -255,6 +264,7 @@ func (r *runner) collect(res *Result) {
 		ServerClose:    r.serverEnd.Load(),
 		PeerClosedIdle: ts.Pool.PeerClosedIdle,
 		Retries:        ts.Retries,
+		Unprocessed:    ts.Unprocessed,
 		Expired:        ts.Pool.Expired,
 		Discarded:      ts.Pool.Discarded,
 	}
@@ -378,6 +388,11 @@ func (s *slot) fireOpen(intended int64) {
 }
 
 func (s *slot) onHead(ex *egress.Exchange) {
+	if ex.ProtoMajor() == 2 {
+		s.r.h2.Add(1)
+	} else {
+		s.r.h1.Add(1)
+	}
 	if v := ex.HeaderValue("Connection"); v != nil && hasCloseToken(v) {
 		s.r.serverEnd.Add(1)
 	}

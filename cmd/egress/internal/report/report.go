@@ -25,6 +25,10 @@ type Report struct {
 	Sources  []string `json:"sources,omitempty"`
 	Duration float64  `json:"duration_s,omitempty"` // asked for
 	Elapsed  float64  `json:"elapsed_s"`
+	// Protocol is the protocol the responses came in: "HTTP/2.0",
+	// "HTTP/1.1" or "mixed"; Protocols counts the responses of each.
+	Protocol  string           `json:"protocol,omitempty"`
+	Protocols map[string]int64 `json:"protocols,omitempty"`
 
 	// Requests completed = sum of Status + ErrorsTotal.
 	Requests    int64            `json:"requests"`
@@ -85,6 +89,7 @@ type Bucket struct {
 // ConnReport is the connection accounting.
 type ConnReport struct {
 	Asked            int   `json:"asked"`
+	Streams          int   `json:"streams"`  // requests in flight per connection asked
 	Achieved         int64 `json:"achieved"` // most open at once
 	Dialed           int64 `json:"dialed"`
 	DialFailures     int64 `json:"dial_failures"`
@@ -95,6 +100,7 @@ type ConnReport struct {
 	ClosedInUse      int64 `json:"closed_in_use"`
 	Reset            int64 `json:"reset"`
 	StaleRetries     int64 `json:"stale_retries"`
+	RefusedRetries   int64 `json:"refused_retries"` // of the retries, requests an HTTP/2 server did not process
 	Expired          int64 `json:"expired"`
 	Discarded        int64 `json:"discarded"`
 }
@@ -153,9 +159,19 @@ func Build(m Meta, res *load.Result) *Report {
 			BytesOut: float64(r.Bytes.Out) / r.Elapsed,
 		}
 	}
+	r.Protocol = res.Protocol()
+	if r.Protocol != "" {
+		r.Protocols = map[string]int64{}
+		if res.HTTP1 > 0 {
+			r.Protocols["HTTP/1.1"] = res.HTTP1
+		}
+		if res.HTTP2 > 0 {
+			r.Protocols["HTTP/2.0"] = res.HTTP2
+		}
+	}
 	c := res.Conns
 	r.Conns = &ConnReport{
-		Asked: c.Asked, Achieved: c.Peak, Dialed: c.Dials, DialFailures: c.DialFailures, Reused: c.Reuses,
+		Asked: c.Asked, Streams: max(c.Streams, 1), RefusedRetries: c.Unprocessed, Achieved: c.Peak, Dialed: c.Dials, DialFailures: c.DialFailures, Reused: c.Reuses,
 		ClosedByServer:   c.ServerClose + c.PeerClosedIdle + c.ClosedInUse,
 		ServerAskedClose: c.ServerClose, PeerClosedIdle: c.PeerClosedIdle, ClosedInUse: c.ClosedInUse,
 		Reset: c.Resets, StaleRetries: c.Retries, Expired: c.Expired, Discarded: c.Discarded,
@@ -186,6 +202,11 @@ func Build(m Meta, res *load.Result) *Report {
 	}
 	if c.Peak < int64(c.Asked) && m.Rate == 0 && res.Requests > int64(c.Asked) {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("only %d of the %d connections asked for were open at once", c.Peak, c.Asked))
+	}
+	if c.Streams > 1 && res.HTTP1 > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf(
+			"%d responses came over HTTP/1.1, which carries one request at a time: the %d streams per connection "+
+				"asked queued for the %d connections, and the latencies include that wait", res.HTTP1, c.Streams, c.Asked))
 	}
 	if res.Incomplete > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d requests still in flight at the end were given up (not counted)", res.Incomplete))

@@ -16,6 +16,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.printf("%s", r.title())
 	tw.printf("")
 	tw.printf("  requests      %d in %s   (%s req/s)", r.Requests, secs(r.Elapsed), num(r.Throughput.Requests))
+	if r.Protocol != "" {
+		p := r.Protocol
+		if p == "mixed" {
+			p = "mixed: " + counts(r.Protocols, false)
+		}
+		tw.printf("  protocol      %s", p)
+	}
 	if r.Bytes.In > 0 || r.Bytes.Out > 0 {
 		tw.printf("  transfer      in %s (%s/s), out %s (%s/s), bodies %s",
 			size(float64(r.Bytes.In)), size(r.Throughput.BytesIn),
@@ -53,12 +60,19 @@ func (r *Report) WriteText(w io.Writer) error {
 	if c := r.Conns; c != nil {
 		tw.printf("")
 		tw.printf("Connections")
-		tw.printf("  asked %d, achieved %d (most open at once)", c.Asked, c.Achieved)
+		if c.Streams > 1 {
+			tw.printf("  asked %d with %d streams each, achieved %d (most open at once)", c.Asked, c.Streams, c.Achieved)
+		} else {
+			tw.printf("  asked %d, achieved %d (most open at once)", c.Asked, c.Achieved)
+		}
 		tw.printf("  dialed %d (%d failed), requests on reused connections %d", c.Dialed, c.DialFailures, c.Reused)
 		tw.printf("  closed by server %d: asked to close %d, while idle %d, in use %d",
 			c.ClosedByServer, c.ServerAskedClose, c.PeerClosedIdle, c.ClosedInUse)
 		tw.printf("  reset %d, stale-connection retries %d, expired %d, not reused %d",
 			c.Reset, c.StaleRetries, c.Expired, c.Discarded)
+		if c.RefusedRetries > 0 {
+			tw.printf("  retries of requests the HTTP/2 server did not process %d", c.RefusedRetries)
+		}
 	}
 	for _, wn := range r.Warnings {
 		tw.printf("")
