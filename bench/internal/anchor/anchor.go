@@ -28,6 +28,7 @@ type Result struct {
 	Mean     time.Duration // mean latency, when given
 	Errors   int64         // failed requests and socket errors
 	CPU      time.Duration // user+system time of the whole process
+	Protocol string        // h2load: the application protocol it spoke ("h2", "http/1.1")
 }
 
 // CPUPerRequest is the process's CPU time per request in microseconds.
@@ -61,6 +62,24 @@ func H2load(cpu, threads, conns int, d time.Duration, url string) (Result, error
 	}
 	r, err := ParseH2load(out)
 	r.CPU = used
+	return r, err
+}
+
+// H2loadH2 runs h2load over HTTP/2 (by ALPN on an https url) with one
+// thread, conns connections and streams requests in flight on each, for
+// d. It fails unless h2load really spoke h2. h2load does not verify the
+// server's certificate (it has no option to).
+func H2loadH2(cpu, conns, streams int, d time.Duration, url string) (Result, error) {
+	out, used, err := run(cpu, "h2load", "-t", "1", "-c", strconv.Itoa(conns),
+		"-m", strconv.Itoa(streams), "-D", strconv.Itoa(int(d.Round(time.Second)/time.Second)), url)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := ParseH2load(out)
+	r.CPU = used
+	if err == nil && r.Protocol != "h2" {
+		err = fmt.Errorf("h2load spoke %q, not h2", r.Protocol)
+	}
 	return r, err
 }
 
@@ -134,6 +153,7 @@ func ParseWrk(out string) (Result, error) {
 var (
 	h2Finished = regexp.MustCompile(`(?m)^finished in [0-9.]+\w+, ([0-9.]+) req/s`)
 	h2Requests = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2Proto    = regexp.MustCompile(`(?m)^Application protocol: (\S+)`)
 	h2Time     = regexp.MustCompile(`(?m)^time for request:\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)\s`)
 )
 
@@ -151,6 +171,9 @@ func ParseH2load(out string) (Result, error) {
 	for _, v := range q[2:] {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		r.Errors += n
+	}
+	if p := h2Proto.FindStringSubmatch(out); p != nil {
+		r.Protocol = p[1]
 	}
 	if t := h2Time.FindStringSubmatch(out); t != nil {
 		r.Mean, _ = duration(t[1], t[2])

@@ -36,6 +36,40 @@ time for request:      388us      4.39ms       649us       140us    88.81%
 time for connect:       48us       441us       246us       114us    57.81%
 `
 
+// h2load 1.52.0 over HTTP/2 and TLS 1.3 against nginx 1.22.1 with its
+// default keepalive_requests (1,000), which closes each connection after
+// 1,000 requests: hence the failures.
+const h2OutH2 = `starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 1s of main duration for measurements.
+Warm-up started for thread #0.
+progress: 25% of clients started
+progress: 50% of clients started
+progress: 75% of clients started
+progress: 100% of clients started
+Warm-up phase is over for thread #0.
+Main benchmark duration is started for thread #0.
+TLS Protocol: TLSv1.3
+Cipher: TLS_AES_128_GCM_SHA256
+Server Temp Key: X25519 253 bits
+Application protocol: h2
+Process Request Failure:1
+Process Request Failure:12
+Process Request Failure:22
+Process Request Failure:32
+Main benchmark duration is over for thread #0. Stopping all clients.
+Stopped all clients for thread #0
+
+finished in 1.00s, 4000.00 req/s, 312.76KB/s
+requests: 4009 total, 4036 started, 4009 done, 4000 succeeded, 9 failed, 9 errored, 0 timeout
+status codes: 4000 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 312.76KB (320264) total, 191.41KB (196000) headers (space savings 50.51%), 50.78KB (52000) data
+                     min         max         mean         sd        +/- sd
+time for request:       42us      3.17ms       378us       194us    85.35%
+time for connect:     2.16ms      5.26ms      4.03ms      1.35ms    75.00%
+time to 1st byte:     5.33ms      5.86ms      5.70ms       248us    75.00%
+req/s           :   19015.31    19610.72    19211.38      275.67    75.00%
+`
+
 func TestParseWrk(t *testing.T) {
 	r, err := ParseWrk(wrkOut)
 	if err != nil {
@@ -59,12 +93,23 @@ func TestParseH2load(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Result{Requests: 197129, RPS: 98564.50, Mean: 649 * time.Microsecond, Errors: 12}
+	want := Result{Requests: 197129, RPS: 98564.50, Mean: 649 * time.Microsecond, Errors: 12, Protocol: "http/1.1"}
 	if r != want {
 		t.Fatalf("got %+v\nwant %+v", r, want)
 	}
 	if _, err := ParseH2load("starting benchmark...\n"); err == nil {
 		t.Fatal("no error for a truncated report")
+	}
+}
+
+func TestParseH2loadH2(t *testing.T) {
+	r, err := ParseH2load(h2OutH2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Result{Requests: 4009, RPS: 4000, Mean: 378 * time.Microsecond, Errors: 18, Protocol: "h2"}
+	if r != want {
+		t.Fatalf("got %+v\nwant %+v", r, want)
 	}
 }
 

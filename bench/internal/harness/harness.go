@@ -40,6 +40,11 @@ type Row struct {
 	BytesStackPerConn float64 `json:"bytes_stack_per_conn"`
 	Op                string  `json:"op,omitempty"`
 	Pipeline          int     `json:"pipeline,omitempty"`
+	// Streams is the HTTP/2 requests in flight per connection.
+	Streams int `json:"streams,omitempty"`
+	// ServerCPUUsPerReq is the server's CPU time per request, where the
+	// scenario measures it (nginx under HTTP/2).
+	ServerCPUUsPerReq float64 `json:"server_cpu_us_per_req,omitempty"`
 	Rounds            int     `json:"rounds"`
 	Spread            float64 `json:"spread_pct"`      // (max-min)/median of the main figure, percent
 	OtherCPU          float64 `json:"other_cpu_share"` // share of a core used by other processes meanwhile
@@ -273,6 +278,7 @@ func median(rs []Row) Row {
 	m.BytesHeapPerConn, _ = pick(func(r Row) float64 { return r.BytesHeapPerConn })
 	m.BytesStackPerConn, _ = pick(func(r Row) float64 { return r.BytesStackPerConn })
 	m.Resumed, _ = pick(func(r Row) float64 { return r.Resumed })
+	m.ServerCPUUsPerReq, _ = pick(func(r Row) float64 { return r.ServerCPUUsPerReq })
 	var errs int64
 	for _, r := range rs {
 		errs += r.Errors

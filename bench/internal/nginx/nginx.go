@@ -32,6 +32,9 @@ type Config struct {
 	Port        int    // listens on 127.0.0.1:Port
 	Connections int    // worker_connections; at least the clients' connections
 	Root        bool   // the master runs as root: workers stay root to read Prefix
+	// TLS serves HTTP/2 (and HTTP/1.1, by ALPN) over TLS 1.3 only, with
+	// the certificate and key in Prefix/cert.pem and Prefix/key.pem.
+	TLS bool
 }
 
 // confTemplate is nginx.conf. One worker, so that it fits on the one core
@@ -68,8 +71,13 @@ http {
     scgi_temp_path {{.Prefix}}/tmp/scgi;
 
     server {
-        listen 127.0.0.1:{{.Port}} backlog=4096;
-        root {{.Prefix}}/www;
+{{if .TLS}}        listen 127.0.0.1:{{.Port}} ssl http2 backlog=4096;
+        ssl_certificate {{.Prefix}}/cert.pem;
+        ssl_certificate_key {{.Prefix}}/key.pem;
+        ssl_protocols TLSv1.3;
+        http2_max_concurrent_streams 128;
+{{else}}        listen 127.0.0.1:{{.Port}} backlog=4096;
+{{end}}        root {{.Prefix}}/www;
         location = {{.SmallPath}} {
             return 200 "{{.SmallBodyEscaped}}";
         }
@@ -98,18 +106,41 @@ type Server struct {
 	cmd      *exec.Cmd
 	waitDone chan struct{}
 	Addr     string // host:port
+	tls      bool
 }
 
 // Start writes the configuration and the big file under prefix, starts
 // nginx pinned to cpu (unless cpu < 0) and waits until it accepts
 // connections.
 func Start(prefix string, cpu, connections int) (*Server, error) {
+	return start(prefix, cpu, connections, nil, nil)
+}
+
+// StartTLS is Start for a server of https URLs that speaks HTTP/2 (and
+// HTTP/1.1) over TLS 1.3 with the given certificate and key.
+func StartTLS(prefix string, cpu, connections int, certPEM, keyPEM []byte) (*Server, error) {
+	if len(certPEM) == 0 || len(keyPEM) == 0 {
+		return nil, fmt.Errorf("nginx: TLS needs a certificate and a key")
+	}
+	return start(prefix, cpu, connections, certPEM, keyPEM)
+}
+
+func start(prefix string, cpu, connections int, certPEM, keyPEM []byte) (*Server, error) {
 	prefix, err := filepath.Abs(prefix)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range []string{"www", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	useTLS := certPEM != nil
+	if useTLS {
+		if err := os.WriteFile(filepath.Join(prefix, "cert.pem"), certPEM, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(prefix, "key.pem"), keyPEM, 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -124,7 +155,7 @@ func Start(prefix string, cpu, connections int) (*Server, error) {
 		return nil, err
 	}
 	conf := filepath.Join(prefix, "nginx.conf")
-	cfg := Config{Prefix: prefix, Port: port, Connections: max(connections+64, 1024), Root: os.Geteuid() == 0}
+	cfg := Config{Prefix: prefix, Port: port, Connections: max(connections+64, 1024), Root: os.Geteuid() == 0, TLS: useTLS}
 	if err := os.WriteFile(conf, []byte(Render(cfg)), 0o644); err != nil {
 		return nil, err
 	}
@@ -132,7 +163,7 @@ func Start(prefix string, cpu, connections int) (*Server, error) {
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
-	s := &Server{cmd: exec.Command(args[0], args[1:]...), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	s := &Server{cmd: exec.Command(args[0], args[1:]...), Addr: fmt.Sprintf("127.0.0.1:%d", port), tls: useTLS}
 	var stderr bytes.Buffer
 	s.cmd.Stderr = &stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -159,8 +190,16 @@ func Start(prefix string, cpu, connections int) (*Server, error) {
 	return nil, fmt.Errorf("nginx did not start listening on %s", s.Addr)
 }
 
-// URL returns the http URL of path on the server.
-func (s *Server) URL(path string) string { return "http://" + s.Addr + path }
+// URL returns the URL of path on the server: https for a TLS server.
+func (s *Server) URL(path string) string {
+	if s.tls {
+		return "https://" + s.Addr + path
+	}
+	return "http://" + s.Addr + path
+}
+
+// PID is nginx's master process; its worker is its child.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // CPU returns the CPU time nginx's master and worker have used so far.
 func (s *Server) CPU() time.Duration { return measure.ProcTreeCPU(s.cmd.Process.Pid) }

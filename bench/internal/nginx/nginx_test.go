@@ -37,6 +37,20 @@ func TestRender(t *testing.T) {
 	if !strings.Contains(Render(Config{Prefix: "/p", Root: true}), "user root;") {
 		t.Error("Root: no user root")
 	}
+	if strings.Contains(conf, "ssl") {
+		t.Error("ssl without TLS")
+	}
+	tlsConf := Render(Config{Prefix: "/p", Port: 8443, Connections: 1024, TLS: true})
+	for _, want := range []string{
+		"listen 127.0.0.1:8443 ssl http2 backlog=4096;",
+		"ssl_certificate /p/cert.pem;",
+		"ssl_certificate_key /p/key.pem;",
+		"ssl_protocols TLSv1.3;",
+	} {
+		if !strings.Contains(tlsConf, want) {
+			t.Errorf("TLS config lacks %q:\n%s", want, tlsConf)
+		}
+	}
 	if len(SmallBody) != 13 {
 		t.Fatalf("small body is %d bytes", len(SmallBody))
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // The goals of issues 3 and 7, checked against the rows of this run; those
-// of issue 8 are in redisgoals.go.
+// of issue 8 are in redisgoals.go, those of issue 13 in http2goals.go.
 const (
 	goalCPUvsWrk     = 1.00 // http1-small pinned: egress CPU/request at most this times wrk's
 	goalCPUvsFast    = 0.85 // ... and at most this times fasthttp's
@@ -101,7 +101,8 @@ func Goals(rows []harness.Row) []Goal {
 			gs = append(gs, Goal{fmt.Sprintf("tls-idle %d conns: engine-tls heap+stack vs tlsconn", r.Conns), (r.BytesHeapPerConn + r.BytesStackPerConn) / b, goalTLSIdle, true})
 		}
 	}
-	return append(gs, redisGoals(rows)...)
+	gs = append(gs, redisGoals(rows)...)
+	return append(gs, http2Goals(rows)...)
 }
 
 // PrintGoals writes the goals summary.
@@ -110,7 +111,7 @@ func PrintGoals(w io.Writer, rows []harness.Row) {
 	if len(gs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\ngoals (issues 3, 7 and 8)\n")
+	fmt.Fprintf(w, "\ngoals (issues 3, 7, 8 and 13)\n")
 	for _, g := range gs {
 		fmt.Fprintf(w, "  %s\n", g)
 	}

@@ -43,9 +43,16 @@ func (m *meter) window(p Params) harness.Row {
 	}
 	e0 := m.errs.Load()
 	m.hist.Start()
+	var s0, s1 time.Duration
+	if p.ServerPID > 0 {
+		s0 = measure.ProcTreeCPU(p.ServerPID)
+	}
 	n0, c0, t0 := m.ops.Load(), measure.CPU(), time.Now()
 	time.Sleep(p.Duration)
 	n1, c1, el := m.ops.Load(), measure.CPU(), time.Since(t0)
+	if p.ServerPID > 0 {
+		s1 = measure.ProcTreeCPU(p.ServerPID)
+	}
 	m.hist.Stop()
 	m.stop.Store(true)
 	if prof != nil {
@@ -56,6 +63,7 @@ func (m *meter) window(p Params) harness.Row {
 	r := harness.Row{RPS: n / el.Seconds(), Errors: m.errs.Load() - e0}
 	if n > 0 {
 		r.CPUUsPerReq = float64(c1-c0) / float64(time.Microsecond) / n
+		r.ServerCPUUsPerReq = float64(s1-s0) / float64(time.Microsecond) / n
 	}
 	r.P50Us = float64(m.hist.Quantile(0.50)) / float64(time.Microsecond)
 	r.P99Us = float64(m.hist.Quantile(0.99)) / float64(time.Microsecond)

@@ -41,6 +41,7 @@ type Scenario struct {
 var All = []Scenario{
 	{Name: "http1-small", Doc: "GET of a 13-byte body from nginx, keep-alive, 64 and 256 connections, pinned and unpinned", Run: runHTTP1Small},
 	{Name: "http1-big", Doc: "GET of a 1 MiB file from nginx, keep-alive, 64 connections, pinned", Run: runHTTP1Big},
+	{Name: "http2", Doc: "GET of a 13-byte body from nginx over HTTP/2 and TLS 1.3, pinned; connections x streams 1x100, 4x100, 64x1", Run: runHTTP2},
 	{Name: "idle", Doc: "client memory per idle keep-alive HTTP connection, at 10,000 and at the open-file limit", Run: runIdle},
 	{Name: "echo", Doc: "engine alone: 1,000 connections doing 64-byte echo round trips", Run: runEcho},
 	{Name: "tls-handshake", Doc: "full and resumed TLS 1.3 handshakes per second against a Go TLS server", Run: runTLSHandshake},
@@ -65,6 +66,10 @@ type Params struct {
 	AnswerAt int           `json:"answer_at,omitempty"` // target server: answer once this many requests wait
 	CertPEM  []byte        `json:"cert_pem,omitempty"`  // TLS: the server's certificate, which clients trust
 	KeyPEM   []byte        `json:"key_pem,omitempty"`   // TLS: its key, for the server only
+	Streams  int           `json:"streams,omitempty"`   // HTTP/2: requests in flight per connection
+	// ServerPID, if set, is a server process (nginx's master) whose CPU
+	// time, with its children's, the client reads over its window.
+	ServerPID int `json:"server_pid,omitempty"`
 }
 
 func decode(params []byte) (Params, error) {
@@ -100,7 +105,7 @@ func runClients(o Options, tmpl harness.Row, clients []string, one func(client s
 	})
 	for i := range rows {
 		rows[i].Scenario, rows[i].Conns, rows[i].Pinned = tmpl.Scenario, tmpl.Conns, tmpl.Pinned
-		rows[i].Op, rows[i].Pipeline = tmpl.Op, tmpl.Pipeline
+		rows[i].Op, rows[i].Pipeline, rows[i].Streams = tmpl.Op, tmpl.Pipeline, tmpl.Streams
 		if o.JSON != nil {
 			o.JSON(rows[i])
 		}
