@@ -86,8 +86,9 @@ func http2Table(o Options, srv *nginx.Server, certPEM []byte, sh h2Shape) {
 		Notes: []string{
 			"cpu us/req: client user+sys CPU / requests; Go clients over the measurement window after warm-up,",
 			"  h2load over its whole process (connection set-up included). h2load prints no percentiles and does not verify",
-			"  the certificate; the Go clients do. nginx us/req: nginx's CPU (master+worker, /proc) / requests, over the",
-			"  same window. Every client is checked to speak HTTP/2 before it is measured. egress: Exchange API;",
+			"  the certificate; the Go clients do. nginx us/req: nginx's CPU (master+worker, from /proc) / requests, over",
+			"  the client's window (h2load: its whole run). Every client is checked to speak HTTP/2 before it is measured.",
+			"  egress: Exchange API;",
 			"  egress-http: http.Client over egress.Transport; xnet: golang.org/x/net/http2; nethttp: net/http's Transport.",
 		},
 	}
