@@ -77,10 +77,18 @@ func H2loadH2(cpu, conns, streams int, d time.Duration, url string) (Result, err
 	}
 	r, err := ParseH2load(out)
 	r.CPU = used
-	if err == nil && r.Protocol != "h2" {
-		err = fmt.Errorf("h2load spoke %q, not h2", r.Protocol)
+	if err == nil {
+		err = r.RequireH2()
 	}
 	return r, err
+}
+
+// RequireH2 fails a result of h2load that was not over HTTP/2.
+func (r Result) RequireH2() error {
+	if r.Protocol != "h2" {
+		return fmt.Errorf("h2load spoke %q, not h2", r.Protocol)
+	}
+	return nil
 }
 
 // run starts a tool as a child (through taskset when pinned, which execs

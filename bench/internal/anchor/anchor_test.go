@@ -111,6 +111,16 @@ func TestParseH2loadH2(t *testing.T) {
 	if r != want {
 		t.Fatalf("got %+v\nwant %+v", r, want)
 	}
+	if err := r.RequireH2(); err != nil {
+		t.Fatal(err)
+	}
+	h1, err := ParseH2load(h2Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1.RequireH2() == nil {
+		t.Fatal("an HTTP/1.1 run passes for h2")
+	}
 }
 
 func TestDurationUnits(t *testing.T) {
