@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/egress-go/egress"
+	"github.com/egress-go/egress/http2"
 )
 
 const defaultGetTimeout = 30 * time.Second
@@ -47,9 +50,9 @@ stdout (or -o FILE) in bounded memory, whatever its size.
 
 -v prints the request and response heads and a timing breakdown (DNS,
 connect, TLS, first byte, total) from the transport's httptrace hooks on
-stderr, with the protocol the response came in (HTTP/1.1 or HTTP/2.0) and
-the one TLS's ALPN picked. Like curl, any HTTP status is a success unless
--f is given.
+stderr, with the protocol the response came in (HTTP/1.1 or HTTP/2.0),
+the one TLS's ALPN picked and, over HTTP/2, the server's SETTINGS. Like
+curl, any HTTP status is a success unless -f is given.
 
 Protocol: https offers HTTP/2 by ALPN and falls back to HTTP/1.1 if the
 server does not pick it (--http2, the default); --http2-prior-knowledge
@@ -182,6 +185,11 @@ func (g *getCmd) run(cmd *cobra.Command, args []string) error {
 	if g.verbose {
 		printResponse(g.e.stderr, resp)
 		tm.setProto(resp.Proto)
+		if resp.ProtoMajor == 2 {
+			for _, st := range tr.HTTP2Settings(ctx) {
+				printSettings(g.e.stderr, st)
+			}
+		}
 	}
 
 	out := g.e.stdout
@@ -254,6 +262,21 @@ func printResponse(w io.Writer, resp *http.Response) {
 		fmt.Fprintf(w, "< Transfer-Encoding: %s\n", strings.Join(resp.TransferEncoding, ", "))
 	}
 	fmt.Fprintln(w, "<")
+}
+
+// printSettings writes the SETTINGS in effect on an HTTP/2 connection, as
+// the server set them (the protocol's defaults where it named none).
+func printSettings(w io.Writer, s http2.PeerSettings) {
+	limit := func(v uint32, none uint32) string {
+		if v == none {
+			return "unlimited"
+		}
+		return strconv.FormatUint(uint64(v), 10)
+	}
+	fmt.Fprintf(w, "* server SETTINGS: MAX_CONCURRENT_STREAMS %s, INITIAL_WINDOW_SIZE %d, MAX_FRAME_SIZE %d, "+
+		"MAX_HEADER_LIST_SIZE %s, HEADER_TABLE_SIZE %d\n",
+		limit(s.MaxConcurrentStreams, math.MaxUint32), s.InitialWindowSize, s.MaxFrameSize,
+		limit(s.MaxHeaderListSize, 0), s.HeaderTableSize)
 }
 
 func printHeader(w io.Writer, prefix string, h http.Header) {

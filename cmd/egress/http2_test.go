@@ -51,7 +51,8 @@ func startH2C(t *testing.T, h http.Handler) *h2cServer {
 		s.mu.Unlock()
 		h.ServeHTTP(w, r)
 	})
-	srv := &http.Server{Handler: record, Protocols: new(http.Protocols)}
+	srv := &http.Server{Handler: record, Protocols: new(http.Protocols),
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250}} // get -v shows it
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	srv.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -93,12 +94,13 @@ func TestGetProtocolFlags(t *testing.T) {
 		logs []string // in the -v output
 	}{
 		{"h2c prior knowledge", []string{"--http2-prior-knowledge", h2c.url}, "HTTP/2.0",
-			[]string{"> GET / HTTP/2\n", "< HTTP/2.0 200", "* protocol     HTTP/2.0"}},
+			[]string{"> GET / HTTP/2\n", "< HTTP/2.0 200", "* protocol     HTTP/2.0",
+				"* server SETTINGS: MAX_CONCURRENT_STREAMS 250, "}},
 		{"http:// default", []string{h2c.url}, "HTTP/1.1",
 			[]string{"> GET / HTTP/1.1\n", "< HTTP/1.1 200", "* protocol     HTTP/1.1"}},
 		{"http:// --http2 (no Upgrade)", []string{"--http2", h2c.url}, "HTTP/1.1", []string{"* protocol     HTTP/1.1"}},
 		{"https default", []string{"--cacert", ca, tlsH2.URL + "/"}, "HTTP/2.0",
-			[]string{"> GET / HTTP/2\n", "< HTTP/2.0 200", ", ALPN h2\n", "* protocol     HTTP/2.0"}},
+			[]string{"> GET / HTTP/2\n", "< HTTP/2.0 200", ", ALPN h2\n", "* protocol     HTTP/2.0", "* server SETTINGS: "}},
 		{"https --http2", []string{"--http2", "--cacert", ca, tlsH2.URL + "/"}, "HTTP/2.0",
 			[]string{", ALPN h2\n", "* protocol     HTTP/2.0"}},
 		{"https --http1.1", []string{"--http1.1", "--cacert", ca, tlsH2.URL + "/"}, "HTTP/1.1",
@@ -115,6 +117,9 @@ func TestGetProtocolFlags(t *testing.T) {
 			if !strings.Contains(errOut, l) {
 				t.Errorf("%s: -v output lacks %q:\n%s", tc.name, l, errOut)
 			}
+		}
+		if tc.want == "HTTP/1.1" && strings.Contains(errOut, "SETTINGS") {
+			t.Errorf("%s: HTTP/2 SETTINGS shown for HTTP/1.1:\n%s", tc.name, errOut)
 		}
 	}
 }
