@@ -9,6 +9,7 @@ import (
 	"github.com/egress-go/egress"
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
+	"github.com/egress-go/egress/http2"
 	"github.com/egress-go/egress/pool"
 	"github.com/egress-go/egress/resolver"
 	"github.com/egress-go/egress/tlsconn"
@@ -30,6 +31,10 @@ const (
 	ErrClassTruncated      = "truncated body"
 	ErrClassCanceled       = "canceled"
 	ErrClassOther          = "other"
+	// A request the HTTP/2 server reset, or that a GOAWAY ended, is
+	// classed by the frame and its code, as "RST_STREAM INTERNAL_ERROR".
+	ErrClassRSTStream = "RST_STREAM "
+	ErrClassGoAway    = "GOAWAY "
 )
 
 // Classify names the kind of failure err is, for the report. The order
@@ -49,6 +54,9 @@ func Classify(err error) string {
 		uaErr  x509.UnknownAuthorityError
 		hnErr  x509.HostnameError
 		ciErr  x509.CertificateInvalidError
+		sErr   *http2.StreamError
+		gErr   *http2.GoAwayError
+		cErr   *http2.ConnError
 	)
 	switch {
 	case errors.Is(err, engine.ErrConnectRefused):
@@ -70,6 +78,12 @@ func Classify(err error) string {
 		return ErrClassIdleTimeout
 	case errors.Is(err, pool.ErrPoolWaitTimeout):
 		return ErrClassPoolWait
+	case errors.As(err, &sErr) && sErr.Remote:
+		return ErrClassRSTStream + sErr.Code.String()
+	case errors.As(err, &gErr):
+		return ErrClassGoAway + gErr.Code.String()
+	case errors.As(err, &sErr), errors.As(err, &cErr):
+		return ErrClassProtocol // what the server sent broke the protocol
 	case errors.As(err, &tErr):
 		return ErrClassTruncated
 	case errors.As(err, &pErr), errors.As(err, &lErr):
