@@ -239,14 +239,23 @@ func TestBenchHTTP2Streams(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// The text report names the protocol and the streams.
-	out, errOut, code = cli(t, "bench", "--http2-prior-knowledge", "-c", "2", "-m", "10", "-n", "100", h2c.url)
+	// The text report names the protocol and the streams, and so does
+	// the HTML one, which embeds it.
+	html := filepath.Join(t.TempDir(), "run.html")
+	out, errOut, code = cli(t, "bench", "--http2-prior-knowledge", "-c", "2", "-m", "10", "-n", "100", "--html", html, h2c.url)
 	if code != 0 {
 		t.Fatalf("text: exit %d\n%s", code, errOut)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, l := range []string{"  protocol      HTTP/2.0\n", "asked 2 with 10 streams each"} {
 		if !strings.Contains(out, l) {
 			t.Errorf("text report lacks %q:\n%s", l, out)
+		}
+		if !strings.Contains(string(page), l) {
+			t.Errorf("HTML report lacks %q", l)
 		}
 	}
 }
