@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/egress-go/egress/internal/nginxtest"
 	"github.com/egress-go/egress/internal/testkit"
@@ -225,7 +224,7 @@ func startNghttpd(t *testing.T, dir string, keyCert ...string) string {
 			<-exited
 		}
 		addr := net.JoinHostPort("127.0.0.1", port)
-		if waitAccepting(addr, exited) {
+		if testkit.WaitAccepting(addr, exited) {
 			t.Cleanup(stop)
 			return addr
 		}
@@ -234,24 +233,4 @@ func startNghttpd(t *testing.T, dir string, keyCert ...string) string {
 			t.Fatalf("nghttpd %s did not start:\n%s", strings.Join(args, " "), out.String())
 		}
 	}
-}
-
-// waitAccepting waits until addr accepts connections, the process exits
-// (its error is put back on exited) or 10 s pass.
-func waitAccepting(addr string, exited chan error) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }

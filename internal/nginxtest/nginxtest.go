@@ -115,7 +115,7 @@ http {
 			}
 		}
 		addr := net.JoinHostPort("127.0.0.1", port)
-		if waitListening(addr, exited) {
+		if testkit.WaitAccepting(addr, exited) {
 			t.Cleanup(stop)
 			return &Server{Addr: addr, Dir: dir}
 		}
@@ -125,26 +125,6 @@ http {
 			t.Fatalf("nginx did not start:\n%s", log)
 		}
 	}
-}
-
-// waitListening waits until addr accepts connections, or the process
-// exits, or 10 s pass.
-func waitListening(addr string, exited chan error) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return false
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
 }
 
 func freePort(t testing.TB) string {
