@@ -2,7 +2,6 @@ package target
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/egress-go/egress/engine"
@@ -191,18 +190,9 @@ func (k *conn) onDone() {
 			k.write(lastChunk)
 		}
 		k.complete()
-	case routeHello:
-		k.simple(http.StatusOK, textPlain, helloBody)
-		k.complete()
-	case routeStatus:
-		code := int(k.rt.n)
-		k.simple(code, textPlain, strconv.Itoa(code)+" "+http.StatusText(code)+"\n")
-		k.complete()
-	case routeNotFound:
-		k.simple(http.StatusNotFound, textPlain, "not found\n")
-		k.complete()
-	case routeBad:
-		k.simple(http.StatusBadRequest, textPlain, k.rt.cause+"\n")
+	case routeHello, routeStatus, routeNotFound, routeBad:
+		code, body := k.rt.simple()
+		k.simple(code, textPlain, body)
 		k.complete()
 	case routeBytes:
 		k.writeHead(http.StatusOK, octetStream, k.rt.n)
@@ -224,7 +214,8 @@ func (k *conn) delayed() {
 	if k.closed {
 		return
 	}
-	k.simple(http.StatusOK, textPlain, helloBody)
+	code, body := k.rt.simple()
+	k.simple(code, textPlain, body)
 	k.complete()
 }
 

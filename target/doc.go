@@ -1,9 +1,10 @@
-// Package target is egress's embedded HTTP/1.1 test server: what
-// `egress bench` with no URL measures, what `egress serve` runs, and what
-// the tests and examples talk to.
+// Package target is egress's embedded HTTP test server: what `egress bench`
+// with no URL measures, what `egress serve` runs, and what the tests and
+// examples talk to. It speaks HTTP/1.1 on the engine and, on request,
+// HTTP/2 (see below).
 //
-// It runs on the engine's accept side in the hybrid pattern: one listening
-// socket per loop (SO_REUSEPORT), so each loop accepts and serves its own
+// The HTTP/1.1 path runs on the engine's accept side in the hybrid
+// pattern: one listening socket per loop (SO_REUSEPORT), so each loop accepts and serves its own
 // connections with no hand-off between goroutines. Requests are parsed by
 // http1.RequestParser and answered from the loop without blocking it:
 // delays are loop timers, and large bodies are generated as the socket
@@ -24,4 +25,14 @@
 // pipelined requests are answered in order. With Config.TLS the server
 // speaks TLS with a self-signed certificate made at start; ClientTLSConfig
 // returns a configuration that trusts it.
+//
+// HTTP/2 (Config.HTTP2): H2TLS offers h2 by ALPN and falls back to
+// http/1.1 on the same TLS listener; H2C accepts HTTP/2 by prior knowledge
+// and HTTP/1.1 on the same port. These modes run on net/http's server, not
+// on the engine: the engine has no server side of HTTP/2 yet, and a target
+// is only useful if it speaks the protocol correctly. They answer the same
+// endpoints with the same bodies and bounds (the routes are parsed by the
+// same code), but cost goroutines per connection and per stream, so a
+// benchmark against them measures net/http's server as much as the client.
+// Loops and Backend do not apply there, and Engine returns nil.
 package target

@@ -2,7 +2,9 @@ package target
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -79,6 +81,22 @@ func parseRoute(target []byte) route {
 		return route{kind: routeBad, cause: "/status/CODE needs 200 <= CODE <= 599"}
 	}
 	return route{kind: routeNotFound}
+}
+
+// simple returns the status and small body of the routes answered in one
+// piece (hello, delay once it is over, status, not found, bad request),
+// for both the engine's HTTP/1.1 path and the net/http HTTP/2 one.
+func (r route) simple() (int, string) {
+	switch r.kind {
+	case routeHello, routeDelay:
+		return http.StatusOK, helloBody
+	case routeStatus:
+		code := int(r.n)
+		return code, strconv.Itoa(code) + " " + http.StatusText(code) + "\n"
+	case routeBad:
+		return http.StatusBadRequest, r.cause + "\n"
+	}
+	return http.StatusNotFound, "not found\n"
 }
 
 func chunkedRoute(query []byte) route {

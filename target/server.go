@@ -3,6 +3,8 @@ package target
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,6 +33,11 @@ type Config struct {
 	// IdleTimeout closes a connection on which nothing was read or
 	// written for this long; default 2 minutes; negative means never.
 	IdleTimeout time.Duration
+	// HTTP2 serves HTTP/2 as well: H2TLS (implies TLS) offers h2 by
+	// ALPN next to http/1.1, H2C accepts h2c by prior knowledge next to
+	// HTTP/1.1. Either runs on net/http's server rather than the engine,
+	// so Loops and Backend do not apply (see the package doc).
+	HTTP2 HTTP2Mode
 }
 
 // DefaultIdleTimeout is the idle timeout of a zero Config.
@@ -44,6 +51,7 @@ type Server struct {
 	certPEM  []byte
 	roots    *x509.CertPool
 	idle     time.Duration
+	std      *stdServer // the HTTP/2 modes; eng and ln are nil then
 	requests atomic.Int64
 	once     sync.Once
 }
@@ -68,7 +76,18 @@ func Start(cfg Config) (*Server, error) {
 	if s.idle == 0 {
 		s.idle = DefaultIdleTimeout
 	}
+	switch cfg.HTTP2 {
+	case H2None, H2C:
+	case H2TLS:
+		cfg.TLS = true
+	default:
+		return nil, fmt.Errorf("target: unknown HTTP2 mode %d", cfg.HTTP2)
+	}
+	if cfg.HTTP2 == H2C && cfg.TLS {
+		return nil, errors.New("target: H2C is HTTP/2 in plain text; with TLS use H2TLS")
+	}
 	lc := &engine.ListenConfig{ReusePort: true}
+	var tlsCert *tls.Certificate
 	if cfg.TLS {
 		cert, certPEM, err := selfSigned(host)
 		if err != nil {
@@ -77,10 +96,18 @@ func Start(cfg Config) (*Server, error) {
 		s.certPEM = certPEM
 		s.roots = x509.NewCertPool()
 		s.roots.AddCert(cert.Leaf)
+		tlsCert = &cert
 		lc.Layer = tlsconn.Server(&tls.Config{
 			Certificates: []tls.Certificate{cert},
 			NextProtos:   []string{"http/1.1"},
 		})
+	}
+	if cfg.HTTP2 != H2None {
+		if err := s.startStd(cfg.Addr, cfg.HTTP2, tlsCert); err != nil {
+			return nil, err
+		}
+		s.setURL(cfg.TLS, s.std.ln.Addr().(*net.TCPAddr))
+		return s, nil
 	}
 	s.eng, err = engine.New(engine.Config{Loops: cfg.Loops, Backend: cfg.Backend})
 	if err != nil {
@@ -91,12 +118,16 @@ func Start(cfg Config) (*Server, error) {
 		s.eng.Close()
 		return nil, err
 	}
+	s.setURL(cfg.TLS, s.ln.Addr().(*net.TCPAddr))
+	return s, nil
+}
+
+func (s *Server) setURL(useTLS bool, a *net.TCPAddr) {
 	s.url = "http://"
-	if cfg.TLS {
+	if useTLS {
 		s.url = "https://"
 	}
-	s.url += urlHost(s.ln.Addr().(*net.TCPAddr))
-	return s, nil
+	s.url += urlHost(a)
 }
 
 // urlHost renders a listening address for a URL, replacing a wildcard
@@ -122,9 +153,15 @@ func (s *Server) accept(c *engine.Conn) engine.Handler {
 func (s *Server) URL() string { return s.url }
 
 // Addr returns the address the server listens on.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+func (s *Server) Addr() net.Addr {
+	if s.std != nil {
+		return s.std.ln.Addr()
+	}
+	return s.ln.Addr()
+}
 
-// Engine returns the engine the server runs on.
+// Engine returns the engine the server runs on; nil in the HTTP/2 modes,
+// which run on net/http's server.
 func (s *Server) Engine() *engine.Engine { return s.eng }
 
 // CertificatePEM returns the server's certificate in PEM form (it is its
@@ -142,6 +179,9 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
+	if s.std != nil {
+		return Stats{Requests: s.requests.Load(), Accepted: s.std.accepted.Load(), Open: s.std.open.Load()}
+	}
 	es := s.eng.Stats()
 	return Stats{Requests: s.requests.Load(), Accepted: es.Accepted, Open: es.Open}
 }
@@ -150,6 +190,10 @@ func (s *Server) Stats() Stats {
 // and waits until every goroutine it started has exited.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		if s.std != nil {
+			s.std.close()
+			return
+		}
 		s.ln.Close()
 		s.eng.Close()
 	})

@@ -20,32 +20,35 @@ import (
 	"github.com/egress-go/egress/internal/testkit"
 )
 
+// endpointCases are the requests every protocol mode must answer alike;
+// chunked says whether HTTP/1.1 gets the body chunked.
+var endpointCases = []struct {
+	method, path, body string
+	status             int
+	want               string
+	chunked            bool
+}{
+	{"GET", "/", "", 200, "hello, egress\n", false},
+	{"GET", "/bytes/0", "", 200, "", false},
+	{"GET", "/bytes/30", "", 200, "abcdefghijklmnopqrstuvwxyzabcd", false},
+	{"GET", "/chunked?n=3&size=4", "", 200, "abcdabcdabcd", true},
+	{"GET", "/chunked?n=0", "", 200, "", true},
+	{"GET", "/status/503", "", 503, "503 Service Unavailable\n", false},
+	{"GET", "/status/204", "", 204, "", false},
+	{"GET", "/status/99", "", 400, "/status/CODE needs 200 <= CODE <= 599\n", false},
+	{"GET", "/bytes/x", "", 400, "/bytes/N needs 0 <= N <= 2^40\n", false},
+	{"GET", "/nope", "", 404, "not found\n", false},
+	{"POST", "/echo", "ping", 200, "ping", false},
+	{"POST", "/", "ignored", 200, "hello, egress\n", false},
+	{"GET", "/delay/1", "", 200, "hello, egress\n", false},
+}
+
 func TestEndpoints(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.String(), func(t *testing.T) {
 			s := start(t, Config{Backend: be})
 			c := client(t, s)
-			cases := []struct {
-				method, path, body string
-				status             int
-				want               string
-				chunked            bool
-			}{
-				{"GET", "/", "", 200, "hello, egress\n", false},
-				{"GET", "/bytes/0", "", 200, "", false},
-				{"GET", "/bytes/30", "", 200, "abcdefghijklmnopqrstuvwxyzabcd", false},
-				{"GET", "/chunked?n=3&size=4", "", 200, "abcdabcdabcd", true},
-				{"GET", "/chunked?n=0", "", 200, "", true},
-				{"GET", "/status/503", "", 503, "503 Service Unavailable\n", false},
-				{"GET", "/status/204", "", 204, "", false},
-				{"GET", "/status/99", "", 400, "/status/CODE needs 200 <= CODE <= 599\n", false},
-				{"GET", "/bytes/x", "", 400, "/bytes/N needs 0 <= N <= 2^40\n", false},
-				{"GET", "/nope", "", 404, "not found\n", false},
-				{"POST", "/echo", "ping", 200, "ping", false},
-				{"POST", "/", "ignored", 200, "hello, egress\n", false},
-				{"GET", "/delay/1", "", 200, "hello, egress\n", false},
-			}
-			for _, tc := range cases {
+			for _, tc := range endpointCases {
 				var body io.Reader
 				if tc.body != "" {
 					body = strings.NewReader(tc.body)
