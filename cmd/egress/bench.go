@@ -58,7 +58,9 @@ func newBench(e *env) *cobra.Command {
 
 With no URL, bench starts the embedded target server on loopback and runs a
 short benchmark against it (` + selfTestDuration.String() + `, 64 connections): the whole stack in
-one command.
+one command. With --http2-prior-knowledge the server speaks h2c, with --http2
+h2 over TLS (its certificate trusted); these run on net/http's server, as
+egress serve does with the same switches.
 
 Closed model (default): each of the -c connections sends its next request as
 soon as the previous one is answered. Open model (-R): requests are due at a
@@ -112,19 +114,32 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	}
 	ctx := cmd.Context()
 	if len(args) == 0 {
-		s, err := target.Start(target.Config{Addr: "127.0.0.1:0"})
+		// The embedded server speaks what was asked for: h2c with
+		// --http2-prior-knowledge, h2 over TLS with --http2, else
+		// HTTP/1.1 in plain text on the engine.
+		tcfg, serveArgs, scheme := target.Config{Addr: "127.0.0.1:0"}, "", "http://"
+		switch {
+		case b.proto.prior:
+			tcfg.HTTP2, serveArgs = target.H2C, " --http2-prior-knowledge"
+		case b.proto.http2:
+			tcfg.HTTP2, serveArgs, scheme = target.H2TLS, " --tls", "https://"
+		}
+		if err := b.checkStreams(scheme); err != nil { // before the server starts
+			return err
+		}
+		s, err := target.Start(tcfg)
 		if err != nil {
 			return fmt.Errorf("bench: starting the embedded server: %w", err)
 		}
 		defer s.Close()
 		cfg.URL = s.URL() + "/"
-		if err := b.checkStreams(s.URL()); err != nil {
-			return err
+		if cfg.TLS == nil {
+			cfg.TLS = s.ClientTLSConfig() // nil on http://; trusts its certificate on https
 		}
 		if !changed("duration") && !changed("requests") {
 			cfg.Duration = selfTestDuration
 		}
-		fmt.Fprintf(b.e.stderr, "egress bench: no URL given: benchmarking the embedded server (egress serve) at %s\n", cfg.URL)
+		fmt.Fprintf(b.e.stderr, "egress bench: no URL given: benchmarking the embedded server (egress serve%s) at %s\n", serveArgs, cfg.URL)
 	} else {
 		u, err := checkURL(args[0])
 		if err != nil {
