@@ -88,8 +88,8 @@ func http2Table(o Options, srv *nginx.Server, certPEM []byte, sh h2Shape) {
 			"  h2load over its whole process (connection set-up included). h2load prints no percentiles and does not verify",
 			"  the certificate; the Go clients do. nginx us/req: nginx's CPU (master+worker, from /proc) / requests, over",
 			"  the client's window (h2load: its whole run). Every client is checked to speak HTTP/2 before it is measured.",
-			"  egress: Exchange API;",
-			"  egress-http: http.Client over egress.Transport; xnet: golang.org/x/net/http2; nethttp: net/http's Transport.",
+			"egress: Exchange API; egress-http: http.Client over egress.Transport; xnet: golang.org/x/net/http2's Transport;",
+			"  nethttp: net/http's Transport. Each connection is a Transport of its own (h2load: -c conns -m streams).",
 		},
 	}
 	t.Notes = append(t.Notes, errorNotes(rows)...)

@@ -34,11 +34,11 @@ func TestHTTP2Goals(t *testing.T) {
 		val  float64
 		met  bool
 	}{
-		{"http2 1 conns x 100 streams: egress cpu/req vs h2load", 0.9, true},
-		{"http2 1 conns x 100 streams: nginx cpu/req, egress vs h2load", 1.0, true},
-		{"http2 1 conns x 100 streams: egress-http cpu/req vs xnet", 12.0 / 19, false},
-		{"http2 4 conns x 100 streams: egress cpu/req vs h2load", 1.1, false},
-		{"http2 4 conns x 100 streams: nginx cpu/req, egress vs h2load", 1.2, false},
+		{"http2 1x100: egress cpu/req vs h2load", 0.9, true},
+		{"http2 1x100: nginx cpu/req, egress vs h2load", 1.0, true},
+		{"http2 1x100: egress-http cpu/req vs xnet", 12.0 / 19, false},
+		{"http2 4x100: egress cpu/req vs h2load", 1.1, false},
+		{"http2 4x100: nginx cpu/req, egress vs h2load", 1.2, false},
 	}
 	if len(gs) != len(want) {
 		t.Fatalf("%d goals, want %d: %v", len(gs), len(want), gs)

@@ -35,7 +35,7 @@ func http2Goals(rows []harness.Row) []Goal {
 	for _, k := range order {
 		m := by[k]
 		e, ok := m["egress"]
-		name := fmt.Sprintf("http2 %d conns x %d streams:", k.Conns, k.Streams)
+		name := fmt.Sprintf("http2 %dx%d:", k.Conns, k.Streams) // connections x streams
 		if h, hok := m["h2load"]; ok && hok {
 			if h.CPUUsPerReq > 0 {
 				gs = append(gs, Goal{name + " egress cpu/req vs h2load", e.CPUUsPerReq / h.CPUUsPerReq, goalH2VsH2load, true})
