@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,33 +41,62 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := pool.DefaultConfig()
-	pc.MaxTotalPerKey = cfg.Connections
-	pc.MaxIdlePerKey = cfg.Connections
+	// An HTTP/2 connection carries many requests, so a pool of Connections
+	// would carry every slot on the first connection it opened. When the
+	// run may speak HTTP/2, each connection gets a transport of its own
+	// (on the one engine) and slots are dealt to them in turn: the run has
+	// the connections asked, each with its Streams slots, as h2load's -c
+	// and -m mean.
+	transports, perConn := 1, cfg.Connections
+	if mayHTTP2(&cfg) {
+		transports, perConn = cfg.Connections, 1
+	}
 	h2 := cfg.HTTP2
 	// With several streams per connection, slots beyond what the open
 	// connections' streams allow wait for a stream rather than take a
 	// connection of their own: the run keeps the connections asked.
 	h2.WaitForStreams = h2.WaitForStreams || cfg.Streams > 1
-	tr, err := egress.NewTransport(egress.Options{
-		Engine:                eng,
-		Pool:                  &pc,
-		TLSClientConfig:       cfg.TLS,
-		DialTimeout:           cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		BodyIdleTimeout:       cfg.Timeout,
-		DisableCompression:    true,
-		HTTP2:                 h2,
-	})
-	if err != nil {
-		eng.Close()
-		return nil, err
+	r := &runner{cfg: cfg, eng: eng, shards: newShards(numShards), drained: make(chan struct{})}
+	for range transports {
+		pc := pool.DefaultConfig()
+		pc.MaxTotalPerKey = perConn
+		pc.MaxIdlePerKey = perConn
+		tr, err := egress.NewTransport(egress.Options{
+			Engine:                eng,
+			Pool:                  &pc,
+			TLSClientConfig:       cfg.TLS,
+			DialTimeout:           cfg.Timeout,
+			ResponseHeaderTimeout: cfg.Timeout,
+			BodyIdleTimeout:       cfg.Timeout,
+			DisableCompression:    true,
+			HTTP2:                 h2,
+		})
+		if err != nil {
+			r.closeTransports()
+			eng.Close()
+			return nil, err
+		}
+		r.trs = append(r.trs, tr)
 	}
-	r := &runner{cfg: cfg, tr: tr, eng: eng, shards: newShards(numShards), drained: make(chan struct{})}
 	res, err := r.run(ctx)
-	tr.Close()
+	r.closeTransports()
 	eng.Close()
 	return res, err
+}
+
+// mayHTTP2 reports whether the run may speak HTTP/2: h2c with prior
+// knowledge, or https, where ALPN decides.
+func mayHTTP2(cfg *Config) bool {
+	if cfg.HTTP2.Disable {
+		return false
+	}
+	return cfg.HTTP2.PriorKnowledge || len(cfg.URL) >= 6 && strings.EqualFold(cfg.URL[:6], "https:")
+}
+
+func (r *runner) closeTransports() {
+	for _, tr := range r.trs {
+		tr.Close()
+	}
 }
 
 // Slot states: the protocol between a slot's sender and its completion
@@ -81,7 +111,7 @@ const (
 
 type runner struct {
 	cfg    Config
-	tr     *egress.Transport
+	trs    []*egress.Transport // one, or one per connection (see Run)
 	eng    *engine.Engine
 	base   time.Time
 	shards []*shard
@@ -145,7 +175,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
 	r.slots = make([]*slot, cfg.Connections*cfg.Streams)
 	for i := range r.slots {
-		s := &slot{r: r, idx: i, sh: r.shards[i%len(r.shards)]}
+		s := &slot{r: r, tr: r.trs[i%len(r.trs)], idx: i, sh: r.shards[i%len(r.shards)]}
 		s.ex = egress.Exchange{
 			Method: cfg.Method, URL: cfg.URL, Header: cfg.Header, Body: cfg.Body,
 			OnHead: s.onHead, OnBody: s.onBody, OnDone: s.onDone,
@@ -203,7 +233,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	case <-r.drained:
 	default:
 		r.abandoned.Store(true)
-		r.tr.Close()
+		r.closeTransports()
 		select {
 		case <-r.drained:
 		case <-time.After(abandonGrace):
@@ -251,7 +281,19 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 // collect reads the transport's and engine's counters into res.
 func (r *runner) collect(res *Result) {
-	ts := r.tr.Stats()
+	var ts egress.Stats
+	for _, tr := range r.trs {
+		st := tr.Stats()
+		ts.Retries += st.Retries
+		ts.Unprocessed += st.Unprocessed
+		p, q := &ts.Pool, &st.Pool
+		p.Dials += q.Dials
+		p.DialFailures += q.DialFailures
+		p.Reuses += q.Reuses
+		p.PeerClosedIdle += q.PeerClosedIdle
+		p.Expired += q.Expired
+		p.Discarded += q.Discarded
+	}
 	es := r.eng.Stats()
 	res.BytesIn, res.BytesOut = es.BytesIn, es.BytesOut
 	res.Conns = ConnStats{
@@ -317,6 +359,7 @@ func (r *runner) pushFree(s *slot) {
 // slot is one request stream: one Exchange, reused for every request.
 type slot struct {
 	r     *runner
+	tr    *egress.Transport // the transport of its connection
 	idx   int
 	sh    *shard
 	ex    egress.Exchange
@@ -333,7 +376,7 @@ func (s *slot) fireClosed() {
 	for r.take() {
 		s.sent, s.body = r.now(), 0
 		s.state.Store(slotSending)
-		if err := r.tr.Send(&s.ex); err != nil {
+		if err := s.tr.Send(&s.ex); err != nil {
 			s.state.Store(slotIdle)
 			s.finish(err)
 			if !errors.Is(err, egress.ErrTransportClosed) {
@@ -374,7 +417,7 @@ func (s *slot) fireOpen(intended int64) {
 	r.sent.Add(1)
 	s.sent, s.body = intended, 0
 	s.state.Store(slotSending)
-	if err := r.tr.Send(&s.ex); err != nil {
+	if err := s.tr.Send(&s.ex); err != nil {
 		s.state.Store(slotIdle)
 		s.finish(err)
 		r.pushFree(s)
