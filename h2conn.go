@@ -160,7 +160,10 @@ func (h *h2conn) PingAck(_ *http2.Conn, data [8]byte) {
 	}
 }
 
-func (h *h2conn) GoAway(*http2.Conn, *http2.GoAwayError) { h.pc.Retire() }
+func (h *h2conn) GoAway(*http2.Conn, *http2.GoAwayError) {
+	h.t.stats.goAways.Add(1)
+	h.pc.Retire()
+}
 
 // The health check and idle expiry. While streams are open, a connection
 // silent for a read-idle interval gets a PING, and one that does not
@@ -419,6 +422,9 @@ func (hs *h2stream) Closed(s *http2.Stream, err error) {
 		return
 	}
 	retry := false
+	if se, ok := err.(*http2.StreamError); ok && se.Remote {
+		x.t.stats.streamResets.Add(1)
+	}
 	switch {
 	case err == nil:
 	case x.aborted != nil:

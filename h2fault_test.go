@@ -165,6 +165,9 @@ func TestH2GoAwayMidFlight(t *testing.T) {
 				t.Errorf("answered per connection %v: want %d of the burst on the first, %d on the second", perConn, wantOld, burst-wantOld)
 			}
 			st := tr.Stats()
+			if st.GoAways != 1 || st.StreamResets != 0 {
+				t.Errorf("stats: %d GOAWAYs, %d stream resets counted; want 1, 0", st.GoAways, st.StreamResets)
+			}
 			if st.Retries != wantRetries || st.Unprocessed != unprocessed || st.Failures != 0 || st.Pool.Dials != 2 {
 				t.Errorf("stats: %d retries (%d unprocessed), %d failures, %d dials; want %d (%d), 0, 2",
 					st.Retries, st.Unprocessed, st.Failures, st.Pool.Dials, wantRetries, unprocessed)
@@ -195,7 +198,7 @@ func TestH2RefusedStreamRetried(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || body != "second try /once" {
 		t.Fatalf("refused request: %v, %q", err, body)
 	}
-	if st := tr.Stats(); st.Retries != 1 || st.Unprocessed != 1 || st.Failures != 0 {
+	if st := tr.Stats(); st.Retries != 1 || st.Unprocessed != 1 || st.Failures != 0 || st.StreamResets != 1 {
 		t.Fatalf("stats: %d retries (%d unprocessed), %d failures; want 1 (1), 0", st.Retries, st.Unprocessed, st.Failures)
 	}
 }
@@ -258,6 +261,9 @@ func TestH2ResetStream(t *testing.T) {
 				t.Fatalf("after the reset: %q, %v", body, err)
 			}
 			st := tr.Stats()
+			if st.StreamResets != 1 || st.GoAways != 0 {
+				t.Fatalf("stats: %d stream resets, %d GOAWAYs counted; want 1, 0", st.StreamResets, st.GoAways)
+			}
 			if st.Pool.Dials != 1 || resets.Load() != 1 || st.Retries != 0 || st.Failures != 1 {
 				t.Fatalf("%d dials, %d resets seen by the server, %d retries; want one connection and no replay", st.Pool.Dials, resets.Load(), st.Retries)
 			}

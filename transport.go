@@ -116,6 +116,7 @@ type Transport struct {
 
 type transportCounters struct {
 	requests, retries, unprocessed, failures atomic.Int64
+	goAways, streamResets                    atomic.Int64
 }
 
 // Stats are a transport's counters.
@@ -126,8 +127,14 @@ type Stats struct {
 	// did not process (REFUSED_STREAM, or above a GOAWAY's last stream),
 	// or that could not open a stream at all.
 	Unprocessed int64
-	Failures    int64 // requests that ended in an error
-	Pool        pool.Stats
+	// GoAways counts the GOAWAY frames HTTP/2 servers sent, and
+	// StreamResets the streams they reset (RST_STREAM, any code,
+	// REFUSED_STREAM included): what a load test reports of the server's
+	// pushback.
+	GoAways      int64
+	StreamResets int64
+	Failures     int64 // requests that ended in an error
+	Pool         pool.Stats
 }
 
 // NewTransport creates a Transport.
@@ -199,11 +206,13 @@ func (t *Transport) Pool() *pool.Pool { return t.pool }
 // Stats returns the transport's counters.
 func (t *Transport) Stats() Stats {
 	return Stats{
-		Requests:    t.stats.requests.Load(),
-		Retries:     t.stats.retries.Load(),
-		Unprocessed: t.stats.unprocessed.Load(),
-		Failures:    t.stats.failures.Load(),
-		Pool:        t.pool.Stats(),
+		Requests:     t.stats.requests.Load(),
+		Retries:      t.stats.retries.Load(),
+		Unprocessed:  t.stats.unprocessed.Load(),
+		GoAways:      t.stats.goAways.Load(),
+		StreamResets: t.stats.streamResets.Load(),
+		Failures:     t.stats.failures.Load(),
+		Pool:         t.pool.Stats(),
 	}
 }
 

@@ -148,6 +148,8 @@ type ConnStats struct {
 	Resets         int64 // requests failed by a connection reset
 	Retries        int64 // requests replayed after a stale reused connection failed
 	Unprocessed    int64 // of which an HTTP/2 server said it had not processed them (refused stream, GOAWAY)
+	GoAways        int64 // GOAWAY frames HTTP/2 servers sent
+	StreamResets   int64 // streams HTTP/2 servers reset (RST_STREAM)
 	Expired        int64 // idle connections closed for age
 	Discarded      int64 // connections not returned to the pool after use
 }

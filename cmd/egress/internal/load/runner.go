@@ -286,6 +286,8 @@ func (r *runner) collect(res *Result) {
 		st := tr.Stats()
 		ts.Retries += st.Retries
 		ts.Unprocessed += st.Unprocessed
+		ts.GoAways += st.GoAways
+		ts.StreamResets += st.StreamResets
 		p, q := &ts.Pool, &st.Pool
 		p.Dials += q.Dials
 		p.DialFailures += q.DialFailures
@@ -307,6 +309,8 @@ func (r *runner) collect(res *Result) {
 		PeerClosedIdle: ts.Pool.PeerClosedIdle,
 		Retries:        ts.Retries,
 		Unprocessed:    ts.Unprocessed,
+		GoAways:        ts.GoAways,
+		StreamResets:   ts.StreamResets,
 		Expired:        ts.Pool.Expired,
 		Discarded:      ts.Pool.Discarded,
 	}

@@ -101,6 +101,8 @@ type ConnReport struct {
 	Reset            int64 `json:"reset"`
 	StaleRetries     int64 `json:"stale_retries"`
 	RefusedRetries   int64 `json:"refused_retries"` // of the retries, requests an HTTP/2 server did not process
+	GoAways          int64 `json:"goaways"`         // GOAWAY frames received (HTTP/2)
+	StreamResets     int64 `json:"stream_resets"`   // streams the server reset (HTTP/2 RST_STREAM)
 	Expired          int64 `json:"expired"`
 	Discarded        int64 `json:"discarded"`
 }
@@ -175,6 +177,7 @@ func Build(m Meta, res *load.Result) *Report {
 		ClosedByServer:   c.ServerClose + c.PeerClosedIdle + c.ClosedInUse,
 		ServerAskedClose: c.ServerClose, PeerClosedIdle: c.PeerClosedIdle, ClosedInUse: c.ClosedInUse,
 		Reset: c.Resets, StaleRetries: c.Retries, Expired: c.Expired, Discarded: c.Discarded,
+		GoAways: c.GoAways, StreamResets: c.StreamResets,
 	}
 	prev := 0.0
 	for _, s := range res.Timeline {

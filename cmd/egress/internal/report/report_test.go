@@ -146,3 +146,30 @@ func TestHTMLWithoutResponses(t *testing.T) {
 		t.Fatalf("page without responses is wrong")
 	}
 }
+
+// TestHTTP2Pushback: the server's GOAWAYs, stream resets and refused
+// requests reach the JSON and the text report.
+func TestHTTP2Pushback(t *testing.T) {
+	res := sampleResult()
+	res.Conns.GoAways, res.Conns.StreamResets, res.Conns.Unprocessed = 2, 5, 4
+	r := Build(Meta{URL: "http://h/", Method: "GET", Connections: 4, Duration: 2 * time.Second}, res)
+	if c := r.Conns; c.GoAways != 2 || c.StreamResets != 5 || c.RefusedRetries != 4 {
+		t.Fatalf("conns %+v", c)
+	}
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"goaways":2`, `"stream_resets":5`, `"refused_retries":4`} {
+		if !bytes.Contains(js, []byte(want)) {
+			t.Errorf("JSON lacks %s: %s", want, js)
+		}
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if want := "HTTP/2: GOAWAYs received 2, streams reset by the server 5, retries of requests it did not process 4"; !strings.Contains(text.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, text.String())
+	}
+}

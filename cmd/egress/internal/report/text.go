@@ -70,8 +70,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			c.ClosedByServer, c.ServerAskedClose, c.PeerClosedIdle, c.ClosedInUse)
 		tw.printf("  reset %d, stale-connection retries %d, expired %d, not reused %d",
 			c.Reset, c.StaleRetries, c.Expired, c.Discarded)
-		if c.RefusedRetries > 0 {
-			tw.printf("  retries of requests the HTTP/2 server did not process %d", c.RefusedRetries)
+		if c.RefusedRetries > 0 || c.GoAways > 0 || c.StreamResets > 0 {
+			tw.printf("  HTTP/2: GOAWAYs received %d, streams reset by the server %d, retries of requests it did not process %d",
+				c.GoAways, c.StreamResets, c.RefusedRetries)
 		}
 	}
 	for _, wn := range r.Warnings {
