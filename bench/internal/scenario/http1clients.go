@@ -49,30 +49,37 @@ func httpEgress(params []byte) error {
 	}
 	var m meter
 	for i := 0; i < p.Conns; i++ {
-		var start time.Time
-		got := 0
-		ex := &egress.Exchange{URL: p.URL}
-		ex.OnBody = func(_ *egress.Exchange, b []byte) { got += len(b) }
-		ex.OnDone = func(ex *egress.Exchange, err error) {
-			if err == nil && (ex.StatusCode() != 200 || got != p.Size) {
-				err = errResponse
-			}
-			m.done(start, err)
-			if m.stop.Load() {
-				return
-			}
-			start, got = time.Now(), 0
-			if err := t.Send(ex); err != nil {
-				m.errs.Add(1)
-			}
-		}
-		start = time.Now()
-		if err := t.Send(ex); err != nil {
+		if err := m.loopExchange(t, p); err != nil {
 			return err
 		}
 	}
 	ready("started")
 	return emit(m.window(p))
+}
+
+// loopExchange starts an Exchange on t that checks each response (status
+// 200, p.Size bytes), records it in m and sends itself again from OnDone
+// until the window is over: a request in flight with no goroutine.
+func (m *meter) loopExchange(t *egress.Transport, p Params) error {
+	var start time.Time
+	got := 0
+	ex := &egress.Exchange{URL: p.URL}
+	ex.OnBody = func(_ *egress.Exchange, b []byte) { got += len(b) }
+	ex.OnDone = func(ex *egress.Exchange, err error) {
+		if err == nil && (ex.StatusCode() != 200 || got != p.Size) {
+			err = errResponse
+		}
+		m.done(start, err)
+		if m.stop.Load() {
+			return
+		}
+		start, got = time.Now(), 0
+		if err := t.Send(ex); err != nil {
+			m.errs.Add(1)
+		}
+	}
+	start = time.Now()
+	return t.Send(ex)
 }
 
 // httpEgressHTTP goes through http.Client with the Transport as its

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"golang.org/x/net/http2"
 
@@ -100,25 +99,7 @@ func h2Egress(params []byte) error {
 	var m meter
 	for _, t := range ts {
 		for s := 0; s < p.Streams; s++ {
-			var start time.Time
-			got := 0
-			ex := &egress.Exchange{URL: p.URL}
-			ex.OnBody = func(_ *egress.Exchange, b []byte) { got += len(b) }
-			ex.OnDone = func(ex *egress.Exchange, err error) {
-				if err == nil && (ex.StatusCode() != 200 || got != p.Size) {
-					err = errResponse
-				}
-				m.done(start, err)
-				if m.stop.Load() {
-					return
-				}
-				start, got = time.Now(), 0
-				if err := t.Send(ex); err != nil {
-					m.errs.Add(1)
-				}
-			}
-			start = time.Now()
-			if err := t.Send(ex); err != nil {
+			if err := m.loopExchange(t, p); err != nil {
 				return err
 			}
 		}
