@@ -47,14 +47,19 @@ func FuzzDecoder(f *testing.F) {
 		if want.err != nil && d.Buffered() != 0 {
 			t.Fatalf("failed decoder holds %d bytes", d.Buffered())
 		}
+		// The round trip decodes with the default limits: a value's
+		// canonical encoding may be longer than the form it came in
+		// (",10000001" comes back as ",1.0000001e+07"), so the tight
+		// limits of the first decode do not apply to it.
+		rd := NewDecoder(Limits{})
 		for i := range want.vals {
 			v := &want.vals[i]
 			enc, err := AppendValue(nil, v)
 			if err != nil {
 				t.Fatalf("decoded value %v does not encode: %v", v, err)
 			}
-			d.Reset()
-			back := decode(d, testkit.Whole(enc))
+			rd.Reset()
+			back := decode(rd, testkit.Whole(enc))
 			if back.err != nil || len(back.vals) != 1 || !equal(&back.vals[0], v) {
 				t.Fatalf("%v encoded as %q decodes to\n%v", v, enc, back)
 			}
