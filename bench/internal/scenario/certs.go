@@ -15,9 +15,10 @@ import (
 )
 
 // newCert makes a self-signed ECDSA P-256 certificate for 127.0.0.1-8,
-// the addresses the TLS servers listen on. Clients trust it as their only
-// root, so verification stays on, as in production.
-func newCert() (certPEM, keyPEM []byte, err error) {
+// the addresses the TLS servers listen on, and for dnsNames (which may be
+// wildcards). Clients trust it as their only root, so verification stays
+// on, as in production.
+func newCert(dnsNames ...string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -31,6 +32,7 @@ func newCert() (certPEM, keyPEM []byte, err error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
+		DNSNames:              dnsNames,
 	}
 	for i := 1; i <= 8; i++ {
 		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 0, byte(i)))

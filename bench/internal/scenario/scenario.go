@@ -46,6 +46,7 @@ var All = []Scenario{
 	{Name: "echo", Doc: "engine alone: 1,000 connections doing 64-byte echo round trips", Run: runEcho},
 	{Name: "tls-handshake", Doc: "full and resumed TLS 1.3 handshakes per second against a Go TLS server", Run: runTLSHandshake},
 	{Name: "tls-idle", Doc: "client memory per idle TLS keep-alive connection, at 10,000", Run: runTLSIdle},
+	{Name: "h2-idle", Doc: "client memory per idle pooled HTTP/2 connection over TLS, at 10,000 (one host each)", Run: runH2Idle},
 	{Name: "redis", Doc: "GET and SET of 16-byte values, 50 clients, depth 1 and 16, against redis-server", Run: runRedis},
 }
 

@@ -73,6 +73,15 @@ type withholder struct {
 	release  chan struct{} // closed when answerAt requests wait
 }
 
+// hold counts a waiting request and returns once answerAt of them wait.
+// A request after the release passes at once.
+func (w *withholder) hold() {
+	if w.waiting.Add(1) == w.answerAt {
+		close(w.release)
+	}
+	<-w.release
+}
+
 // serve answers the requests of one keep-alive connection; the first
 // waits for the release. Requests have no body (GET).
 func (w *withholder) serve(c net.Conn) {
@@ -91,10 +100,7 @@ func (w *withholder) serve(c net.Conn) {
 		}
 		if first {
 			first = false
-			if w.waiting.Add(1) == w.answerAt {
-				close(w.release)
-			}
-			<-w.release
+			w.hold()
 		}
 		if _, err := c.Write([]byte(targetResponse)); err != nil {
 			return
