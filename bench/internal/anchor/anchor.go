@@ -160,7 +160,7 @@ func ParseWrk(out string) (Result, error) {
 
 var (
 	h2Finished = regexp.MustCompile(`(?m)^finished in [0-9.]+\w+, ([0-9.]+) req/s`)
-	h2Requests = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2Requests = regexp.MustCompile(`(?m)^requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, \d+ errored, \d+ timeout`)
 	h2Proto    = regexp.MustCompile(`(?m)^Application protocol: (\S+)`)
 	h2Time     = regexp.MustCompile(`(?m)^time for request:\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)\s`)
 )
@@ -176,10 +176,11 @@ func ParseH2load(out string) (Result, error) {
 	}
 	r.RPS, _ = strconv.ParseFloat(f[1], 64)
 	r.Requests, _ = strconv.ParseInt(q[1], 10, 64)
-	for _, v := range q[2:] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		r.Errors += n
-	}
+	// failed counts every request that did not succeed: those answered
+	// with a status other than 2xx or 3xx, and those that errored (reset,
+	// connection lost, timed out). errored and timeout are subsets of it,
+	// so they are not added again.
+	r.Errors, _ = strconv.ParseInt(q[2], 10, 64)
 	if p := h2Proto.FindStringSubmatch(out); p != nil {
 		r.Protocol = p[1]
 	}

@@ -70,6 +70,48 @@ time to 1st byte:     5.33ms      5.86ms      5.70ms       248us    75.00%
 req/s           :   19015.31    19610.72    19211.38      275.67    75.00%
 `
 
+// h2load 1.52.0 over h2c against a Go server that answers /ok with 200,
+// /500 with 500 and resets the stream of /reset, each asked 10 times
+// (h2load -n 30 -c 1 -m 1 URL/ok URL/500 URL/reset): 20 failed, 10 of
+// them errored.
+const h2OutFailed = `starting benchmark...
+spawning thread #0: 1 total client(s). 30 total requests
+Application protocol: h2c
+progress: 10% done
+progress: 20% done
+progress: 30% done
+progress: 40% done
+progress: 50% done
+progress: 60% done
+progress: 70% done
+progress: 80% done
+progress: 90% done
+progress: 100% done
+
+finished in 7.98ms, 2506.27 req/s, 86.64KB/s
+requests: 30 total, 30 started, 30 done, 10 succeeded, 20 failed, 10 errored, 0 timeout
+status codes: 10 2xx, 0 3xx, 0 4xx, 10 5xx
+traffic: 708B (708) total, 117B (117) headers (space savings 92.40%), 130B (130) data
+                     min         max         mean         sd        +/- sd
+time for request:       23us      4.14ms       293us       925us    95.00%
+time for connect:      209us       209us       209us         0us   100.00%
+time to 1st byte:     4.40ms      4.40ms      4.40ms         0us   100.00%
+req/s           :    2782.57     2782.57     2782.57        0.00   100.00%
+`
+
+// h2load counts errored requests (and timed-out ones) inside failed: the
+// errors are the failed requests, each once.
+func TestParseH2loadErroredInFailed(t *testing.T) {
+	r, err := ParseH2load(h2OutFailed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Result{Requests: 30, RPS: 2506.27, Mean: 293 * time.Microsecond, Errors: 20, Protocol: "h2c"}
+	if r != want {
+		t.Fatalf("got %+v\nwant %+v", r, want)
+	}
+}
+
 func TestParseWrk(t *testing.T) {
 	r, err := ParseWrk(wrkOut)
 	if err != nil {
@@ -93,7 +135,7 @@ func TestParseH2load(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Result{Requests: 197129, RPS: 98564.50, Mean: 649 * time.Microsecond, Errors: 12, Protocol: "http/1.1"}
+	want := Result{Requests: 197129, RPS: 98564.50, Mean: 649 * time.Microsecond, Errors: 9, Protocol: "http/1.1"}
 	if r != want {
 		t.Fatalf("got %+v\nwant %+v", r, want)
 	}
@@ -107,7 +149,7 @@ func TestParseH2loadH2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Result{Requests: 4009, RPS: 4000, Mean: 378 * time.Microsecond, Errors: 18, Protocol: "h2"}
+	want := Result{Requests: 4009, RPS: 4000, Mean: 378 * time.Microsecond, Errors: 9, Protocol: "h2"}
 	if r != want {
 		t.Fatalf("got %+v\nwant %+v", r, want)
 	}
