@@ -67,10 +67,12 @@ func main() {
 		// tells how disturbed each run was).
 		harness.Patience.IdleWait, harness.Patience.Repeat = 0, false
 	}
-	// A full run takes about 27 minutes of measuring (8 of them redis),
-	// and about 8 more with http2 (3 shapes x 5 clients x 3 rounds);
-	// waiting for quiet cores and repeating disturbed runs may add 2 more
-	// (the budget of 30 minutes was set before http2 came in).
+	// A full run takes about 34 minutes, past the 30 that runs took
+	// before http2: about 26 for the other scenarios (8 of them redis)
+	// and 8 for http2 (3 shapes x 5 clients x 3 rounds of 10 s, with
+	// warm-ups). h2-idle adds about one more by estimate (2 clients x 3
+	// rounds of 10,000 TLS handshakes). Waiting for quiet cores and
+	// repeating disturbed runs may add up to Spare on top.
 	harness.Patience.Spare = 2 * time.Minute
 	if *profile != "" {
 		if err := os.MkdirAll(*profile, 0o755); err != nil {
