@@ -152,6 +152,31 @@ type ConnStats struct {
 	StreamResets   int64 // streams HTTP/2 servers reset (RST_STREAM)
 	Expired        int64 // idle connections closed for age
 	Discarded      int64 // connections not returned to the pool after use
+	Waits          int64 // requests that queued for a connection or for an HTTP/2 stream
+
+	// HTTP/2 streams achieved. StreamsPeak is the most requests in flight
+	// at once on one connection, StreamsPeakMean the mean over the
+	// connections asked of each one's most: streams open, not slots
+	// waiting for one, sampled from the pool every 10 ms (0 when no
+	// sample caught a stream, in a run shorter than that). A connection's
+	// figure is capped at its server's MAX_CONCURRENT_STREAMS: the streams
+	// egress opens above it before the server's SETTINGS arrive are
+	// refused unprocessed, and retried.
+	StreamsPeak     int64
+	StreamsPeakMean float64
+	// ServerMaxStreams is the lowest SETTINGS_MAX_CONCURRENT_STREAMS of
+	// the HTTP/2 connections open at the end of the run; 0 when none was
+	// open or none set a limit.
+	ServerMaxStreams int64
+
+	// ResetCodes counts the streams the server reset by RST_STREAM error
+	// code, and GoAwayFailures the requests GOAWAYs failed by the
+	// GOAWAY's code. Both come from the requests' errors (Classify): a
+	// reset whose request did not fail is counted as REFUSED_STREAM, the
+	// one code for which egress replays a request; a GOAWAY that failed
+	// nothing (a graceful NO_ERROR) counts in GoAways alone.
+	ResetCodes     map[string]int64
+	GoAwayFailures map[string]int64
 }
 
 // RateStats describes an open-model run.

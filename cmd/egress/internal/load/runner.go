@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/egress-go/egress"
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http2"
 	"github.com/egress-go/egress/pool"
 )
 
@@ -57,6 +59,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// connection of their own: the run keeps the connections asked.
 	h2.WaitForStreams = h2.WaitForStreams || cfg.Streams > 1
 	r := &runner{cfg: cfg, eng: eng, shards: newShards(numShards), drained: make(chan struct{})}
+	if mayHTTP2(&cfg) {
+		r.streamPeak = make([]atomic.Int64, transports)
+	}
 	for range transports {
 		pc := pool.DefaultConfig()
 		pc.MaxTotalPerKey = perConn
@@ -110,12 +115,15 @@ const (
 )
 
 type runner struct {
-	cfg    Config
-	trs    []*egress.Transport // one, or one per connection (see Run)
-	eng    *engine.Engine
-	base   time.Time
-	shards []*shard
-	slots  []*slot
+	cfg Config
+	trs []*egress.Transport // one, or one per connection (see Run)
+	// streamPeak holds, per transport of a run that may speak HTTP/2 (so
+	// per connection), the most streams seen in use at once.
+	streamPeak []atomic.Int64
+	eng        *engine.Engine
+	base       time.Time
+	shards     []*shard
+	slots      []*slot
 
 	stopping   atomic.Bool
 	abandoned  atomic.Bool
@@ -267,6 +275,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.Conns.Resets = res.Errors[ErrClassReset]
 	res.Conns.Peak = max(res.Conns.Peak, smp.peak.Load())
 	res.HTTP1, res.HTTP2 = r.h1.Load(), r.h2.Load()
+	res.Conns.ResetCodes, res.Conns.GoAwayFailures = pushbackCodes(res.Errors, res.Conns.StreamResets)
 	if cfg.Rate > 0 {
 		res.Rate = RateStats{
 			Asked: cfg.Rate, Due: r.due, Sent: r.sent.Load(),
@@ -295,6 +304,7 @@ func (r *runner) collect(res *Result) {
 		p.PeerClosedIdle += q.PeerClosedIdle
 		p.Expired += q.Expired
 		p.Discarded += q.Discarded
+		p.Waits += q.Waits
 	}
 	es := r.eng.Stats()
 	res.BytesIn, res.BytesOut = es.BytesIn, es.BytesOut
@@ -313,7 +323,99 @@ func (r *runner) collect(res *Result) {
 		StreamResets:   ts.StreamResets,
 		Expired:        ts.Pool.Expired,
 		Discarded:      ts.Pool.Discarded,
+		Waits:          ts.Pool.Waits,
 	}
+	r.collectStreams(&res.Conns)
+}
+
+// settingsWait bounds the wait for the loops to report the servers'
+// SETTINGS at the end of a run.
+const settingsWait = 2 * time.Second
+
+// collectStreams fills the HTTP/2 streams achieved: each connection's
+// sampled peak, capped at its server's MAX_CONCURRENT_STREAMS (see
+// ConnStats.StreamsPeak).
+func (r *runner) collectStreams(c *ConnStats) {
+	if len(r.streamPeak) == 0 {
+		return
+	}
+	r.sampleStreams()
+	ctx, cancel := context.WithTimeout(context.Background(), settingsWait)
+	defer cancel()
+	var sum int64
+	for i, tr := range r.trs {
+		peak, limit := capStreams(r.streamPeak[i].Load(), tr.HTTP2Settings(ctx))
+		if limit > 0 && (c.ServerMaxStreams == 0 || limit < c.ServerMaxStreams) {
+			c.ServerMaxStreams = limit
+		}
+		c.StreamsPeak = max(c.StreamsPeak, peak)
+		sum += peak
+	}
+	c.StreamsPeakMean = float64(sum) / float64(len(r.trs))
+}
+
+// capStreams caps a connection's sampled peak of streams at the lowest
+// MAX_CONCURRENT_STREAMS its server set (returned; 0 when none set a
+// limit): streams opened above it before the server's SETTINGS arrived
+// were refused, not carried.
+func capStreams(peak int64, settings []http2.PeerSettings) (capped, limit int64) {
+	for _, st := range settings {
+		if st.MaxConcurrentStreams == math.MaxUint32 {
+			continue // no limit sent
+		}
+		if l := int64(st.MaxConcurrentStreams); limit == 0 || l < limit {
+			limit = l
+		}
+	}
+	if limit > 0 {
+		peak = min(peak, limit)
+	}
+	return peak, limit
+}
+
+// sampleStreams records each connection's streams in use, for the peak.
+// The sampler's goroutine and collect both call it.
+func (r *runner) sampleStreams() {
+	for i := range r.streamPeak {
+		n := int64(r.trs[i].Pool().Stats().StreamsInUse)
+		for p := &r.streamPeak[i]; ; {
+			old := p.Load()
+			if n <= old || p.CompareAndSwap(old, n) {
+				break
+			}
+		}
+	}
+}
+
+// pushbackCodes names the codes of the server's RST_STREAMs and of the
+// GOAWAYs that failed requests, from the error classes of the failed
+// requests (see ConnStats.ResetCodes): resets counts every stream the
+// server reset, so those whose request did not fail were REFUSED_STREAM,
+// replayed.
+func pushbackCodes(errs map[string]int64, resets int64) (rst, goaway map[string]int64) {
+	var failed int64
+	for class, n := range errs {
+		switch {
+		case strings.HasPrefix(class, ErrClassRSTStream):
+			if rst == nil {
+				rst = map[string]int64{}
+			}
+			rst[class[len(ErrClassRSTStream):]] += n
+			failed += n
+		case strings.HasPrefix(class, ErrClassGoAway):
+			if goaway == nil {
+				goaway = map[string]int64{}
+			}
+			goaway[class[len(ErrClassGoAway):]] += n
+		}
+	}
+	if retried := resets - failed; retried > 0 {
+		if rst == nil {
+			rst = map[string]int64{}
+		}
+		rst[http2.ErrCodeRefusedStream.String()] += retried
+	}
+	return rst, goaway
 }
 
 // pace runs the open model's clock: request i is due at t0 + i*gap, and

@@ -8,7 +8,8 @@ import (
 )
 
 // sampler is the run's one bookkeeping goroutine: every few milliseconds
-// it samples the open connections (the engine keeps no peak), every tick
+// it samples the open connections and the HTTP/2 streams in use on each
+// (the engine and the pool keep no peak), every tick
 // it reports progress, and every interval it harvests
 // the latencies recorded meanwhile into an interval histogram, adds it to
 // the total and hands it to Config.OnInterval.
@@ -67,6 +68,7 @@ func (m *sampler) samplePeak() int64 {
 	if open > m.peak.Load() {
 		m.peak.Store(open)
 	}
+	m.r.sampleStreams()
 	return open
 }
 
