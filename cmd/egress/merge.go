@@ -25,8 +25,10 @@ func newMerge(e *env) *cobra.Command {
 		Long: `Combine HdrHistogram logs written by egress bench --hdr, from several runs or
 machines, into one report: the latency histogram is the sum of all of them
 (percentiles of the combined samples, not averages of percentiles), and the
-requests, status codes, errors and connection counts kept in each log are
-added up. Throughput adds up the runs' rates, as for runs side by side.
+requests, status codes, errors, protocols and connection counts kept in each
+log are added up. Throughput adds up the runs' rates, as for runs side by
+side. Runs that mixed protocols (HTTP/1.1, HTTP/2) or models (closed, open)
+are merged with a warning on stderr.
 
 So a run spread over many machines (a Kubernetes Indexed Job, say) is summed
 with no service in between: collect the files and merge them.`,
@@ -64,6 +66,12 @@ func (m *mergeCmd) run(cmd *cobra.Command, files []string) error {
 		if err := writeHTML(m.htmlFile, rep); err != nil {
 			return fmt.Errorf("merge: --html: %w", err)
 		}
+	}
+	// Runs that differ (protocol, model) are merged all the same, since
+	// that may be what was meant; the warning goes to stderr whatever the
+	// format, so that a script keeping the report still shows it.
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(m.e.stderr, "egress: merge: warning: %s\n", w)
 	}
 	if m.jsonOut {
 		return json.NewEncoder(m.e.stdout).Encode(rep)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,9 @@ func sanitize(s string) string { return strings.NewReplacer("\n", " ", "\r", " "
 // summary is the part of a report that merging adds up.
 type summary struct {
 	URL         string           `json:"url,omitempty"`
+	Model       string           `json:"model,omitempty"`
+	Protocol    string           `json:"protocol,omitempty"`
+	Protocols   map[string]int64 `json:"protocols,omitempty"`
 	Elapsed     float64          `json:"elapsed_s"`
 	Requests    int64            `json:"requests"`
 	ErrorsTotal int64            `json:"errors_total"`
@@ -88,7 +92,7 @@ type summary struct {
 }
 
 func summaryOf(r *Report) summary {
-	return summary{URL: r.URL, Elapsed: r.Elapsed, Requests: r.Requests, ErrorsTotal: r.ErrorsTotal,
+	return summary{URL: r.URL, Model: r.Model, Protocol: r.Protocol, Protocols: r.Protocols, Elapsed: r.Elapsed, Requests: r.Requests, ErrorsTotal: r.ErrorsTotal,
 		Incomplete: r.Incomplete, Status: r.Status, Errors: r.Errors, Bytes: r.Bytes, Conns: r.Conns}
 }
 
@@ -107,6 +111,7 @@ func Merge(files []string) (*Report, error) {
 	r := &Report{Tool: "egress merge", Model: "merged", Status: map[string]int64{}, Errors: map[string]int64{},
 		Warnings: []string{}}
 	urls := map[string]bool{}
+	var streams []int
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -133,6 +138,9 @@ func Merge(files []string) (*Report, error) {
 		}
 		for _, s := range sums {
 			r.addSummary(s, urls)
+			if s.Conns != nil {
+				streams = append(streams, max(s.Conns.Streams, 1))
+			}
 		}
 	}
 	if len(urls) == 1 {
@@ -140,6 +148,7 @@ func Merge(files []string) (*Report, error) {
 			r.URL = u
 		}
 	}
+	r.mergeProtocols(streams)
 	if r.Elapsed > 0 && r.Throughput.Requests == 0 {
 		r.Throughput.Requests = float64(r.Requests) / r.Elapsed
 	}
@@ -188,7 +197,83 @@ func (r *Report) addSummary(s summary, urls map[string]bool) {
 		m.StaleRetries += c.StaleRetries
 		m.Expired += c.Expired
 		m.Discarded += c.Discarded
+		m.Waited += c.Waited
+		m.RefusedRetries += c.RefusedRetries
+		m.GoAways += c.GoAways
+		m.StreamResets += c.StreamResets
+		m.BeyondAsked += c.BeyondAsked
+		// Streams achieved: the most of any run, and the mean over all
+		// the runs' connections (each run's weighted by its connections).
+		if n := m.Asked; n > 0 {
+			m.StreamsMean = round3((m.StreamsMean*float64(n-c.Asked) + c.StreamsMean*float64(c.Asked)) / float64(n))
+		}
+		m.StreamsAchieved = max(m.StreamsAchieved, c.StreamsAchieved)
+		if l := c.ServerMaxStreams; l > 0 && (m.ServerMaxStreams == 0 || l < m.ServerMaxStreams) {
+			m.ServerMaxStreams = l
+		}
+		m.ResetCodes = addCounts(m.ResetCodes, c.ResetCodes)
+		m.GoAwayFailures = addCounts(m.GoAwayFailures, c.GoAwayFailures)
 	}
+	if s.Model != "" {
+		if r.Models == nil {
+			r.Models = map[string]int{}
+		}
+		r.Models[s.Model]++
+	}
+	r.Protocols = addCounts(r.Protocols, s.Protocols)
+}
+
+// mergeProtocols names the merged runs' protocol and streams, and warns
+// when the runs differ in protocol, model or streams asked: their
+// latencies are then summed across unlike things. streams holds each
+// run's -m.
+func (r *Report) mergeProtocols(streams []int) {
+	switch len(r.Protocols) {
+	case 0:
+	case 1:
+		for p := range r.Protocols {
+			r.Protocol = p
+		}
+	default:
+		r.Protocol = "mixed"
+		r.Warnings = append(r.Warnings, "the runs mixed protocols ("+counts(r.Protocols, false)+
+			"): the merged latencies and rates combine them")
+	}
+	if len(r.Models) > 1 {
+		parts := make(map[string]int64, len(r.Models))
+		for m, n := range r.Models {
+			parts[m] = int64(n)
+		}
+		r.Warnings = append(r.Warnings, "the runs mixed models (runs by model: "+counts(parts, false)+
+			"): closed-model latencies are service times, open-model ones count from when each request was due, "+
+			"and the merged percentiles combine both")
+	}
+	if r.Conns == nil || len(streams) == 0 {
+		return
+	}
+	r.Conns.Streams = streams[0]
+	for _, n := range streams[1:] {
+		if n != streams[0] {
+			r.Conns.Streams = slices.Max(streams)
+			r.Warnings = append(r.Warnings, fmt.Sprintf(
+				"the runs asked different streams per connection (-m from %d to %d); streams shows the most", slices.Min(streams), slices.Max(streams)))
+			break
+		}
+	}
+}
+
+// addCounts adds the counts of b to a, making a if needed.
+func addCounts(a, b map[string]int64) map[string]int64 {
+	if len(b) == 0 {
+		return a
+	}
+	if a == nil {
+		a = make(map[string]int64, len(b))
+	}
+	for k, n := range b {
+		a[k] += n
+	}
+	return a
 }
 
 // readLog decodes every interval histogram of an HdrHistogram log.

@@ -18,13 +18,15 @@ import (
 // Report is the result of a run (or of merged runs) as printed with
 // --json. Latencies are in milliseconds, rates per second.
 type Report struct {
-	Tool     string   `json:"tool"`
-	URL      string   `json:"url,omitempty"`
-	Method   string   `json:"method,omitempty"`
-	Model    string   `json:"model"` // "closed", "open" or "merged"
-	Sources  []string `json:"sources,omitempty"`
-	Duration float64  `json:"duration_s,omitempty"` // asked for
-	Elapsed  float64  `json:"elapsed_s"`
+	Tool   string `json:"tool"`
+	URL    string `json:"url,omitempty"`
+	Method string `json:"method,omitempty"`
+	Model  string `json:"model"` // "closed", "open" or "merged"
+	// Models counts the merged runs by model ("closed", "open").
+	Models   map[string]int `json:"models,omitempty"`
+	Sources  []string       `json:"sources,omitempty"`
+	Duration float64        `json:"duration_s,omitempty"` // asked for
+	Elapsed  float64        `json:"elapsed_s"`
 	// Protocol is the protocol the responses came in: "HTTP/2.0",
 	// "HTTP/1.1" or "mixed"; Protocols counts the responses of each.
 	Protocol  string           `json:"protocol,omitempty"`
@@ -105,6 +107,26 @@ type ConnReport struct {
 	StreamResets     int64 `json:"stream_resets"`   // streams the server reset (HTTP/2 RST_STREAM)
 	Expired          int64 `json:"expired"`
 	Discarded        int64 `json:"discarded"`
+	Waited           int64 `json:"waited"` // requests that queued for a connection or an HTTP/2 stream
+
+	// HTTP/2 streams: StreamsAchieved is the most requests in flight at
+	// once on one connection (sampled every 10 ms; 0 when no sample caught
+	// one), StreamsMean the mean over the connections asked of each one's
+	// most, ServerMaxStreams the lowest SETTINGS_MAX_CONCURRENT_STREAMS of
+	// the connections open at the end (0: none known).
+	StreamsAchieved  int64   `json:"streams_achieved"`
+	StreamsMean      float64 `json:"streams_achieved_mean"`
+	ServerMaxStreams int64   `json:"server_max_streams,omitempty"`
+	// BeyondAsked is how many connections were open at once beyond the
+	// number asked (-c). bench opens none for a server's
+	// MAX_CONCURRENT_STREAMS: requests above it wait for a stream on their
+	// own connection (see Waited), as h2load's do.
+	BeyondAsked int64 `json:"beyond_asked"`
+	// ResetCodes counts the streams the server reset by RST_STREAM code;
+	// GoAwayFailures the requests GOAWAYs failed, by the GOAWAY's code
+	// (see load.ConnStats.ResetCodes).
+	ResetCodes     map[string]int64 `json:"stream_reset_codes,omitempty"`
+	GoAwayFailures map[string]int64 `json:"goaway_failures,omitempty"`
 }
 
 // RateReport describes an open-model run.
@@ -178,6 +200,9 @@ func Build(m Meta, res *load.Result) *Report {
 		ServerAskedClose: c.ServerClose, PeerClosedIdle: c.PeerClosedIdle, ClosedInUse: c.ClosedInUse,
 		Reset: c.Resets, StaleRetries: c.Retries, Expired: c.Expired, Discarded: c.Discarded,
 		GoAways: c.GoAways, StreamResets: c.StreamResets,
+		Waited: c.Waits, StreamsAchieved: c.StreamsPeak, StreamsMean: round3(c.StreamsPeakMean),
+		ServerMaxStreams: c.ServerMaxStreams, BeyondAsked: max(c.Peak-int64(c.Asked), 0),
+		ResetCodes: c.ResetCodes, GoAwayFailures: c.GoAwayFailures,
 	}
 	prev := 0.0
 	for _, s := range res.Timeline {
@@ -210,6 +235,13 @@ func Build(m Meta, res *load.Result) *Report {
 		r.Warnings = append(r.Warnings, fmt.Sprintf(
 			"%d responses came over HTTP/1.1, which carries one request at a time: the %d streams per connection "+
 				"asked queued for the %d connections, and the latencies include that wait", res.HTTP1, c.Streams, c.Asked))
+	}
+	if lim := c.ServerMaxStreams; lim > 0 && lim < int64(c.Streams) && res.HTTP2 > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf(
+			"the server allows %d streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS), fewer than the %d asked with -m: "+
+				"at most %d requests were in flight on one connection at once. bench opens no connections beyond the %d asked, "+
+				"so the other requests waited for a stream and their latencies include that wait; raise -c for more in flight",
+			lim, c.Streams, lim, c.Asked))
 	}
 	if res.Incomplete > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d requests still in flight at the end were given up (not counted)", res.Incomplete))

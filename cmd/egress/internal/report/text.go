@@ -70,9 +70,19 @@ func (r *Report) WriteText(w io.Writer) error {
 			c.ClosedByServer, c.ServerAskedClose, c.PeerClosedIdle, c.ClosedInUse)
 		tw.printf("  reset %d, stale-connection retries %d, expired %d, not reused %d",
 			c.Reset, c.StaleRetries, c.Expired, c.Discarded)
+		if r.Protocols["HTTP/2.0"] > 0 {
+			r.writeStreams(tw)
+		}
 		if c.RefusedRetries > 0 || c.GoAways > 0 || c.StreamResets > 0 {
-			tw.printf("  HTTP/2: GOAWAYs received %d, streams reset by the server %d, retries of requests it did not process %d",
-				c.GoAways, c.StreamResets, c.RefusedRetries)
+			resets := ""
+			if len(c.ResetCodes) > 0 {
+				resets = " (" + codes(c.ResetCodes) + ")"
+			}
+			tw.printf("  HTTP/2: GOAWAYs received %d, streams reset by the server %d%s, retries of requests it did not process %d",
+				c.GoAways, c.StreamResets, resets, c.RefusedRetries)
+			if len(c.GoAwayFailures) > 0 {
+				tw.printf("  HTTP/2: requests failed by a GOAWAY: %s", codes(c.GoAwayFailures))
+			}
 		}
 	}
 	for _, wn := range r.Warnings {
@@ -80,6 +90,25 @@ func (r *Report) WriteText(w io.Writer) error {
 		tw.printf("WARNING: %s", wn)
 	}
 	return tw.err
+}
+
+// writeStreams prints the HTTP/2 streams asked and achieved, and the
+// connections opened beyond those asked.
+func (r *Report) writeStreams(tw *textWriter) {
+	c := r.Conns
+	achieved := "not measured (no 10 ms sample caught a request in flight)"
+	if c.StreamsAchieved > 0 {
+		achieved = fmt.Sprintf("%d (most in flight on one connection at once; mean over the %d connections %s)",
+			c.StreamsAchieved, c.Asked, strconv.FormatFloat(c.StreamsMean, 'f', 1, 64))
+	}
+	limit := ""
+	if c.ServerMaxStreams > 0 {
+		limit = fmt.Sprintf("; server's MAX_CONCURRENT_STREAMS %d", c.ServerMaxStreams)
+	}
+	tw.printf("  HTTP/2 streams per connection: asked %d, achieved %s%s", c.Streams, achieved, limit)
+	tw.printf("  beyond the %d connections asked: %d open at once. bench opens no connection because of MAX_CONCURRENT_STREAMS: "+
+		"requests above a server's limit wait for a stream on their own connection (%d requests waited)",
+		c.Asked, c.BeyondAsked, c.Waited)
 }
 
 func (r *Report) title() string {
@@ -160,6 +189,21 @@ func counts(m map[string]int64, numeric bool) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// codes renders counts by HTTP/2 error code, as "REFUSED_STREAM 3,
+// CANCEL 1": largest first.
+func codes(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + strconv.FormatInt(m[k], 10)
 	}
 	return strings.Join(parts, ", ")
 }
