@@ -5,7 +5,10 @@
 //
 // The HTTP/1.1 path runs on the engine's accept side in the hybrid
 // pattern: one listening socket per loop (SO_REUSEPORT), so each loop accepts and serves its own
-// connections with no hand-off between goroutines. Requests are parsed by
+// connections with no hand-off between goroutines. Start refuses an
+// address where another socket listens (ErrAddrInUse), rather than let
+// SO_REUSEPORT share the port with another process, unless
+// Config.ReusePort asks for that. Requests are parsed by
 // http1.RequestParser and answered from the loop without blocking it:
 // delays are loop timers, and large bodies are generated as the socket
 // drains, so a response of any size costs a bounded amount of memory.

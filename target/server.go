@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/egress-go/egress/engine"
@@ -38,7 +39,19 @@ type Config struct {
 	// HTTP/1.1. Either runs on net/http's server rather than the engine,
 	// so Loops and Backend do not apply (see the package doc).
 	HTTP2 HTTP2Mode
+	// ReusePort lets the server share Addr with other processes that
+	// listen there with SO_REUSEPORT too (the kernel then spreads new
+	// connections among them). Without it, Start fails with ErrAddrInUse
+	// when anything else listens on Addr, even a socket that would let
+	// the server's own SO_REUSEPORT sockets join it. HTTP/1.1 on the poll
+	// backend with two loops or more only (the engine sets SO_REUSEPORT
+	// when it gives each loop a socket).
+	ReusePort bool
 }
+
+// ErrAddrInUse is returned by Start when another socket listens on
+// Config.Addr and Config.ReusePort is not set.
+var ErrAddrInUse = errors.New("target: address already in use")
 
 // DefaultIdleTimeout is the idle timeout of a zero Config.
 const DefaultIdleTimeout = 2 * time.Minute
@@ -86,6 +99,20 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.HTTP2 == H2C && cfg.TLS {
 		return nil, errors.New("target: H2C is HTTP/2 in plain text; with TLS use H2TLS")
 	}
+	if cfg.ReusePort && cfg.HTTP2 != H2None {
+		return nil, errors.New("target: ReusePort applies to the HTTP/1.1 server on the engine; the HTTP/2 modes run on net/http's")
+	}
+	// The engine's hybrid pattern gives each loop a socket of its own with
+	// SO_REUSEPORT, and SO_REUSEPORT would as well let these sockets join
+	// another process's listening on the port, of the same user: two
+	// servers would then share it silently, each getting a part of the
+	// connections. So unless sharing is asked for, first make sure that
+	// nothing listens there (in the HTTP/2 modes too, for the same error).
+	if !cfg.ReusePort {
+		if err := checkFree(cfg.Addr); err != nil {
+			return nil, err
+		}
+	}
 	lc := &engine.ListenConfig{ReusePort: true}
 	var tlsCert *tls.Certificate
 	if cfg.TLS {
@@ -113,6 +140,12 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.ReusePort && (s.eng.Backend() != engine.BackendPoll || s.eng.NumLoops() < 2) {
+		// The engine sets SO_REUSEPORT only when it opens a socket per
+		// loop: with one, or on the net backend, nothing could be shared.
+		s.eng.Close()
+		return nil, errors.New("target: ReusePort needs the poll backend and two loops or more")
+	}
 	s.ln, err = s.eng.Listen("tcp", cfg.Addr, s.accept, lc)
 	if err != nil {
 		s.eng.Close()
@@ -120,6 +153,24 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.setURL(cfg.TLS, s.ln.Addr().(*net.TCPAddr))
 	return s, nil
+}
+
+// checkFree fails with ErrAddrInUse if something listens on addr: a bind
+// without SO_REUSEPORT conflicts with any socket bound there, whether it
+// has SO_REUSEPORT or not. Port 0 needs no check, since the kernel picks a
+// port no socket is bound to.
+func checkFree(addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w: %s (another server listens there)", ErrAddrInUse, addr)
+		}
+		return err
+	}
+	return ln.Close()
 }
 
 func (s *Server) setURL(useTLS bool, a *net.TCPAddr) {

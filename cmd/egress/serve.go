@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +19,7 @@ type serveCmd struct {
 	certOut string
 	loops   int
 	idle    time.Duration
+	reuse   bool
 	proto   protoFlags
 }
 
@@ -34,6 +37,11 @@ the same port (--http2 is the same and implies --tls; --http1.1 keeps TLS to
 HTTP/1.1); --http2-prior-knowledge accepts h2c next to HTTP/1.1 on a plain
 port. The HTTP/2 modes run on net/http's server (the engine has no server side
 of HTTP/2 yet), so --loops does not apply to them.
+
+An address where another server listens is refused (exit 1). The loops'
+sockets use SO_REUSEPORT among themselves; --reuseport (two loops or more)
+lets them share the port with other processes that ask for it too (several
+serve --reuseport, the kernel spreading connections among them).
 
 Endpoints (any method; HEAD gets the head alone):
   /                   "hello, egress\n"
@@ -54,6 +62,7 @@ Endpoints (any method; HEAD gets the head alone):
 	fs.StringVar(&s.certOut, "cert-out", "", "with --tls, write the certificate (its own CA) to `file` for clients' --cacert")
 	fs.IntVar(&s.loops, "loops", 0, "event loops and listening sockets (default one per core)")
 	fs.DurationVar(&s.idle, "idle-timeout", target.DefaultIdleTimeout, "close connections idle this long")
+	fs.BoolVar(&s.reuse, "reuseport", false, "share the port with other processes listening with SO_REUSEPORT (HTTP/1.1 only)")
 	fs.BoolVar(&s.proto.http2, "http2", false, "serve HTTP/2 over TLS by ALPN, and HTTP/1.1 (implies --tls; the default with --tls)")
 	fs.BoolVar(&s.proto.prior, "http2-prior-knowledge", false, "accept HTTP/2 in plain text (h2c) by prior knowledge, and HTTP/1.1")
 	fs.BoolVar(&s.proto.http11, "http1.1", false, "serve HTTP/1.1 only, on the engine, also with --tls")
@@ -79,8 +88,20 @@ func (s *serveCmd) run(cmd *cobra.Command, args []string) error {
 		return usagef("serve: --http2-prior-knowledge is HTTP/2 in plain text: drop --tls (--tls alone offers h2 by ALPN)")
 	case mode != target.H2None && cmd.Flags().Changed("loops"):
 		return usagef("serve: --loops applies to the HTTP/1.1 server on the engine; HTTP/2 runs on net/http's (add --http1.1)")
+	case mode != target.H2None && s.reuse:
+		return usagef("serve: --reuseport applies to the HTTP/1.1 server on the engine; HTTP/2 runs on net/http's (add --http1.1)")
+	case s.reuse && (s.loops == 1 || s.loops == 0 && runtime.GOMAXPROCS(0) == 1):
+		// The engine sets SO_REUSEPORT only when each loop has a socket.
+		return usagef("serve: --reuseport needs two loops or more (--loops)")
 	}
-	srv, err := target.Start(target.Config{Addr: s.addr, TLS: useTLS, Loops: s.loops, IdleTimeout: s.idle, HTTP2: mode})
+	srv, err := target.Start(target.Config{Addr: s.addr, TLS: useTLS, Loops: s.loops, IdleTimeout: s.idle, HTTP2: mode, ReusePort: s.reuse})
+	if errors.Is(err, target.ErrAddrInUse) {
+		hint := " (--reuseport shares it with servers started with --reuseport)"
+		if mode != target.H2None {
+			hint = ""
+		}
+		return fmt.Errorf("serve: %s is in use by another server; choose another --addr%s", s.addr, hint)
+	}
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
