@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/pem"
+	htmlpkg "html"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +43,12 @@ func (s *h2cServer) usedConns() int {
 
 func startH2C(t *testing.T, h http.Handler) *h2cServer {
 	t.Helper()
+	return startH2CLimit(t, h, 250) // get -v shows it
+}
+
+// startH2CLimit is startH2C with the server's MAX_CONCURRENT_STREAMS.
+func startH2CLimit(t *testing.T, h http.Handler, maxStreams int) *h2cServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +61,7 @@ func startH2C(t *testing.T, h http.Handler) *h2cServer {
 		h.ServeHTTP(w, r)
 	})
 	srv := &http.Server{Handler: record, Protocols: new(http.Protocols),
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 250}} // get -v shows it
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: maxStreams}}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	srv.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -287,5 +296,166 @@ func TestBenchProtocolHTTP1(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "came over HTTP/1.1") {
 		t.Errorf("no warning about HTTP/1.1: %q", r.Warnings)
+	}
+}
+
+// heldRun benchmarks, with -c 2 -m streams over h2c, a server allowing
+// limit streams per connection. The server answers the first 40 requests
+// at once, then holds every request until the run gives up on it: it
+// sends the head and then a byte of body every 50 ms, so that no timeout
+// (-t 1s) ends it. Once the server holds want at once the run is
+// interrupted, as by ^C; its end waits -t for the requests in flight,
+// then reports: the streams in flight at the end are the ones held,
+// whatever the sampling caught before.
+func heldRun(t *testing.T, limit, streams, want int, args ...string) (out, errOut string, srv *h2cServer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	answered, held := 0, 0
+	srv = startH2CLimit(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if answered < 40 {
+			answered++
+			mu.Unlock()
+			w.Write([]byte("ok"))
+			return
+		}
+		held++
+		if held == want {
+			cancel()
+		}
+		mu.Unlock()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for range 600 { // 30 s at most
+			w.Write([]byte("."))
+			w.(http.Flusher).Flush()
+			select {
+			case <-tick.C:
+			case <-r.Context().Done(): // the client gave up on it, or the server closed
+				return
+			}
+		}
+	}), limit)
+	var o, e syncBuffer
+	args = append([]string{"bench", "--http2-prior-knowledge", "-c", "2", "-m", strconv.Itoa(streams),
+		"-d", "20s", "-t", "1s"}, append(args, srv.url)...)
+	code := run(ctx, args, &o, &e)
+	mu.Lock()
+	defer mu.Unlock()
+	if held != want || code == 0 || !strings.Contains(e.String(), "interrupted") {
+		t.Fatalf("the server held %d requests at most, want %d; exit %d\n%s", held, want, code, e.String())
+	}
+	return o.String(), e.String(), srv
+}
+
+// limitJSON is the part of the report about streams and pushback.
+type limitJSON struct {
+	Protocol   string           `json:"protocol"`
+	Status     map[string]int64 `json:"status"`
+	Incomplete int64            `json:"incomplete"`
+	Warnings   []string         `json:"warnings"`
+	Conns      struct {
+		Asked       int              `json:"asked"`
+		Streams     int              `json:"streams"`
+		Dialed      int64            `json:"dialed"`
+		Achieved    *int64           `json:"streams_achieved"`
+		Mean        *float64         `json:"streams_achieved_mean"`
+		ServerLimit int64            `json:"server_max_streams"`
+		Beyond      *int64           `json:"beyond_asked"`
+		Resets      int64            `json:"stream_resets"`
+		ResetCodes  map[string]int64 `json:"stream_reset_codes"`
+	} `json:"connections"`
+}
+
+// TestBenchHTTP2StreamLimit runs -c 2 -m 30 against a server that allows
+// 10 streams per connection: the report says 30 asked and 10 achieved
+// from the engine's state, names the server's limit, counts no
+// connection beyond the 2 asked (the server saw 2), warns, and says so
+// in the text and HTML reports too. With the server allowing 250, the
+// same run achieves the 30 asked, without the warning.
+func TestBenchHTTP2StreamLimit(t *testing.T) {
+	testkit.CheckLeaks(t)
+	out, _, srv := heldRun(t, 10, 30, 20, "--json")
+	var r limitJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := r.Conns
+	if r.Protocol != "HTTP/2.0" || r.Status["200"] != 40 || r.Incomplete != 60 {
+		t.Errorf("protocol %q status %v incomplete %d", r.Protocol, r.Status, r.Incomplete)
+	}
+	if c.Asked != 2 || c.Streams != 30 || c.Achieved == nil || *c.Achieved != 10 || c.Mean == nil || *c.Mean != 10 ||
+		c.ServerLimit != 10 || c.Beyond == nil || *c.Beyond != 0 || c.Dialed != 2 {
+		t.Errorf("connections: %s", out)
+	}
+	if n := srv.usedConns(); n != 2 {
+		t.Errorf("requests came on %d connections, want the 2 asked", n)
+	}
+	if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, "the server allows 10 streams per connection") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	// Streams refused before the server's SETTINGS arrived are the only
+	// resets here, and are named so.
+	var sum int64
+	for code, n := range c.ResetCodes {
+		sum += n
+		if code != "REFUSED_STREAM" {
+			t.Errorf("reset code %s", code)
+		}
+	}
+	if sum != c.Resets {
+		t.Errorf("reset codes %v for %d resets", c.ResetCodes, c.Resets)
+	}
+
+	page := filepath.Join(t.TempDir(), "run.html")
+	out, _, _ = heldRun(t, 10, 30, 20, "--html", page)
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{
+		"HTTP/2 streams per connection: asked 30, achieved 10 (most in flight on one connection at once; mean over the 2 connections 10.0); server's MAX_CONCURRENT_STREAMS 10\n",
+		"beyond the 2 connections asked: 0 open at once. bench opens no connection because of MAX_CONCURRENT_STREAMS",
+		"WARNING: the server allows 10 streams per connection",
+	} {
+		if !strings.Contains(out, l) {
+			t.Errorf("text report lacks %q:\n%s", l, out)
+		}
+		if !strings.Contains(string(html), htmlpkg.EscapeString(l)) {
+			t.Errorf("HTML report lacks %q", l)
+		}
+	}
+
+	out, _, _ = heldRun(t, 250, 30, 60, "--json")
+	r = limitJSON{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if c := r.Conns; c.Achieved == nil || *c.Achieved != 30 || *c.Mean != 30 || c.ServerLimit != 250 ||
+		strings.Contains(strings.Join(r.Warnings, "\n"), "streams per connection") {
+		t.Errorf("server allowing 250: %s", out)
+	}
+}
+
+// TestBenchHTTP2ResetCodes: streams the server resets are counted with
+// their code in the JSON and the text report.
+func TestBenchHTTP2ResetCodes(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srv := startH2C(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler) // net/http resets the stream: INTERNAL_ERROR
+	}))
+	out, errOut, code := cli(t, "bench", "--json", "--http2-prior-knowledge", "-c", "1", "-n", "10", srv.url)
+	var r limitJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 {
+		t.Fatalf("exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if c := r.Conns; c.Resets != 10 || len(c.ResetCodes) != 1 || c.ResetCodes["INTERNAL_ERROR"] != 10 {
+		t.Errorf("resets %d codes %v", c.Resets, c.ResetCodes)
+	}
+	out, _, _ = cli(t, "bench", "--http2-prior-knowledge", "-c", "1", "-n", "10", srv.url)
+	if want := "streams reset by the server 10 (INTERNAL_ERROR 10)"; !strings.Contains(out, want) {
+		t.Errorf("text report lacks %q:\n%s", want, out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/egress-go/egress/cmd/egress/internal/load"
 	"github.com/egress-go/egress/cmd/egress/internal/report"
 	"github.com/egress-go/egress/internal/testkit"
+	"github.com/egress-go/egress/target"
 )
 
 // writeLog writes samples (ns) as an HdrHistogram log of intervals of 100
@@ -148,5 +149,81 @@ func TestBenchThenMerge(t *testing.T) {
 	text, _, code := cli(t, "merge", files[0], files[1])
 	if code != 0 || !strings.Contains(text, "egress merge: 2 histogram logs") || !strings.Contains(text, "202: 200") {
 		t.Fatalf("text merge:\n%s", text)
+	}
+}
+
+// TestMergeAcrossProtocols benchmarks the embedded target (h2c and
+// HTTP/1.1 on one port) over HTTP/2 twice, over HTTP/1.1 once and in the
+// open model once, and merges the logs: runs alike keep their protocol
+// and streams without a warning; mixing protocols or models is merged
+// all the same, counted by protocol, with a warning on stderr.
+func TestMergeAcrossProtocols(t *testing.T) {
+	testkit.CheckLeaks(t)
+	s, err := target.Start(target.Config{HTTP2: target.H2C})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	dir := t.TempDir()
+	logs := map[string]string{}
+	for _, run := range []struct {
+		name string
+		args []string
+	}{
+		{"h2a", []string{"--http2-prior-knowledge", "-c", "2", "-m", "4", "-n", "200"}},
+		{"h2b", []string{"--http2-prior-knowledge", "-c", "2", "-m", "4", "-n", "100"}},
+		{"h1", []string{"-c", "2", "-n", "100"}},
+		{"open", []string{"--http2-prior-knowledge", "-c", "2", "-R", "200", "-d", "300ms"}},
+	} {
+		logs[run.name] = filepath.Join(dir, run.name+".hdr")
+		args := append([]string{"bench", "--json", "--hdr", logs[run.name]}, run.args...)
+		if out, errOut, code := cli(t, append(args, s.URL()+"/")...); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", run.name, code, out, errOut)
+		}
+	}
+	type mergedJSON struct {
+		Protocol  string           `json:"protocol"`
+		Protocols map[string]int64 `json:"protocols"`
+		Models    map[string]int   `json:"models"`
+		Warnings  []string         `json:"warnings"`
+		Conns     struct {
+			Streams int `json:"streams"`
+		} `json:"connections"`
+	}
+	merge := func(names ...string) (mergedJSON, string) {
+		t.Helper()
+		args := []string{"merge", "--json"}
+		for _, n := range names {
+			args = append(args, logs[n])
+		}
+		out, errOut, code := cli(t, args...)
+		var r mergedJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+			t.Fatalf("merge %v: exit %d %v\n%s%s", names, code, err, out, errOut)
+		}
+		return r, errOut
+	}
+
+	r, errOut := merge("h2a", "h2b")
+	if r.Protocol != "HTTP/2.0" || r.Protocols["HTTP/2.0"] != 300 || len(r.Protocols) != 1 || r.Conns.Streams != 4 ||
+		r.Models["closed"] != 2 || errOut != "" {
+		t.Errorf("HTTP/2 runs: %+v\n%s", r, errOut)
+	}
+	r, errOut = merge("h2a", "h1")
+	if r.Protocol != "mixed" || r.Protocols["HTTP/2.0"] != 200 || r.Protocols["HTTP/1.1"] != 100 ||
+		!strings.Contains(errOut, "egress: merge: warning: the runs mixed protocols (HTTP/2.0: 200, HTTP/1.1: 100)") {
+		t.Errorf("mixed protocols: %+v\n%s", r, errOut)
+	}
+	r, errOut = merge("h2a", "open")
+	if r.Protocol != "HTTP/2.0" || r.Models["closed"] != 1 || r.Models["open"] != 1 ||
+		!strings.Contains(errOut, "egress: merge: warning: the runs mixed models (runs by model: closed: 1, open: 1)") ||
+		strings.Contains(errOut, "mixed protocols") {
+		t.Errorf("mixed models: %+v\n%s", r, errOut)
+	}
+	// The text report carries the warning and the protocols too.
+	text, errOut, code := cli(t, "merge", logs["h2a"], logs["h1"])
+	if code != 0 || !strings.Contains(text, "  protocol      mixed: HTTP/2.0: 200, HTTP/1.1: 100\n") ||
+		!strings.Contains(text, "WARNING: the runs mixed protocols") || !strings.Contains(errOut, "mixed protocols") {
+		t.Errorf("text merge: exit %d\n%s\n%s", code, text, errOut)
 	}
 }
