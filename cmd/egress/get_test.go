@@ -36,9 +36,10 @@ func TestGet(t *testing.T) {
 	if _, _, code = cli(t, "get", s.URL()+"/status/404"); code != 0 {
 		t.Fatalf("404 without -f: exit %d", code)
 	}
-	_, errOut, code = cli(t, "get", "-f", s.URL()+"/status/404")
-	if code != 1 || !strings.Contains(errOut, "404 Not Found") {
-		t.Fatalf("404 with -f: exit %d %q", code, errOut)
+	// -f: no body, curl's exit 22.
+	out, errOut, code = cli(t, "get", "-f", s.URL()+"/status/404")
+	if code != 22 || out != "" || !strings.Contains(errOut, "404 Not Found") {
+		t.Fatalf("404 with -f: exit %d %q %q", code, out, errOut)
 	}
 	oneLineError(t, errOut)
 }
@@ -137,7 +138,7 @@ func TestGetTimeout(t *testing.T) {
 	// (the bound leaves a busy machine 30 s).
 	start := time.Now()
 	_, errOut, code := cli(t, "get", "-t", "200ms", s.URL()+"/delay/60000")
-	if d := time.Since(start); code != 1 || !strings.Contains(errOut, "timed out after 200ms") || d < 200*time.Millisecond || d > 30*time.Second {
+	if d := time.Since(start); code != 28 || !strings.Contains(errOut, "timed out after 200ms") || d < 200*time.Millisecond || d > 30*time.Second {
 		t.Fatalf("exit %d after %v: %q", code, d, errOut)
 	}
 	oneLineError(t, errOut)

@@ -6,7 +6,8 @@
 //	egress merge FILE...   combine HdrHistogram logs of several runs
 //
 // Exit status: 0 on success, 1 when the run or request failed (a report,
-// when there is one, is still printed), 2 for bad usage.
+// when there is one, is still printed), 2 for bad usage. get exits with
+// curl's codes for the failures curl names (see egress get --help).
 package main
 
 import (
@@ -47,6 +48,17 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// exitError ends a command with an exit status of its own, such as get's
+// curl-like codes. quiet leaves the message out (get -s).
+type exitError struct {
+	code  int
+	quiet bool
+	err   error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
 // env is what commands write to and ask about the terminal.
 type env struct {
 	stdout, stderr io.Writer
@@ -76,13 +88,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	if err == nil {
 		return exitOK
 	}
-	// Errors from the library's packages each start with "egress: ";
-	// once at the start of the line is enough.
-	msg := strings.ReplaceAll(err.Error(), programName+": ", "")
-	fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(msg))
+	var xe *exitError
+	quiet := errors.As(err, &xe) && xe.quiet
+	if !quiet {
+		// Errors from the library's packages each start with "egress: ";
+		// once at the start of the line is enough.
+		msg := strings.ReplaceAll(err.Error(), programName+": ", "")
+		fmt.Fprintf(stderr, "%s: %s\n", programName, oneLine(msg))
+	}
 	var ue usageError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		return exitUsage
+	case xe != nil:
+		return xe.code
 	}
 	return exitFailed
 }
