@@ -76,7 +76,11 @@ h2load's -m: -c 4 -m 100 runs 400 requests at once over 4 connections.
 HTTP/1.1 carries one request at a time, so -m above 1 is refused with
 --http1.1 or on http:// without --http2-prior-knowledge; on https it runs
 whatever the server picks, and the report warns if that was HTTP/1.1. The
-report says which protocol the responses came in.`,
+report says which protocol the responses came in and, for HTTP/2, the streams
+achieved per connection against -m (a server's MAX_CONCURRENT_STREAMS may
+allow fewer: bench then opens no more connections than -c, the requests wait
+for a stream, and the report warns), the GOAWAYs and stream resets the server
+sent with their codes, and the requests it refused and were retried.`,
 		Example: `  egress bench
   egress bench -c 256 -d 30s http://127.0.0.1:8080/
   egress bench --http2-prior-knowledge -c 4 -m 100 http://127.0.0.1:8080/

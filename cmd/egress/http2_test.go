@@ -383,7 +383,9 @@ func TestBenchHTTP2StreamLimit(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	c := r.Conns
-	if r.Protocol != "HTTP/2.0" || r.Status["200"] != 40 || r.Incomplete != 60 {
+	// In flight at the end: the 20 held, and those of the 40 waiting for
+	// a stream that were sent before the interrupt.
+	if r.Protocol != "HTTP/2.0" || r.Status["200"] != 40 || r.Incomplete < 20 || r.Incomplete > 60 {
 		t.Errorf("protocol %q status %v incomplete %d", r.Protocol, r.Status, r.Incomplete)
 	}
 	if c.Asked != 2 || c.Streams != 30 || c.Achieved == nil || *c.Achieved != 10 || c.Mean == nil || *c.Mean != 10 ||

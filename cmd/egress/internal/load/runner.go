@@ -339,7 +339,7 @@ func (r *runner) collectStreams(c *ConnStats) {
 	if len(r.streamPeak) == 0 {
 		return
 	}
-	r.sampleStreams()
+	r.sampleStreams(0, len(r.streamPeak))
 	ctx, cancel := context.WithTimeout(context.Background(), settingsWait)
 	defer cancel()
 	var sum int64
@@ -373,18 +373,31 @@ func capStreams(peak int64, settings []http2.PeerSettings) (capped, limit int64)
 	return peak, limit
 }
 
-// sampleStreams records each connection's streams in use, for the peak.
-// The sampler's goroutine and collect both call it.
-func (r *runner) sampleStreams() {
-	for i := range r.streamPeak {
-		n := int64(r.trs[i].Pool().Stats().StreamsInUse)
+// streamsPerSample bounds the connections whose streams one sample of
+// the sampler reads, so that a run of thousands of connections does not
+// spend its sampler on the pools' locks: above it, samples take turns
+// over the connections.
+const streamsPerSample = 256
+
+// sampleStreams records the streams in use on n connections from the
+// from-th (wrapping around), for their peaks, and returns where the next
+// sample starts. The sampler's goroutine and collect both call it.
+func (r *runner) sampleStreams(from, n int) int {
+	all := len(r.streamPeak)
+	if all == 0 {
+		return 0
+	}
+	for k := range min(n, all) {
+		i := (from + k) % all
+		used := int64(r.trs[i].Pool().Stats().StreamsInUse)
 		for p := &r.streamPeak[i]; ; {
 			old := p.Load()
-			if n <= old || p.CompareAndSwap(old, n) {
+			if used <= old || p.CompareAndSwap(old, used) {
 				break
 			}
 		}
 	}
+	return (from + n) % all
 }
 
 // pushbackCodes names the codes of the server's RST_STREAMs and of the

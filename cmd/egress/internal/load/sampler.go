@@ -18,6 +18,8 @@ type sampler struct {
 	total    *hdrhistogram.Histogram
 	timeline []Sample
 	peak     atomic.Int64
+	// streamsNext is the connection the next sample of streams starts at.
+	streamsNext int
 
 	ivStart time.Duration
 	last    counts
@@ -68,7 +70,7 @@ func (m *sampler) samplePeak() int64 {
 	if open > m.peak.Load() {
 		m.peak.Store(open)
 	}
-	m.r.sampleStreams()
+	m.streamsNext = m.r.sampleStreams(m.streamsNext, streamsPerSample)
 	return open
 }
 
