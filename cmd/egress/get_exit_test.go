@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/egress-go/egress/internal/testkit"
@@ -56,7 +57,9 @@ func TestGetExitCodes(t *testing.T) {
 	notGzip := rawServer(t, func(c net.Conn) {
 		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"))
 	})
+	var loops atomic.Int32
 	loop := rawServer(t, func(c net.Conn) {
+		loops.Add(1)
 		c.Write([]byte("HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 	})
 	notTLS := testkit.NewServer(t, func(c net.Conn) { c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n")) })
@@ -94,6 +97,9 @@ func TestGetExitCodes(t *testing.T) {
 		if tc.code != 18 && out != "" {
 			t.Errorf("get %q wrote %q", tc.args, out)
 		}
+	}
+	if n := loops.Load(); n != 4 {
+		t.Errorf("--max-redirs 3: the server saw %d requests, want 4", n)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -131,5 +132,26 @@ func TestServe(t *testing.T) {
 	rest, _ := io.ReadAll(br)
 	if code := <-done; code != 0 || !strings.Contains(string(rest), "stopped after 1 requests") {
 		t.Fatalf("exit %d, %q, stderr %q", code, rest, errb.String())
+	}
+}
+
+// TestGetHelpExitCodes: get --help documents each exit code get uses.
+func TestGetHelpExitCodes(t *testing.T) {
+	out, _, code := cli(t, "get", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, c := range []int{getExitProtocol, exitUsage, getExitURL, getExitProxyResolve, getExitResolve, getExitConnect,
+		getExitWeird, getExitPartial, getExitHTTP, getExitWrite, getExitRead, getExitTimeout, getExitTLS,
+		getExitRedirects, getExitEmpty, getExitRecv, getExitCertificate, getExitEncoding} {
+		if !strings.Contains(out, fmt.Sprintf("\n  %-3d ", c)) {
+			t.Errorf("get --help does not document exit %d", c)
+		}
+	}
+	for _, flag := range []string{"--include", "--head", "--silent", "--write-out", "--resolve", "--compressed", "--user-agent",
+		"--user", "--ipv4", "--ipv6", "--proxy", "--noproxy", "--retry", "--max-redirs", "--fail", "time_starttransfer"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("get --help lacks %s", flag)
+		}
 	}
 }
