@@ -740,12 +740,12 @@ func (s *sink) close() error {
 // writeHead writes a response head as -i and -I do, as curl: the status
 // line and the fields, CRLF-terminated, then an empty line.
 func writeHead(w io.Writer, resp *http.Response) {
-	proto := resp.Proto
-	if resp.ProtoMajor == 2 {
-		proto = "HTTP/2"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\r\n", proto, resp.Status)
+	if resp.ProtoMajor == 2 {
+		fmt.Fprintf(&b, "HTTP/2 %d\r\n", resp.StatusCode) // HTTP/2 has no reason phrase
+	} else {
+		fmt.Fprintf(&b, "%s %s\r\n", resp.Proto, resp.Status)
+	}
 	for _, f := range responseFields(resp) {
 		fmt.Fprintf(&b, "%s: %s\r\n", f.Name, f.Value)
 	}

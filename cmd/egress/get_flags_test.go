@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/internal/testkit"
+	"github.com/egress-go/egress/target"
 )
 
 // TestGetIncludeAndHead: -i writes the head, CRLF-terminated as curl
@@ -45,9 +46,20 @@ func TestGetIncludeAndHead(t *testing.T) {
 		t.Errorf("-I: exit %d %q %q", code, out, errOut)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if strings.Join(methods, " ") != "GET HEAD" {
 		t.Errorf("the server saw %v", methods)
+	}
+	mu.Unlock()
+
+	// HTTP/2 has no reason phrase: the status line is curl's "HTTP/2 200".
+	h2c, err := target.Start(target.Config{HTTP2: target.H2C})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2c.Close()
+	out, errOut, code = cli(t, "get", "--http2-prior-knowledge", "-i", "-w", "|%{http_version}", h2c.URL()+"/")
+	if code != 0 || !strings.HasPrefix(out, "HTTP/2 200\r\n") || !strings.HasSuffix(out, "\r\n\r\nhello, egress\n|2") {
+		t.Errorf("-i over h2c: exit %d %q %q", code, out, errOut)
 	}
 }
 
