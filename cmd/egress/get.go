@@ -301,13 +301,12 @@ func (g *getCmd) get(cmd *cobra.Command, args []string) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+			continue
 		case <-cmd.Context().Done():
 			t.Stop()
-			fail = &exitError{code: exitFailed, err: fmt.Errorf("get: interrupted before retry %d: %w", n+1, cmd.Context().Err())}
 		}
-		if fail != nil && fail.code == exitFailed && cmd.Context().Err() != nil {
-			break
-		}
+		fail = &exitError{code: exitFailed, err: fmt.Errorf("get: interrupted before retry %d: %w", n+1, cmd.Context().Err())}
+		break
 	}
 	if err := r.out.close(); err != nil && fail == nil {
 		fail = &exitError{code: getExitWrite, err: fmt.Errorf("get: writing %s: %w", g.output, err)}
@@ -616,11 +615,11 @@ func retryableStatus(code int) bool {
 	return false
 }
 
-// retryAfter reads a Retry-After field in seconds or as a date; 0 when
-// there is none.
+// retryAfter reads the Retry-After field of a 429 or 503, in seconds or
+// as a date, as curl does; 0 when there is none.
 func retryAfter(resp *http.Response) time.Duration {
 	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
+	if v == "" || resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return 0
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {

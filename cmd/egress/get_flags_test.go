@@ -251,6 +251,10 @@ func TestGetRetry(t *testing.T) {
 		switch {
 		case req.URL.Path == "/404":
 			c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"))
+		case req.URL.Path == "/after" && n == 1:
+			c.Write([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"))
+		case req.URL.Path == "/after":
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 		case req.URL.Path == "/slow" && n <= failFirst.Load():
 			// Answer nothing: the attempt times out (-t) and the
 			// connection closes.
@@ -276,6 +280,7 @@ func TestGetRetry(t *testing.T) {
 		{"/", nil, 0, "busy", 1},
 		{"/slow", []string{"--retry", "2", "-t", "300ms"}, 0, "ok", 3},
 		{"/404", []string{"--retry", "3"}, 0, "nope", 1},
+		{"/after", []string{"--retry", "1"}, 0, "ok", 2}, // after the 1 s Retry-After asks
 	} {
 		seen.Store(0)
 		args := append([]string{"get", "--retry-delay", "10ms"}, tc.args...)
@@ -285,6 +290,13 @@ func TestGetRetry(t *testing.T) {
 		}
 		if warnings := strings.Count(errOut, "warning: get:"); warnings != int(tc.attempts)-1 {
 			t.Errorf("%s %q: %d retry warnings\n%s", tc.path, tc.args, warnings, errOut)
+		}
+		if wait := "in 10ms\n"; tc.path == "/after" {
+			if wait = "in 1s\n"; !strings.Contains(errOut, wait) {
+				t.Errorf("Retry-After: %q", errOut)
+			}
+		} else if tc.attempts > 1 && !strings.Contains(errOut, wait) {
+			t.Errorf("--retry-delay: %q", errOut)
 		}
 	}
 	// Connection refused is retried only with --retry-connrefused; -s
