@@ -42,6 +42,44 @@ type bodyPipe struct {
 	closed   bool  // the reader closed the body
 	isFull   bool  // flow.full was called and drained has not followed
 	consumed int   // taken since the last drained, when creditAll
+
+	// direct, once set, reads the rest of the body from the socket
+	// straight into the reader's buffer (see h1direct.go); directEnd: it
+	// has seen the end, whose verdict comes through fail or closeWrite.
+	direct    directSource
+	directEnd bool
+}
+
+// Reads shorter than directMinRead go through a buffer of directSmallBuf
+// bytes: one system call per few bytes would cost more than the copy.
+const (
+	directMinRead  = 4 << 10
+	directSmallBuf = 16 << 10
+)
+
+// directSource reads a body straight into the reader's buffer.
+type directSource interface {
+	// read fills b with body bytes. end reports that the source has seen
+	// the body's end or a failure and told the loop, whose verdict comes
+	// through fail or closeWrite; the pipe does not call read again.
+	read(b []byte) (n int, end bool)
+}
+
+// setDirect hands the rest of the body to d, once what the pipe holds
+// has been read. Loop only.
+func (p *bodyPipe) setDirect(d directSource) {
+	p.mu.Lock()
+	p.direct = d
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// directStarted reports whether the reader may be reading through the
+// direct source. Any goroutine.
+func (p *bodyPipe) directStarted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.direct != nil
 }
 
 // init readies the pipe for a response. Loop only, before it is shared.
@@ -94,7 +132,45 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.r == len(p.buf) && p.err == nil && !p.closed {
-		p.cond.Wait()
+		if p.direct == nil || p.directEnd {
+			p.cond.Wait()
+			continue
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		// Unlocked while reading the socket, so that Close (from any
+		// goroutine) and the loop's verdict are not held up; the reader
+		// is the only one that calls the source. A small read goes
+		// through a pooled buffer instead of costing a system call for
+		// a few bytes; it is taken out of the pipe meanwhile, so that
+		// Close cannot pool it under the read.
+		d := p.direct
+		var small []byte
+		dst := b
+		if len(b) < directMinRead {
+			small = p.buf
+			if small == nil {
+				small = bufpool.Get(directSmallBuf)
+			}
+			p.buf, p.r = nil, 0
+			dst = small[:cap(small)]
+		}
+		p.mu.Unlock()
+		n, end := d.read(dst)
+		p.mu.Lock()
+		p.directEnd = end
+		if p.closed {
+			bufpool.Put(small)
+			return 0, ErrBodyClosed
+		}
+		if small != nil {
+			p.buf = small[:n] // served by the loop's copy below
+			continue
+		}
+		if n > 0 {
+			return n, nil
+		}
 	}
 	if p.closed {
 		return 0, ErrBodyClosed

@@ -100,7 +100,8 @@ type exchange struct {
 	h2   h2stream // the exchange's stream while it runs over HTTP/2
 
 	// While attached to a connection.
-	conn     carrier // loop-owned
+	conn     carrier   // loop-owned
+	direct   *bodyPipe // loop: the response body's pipe, when its blocking reader may read the socket itself (HTTP/1.1)
 	pc       *pool.Conn
 	reused   bool
 	gotByte  bool
@@ -123,7 +124,7 @@ type exchange struct {
 
 // start asks the pool for a connection; gotConn continues.
 func (x *exchange) start() {
-	x.gotByte, x.aborted, x.reused, x.pc, x.conn = false, nil, false, nil, nil
+	x.gotByte, x.aborted, x.reused, x.pc, x.conn, x.direct = false, nil, false, nil, nil, nil
 	x.bodySent.Store(!x.streamed)
 	if x.gotConnFn == nil {
 		x.gotConnFn = x.gotConn

@@ -26,7 +26,9 @@ type h1conn struct {
 	paused  bool   // reading is paused for back-pressure; loop
 	timer   *engine.Timer
 	timerL  *engine.Loop
-	phase   uint8 // what the timer is timing
+	phase   uint8     // what the timer is timing
+	direct  *h1Direct // the body's reader holds the read side (h1direct.go); loop
+	noLease bool      // the connection cannot lend its read side; loop
 }
 
 // h1keep is what an Exchange keeps between sends over HTTP/1.1: its
@@ -57,6 +59,7 @@ func putH1conn(hc *h1conn) {
 // resetH1conn clears hc for its next use.
 func resetH1conn(hc *h1conn) {
 	hc.x, hc.c, hc.phase, hc.paused, hc.chunked = nil, nil, phaseNone, false, false
+	hc.direct, hc.noLease = nil, false
 	hc.parser.Reset("")
 	if cap(hc.wbuf) > 8<<10 {
 		hc.wbuf = make([]byte, 0, 512)
@@ -116,6 +119,9 @@ func (hc *h1conn) onData(in []byte) {
 		}
 		switch ev {
 		case http1.EventNone:
+			if x.direct != nil {
+				hc.takeLease() // the body's reader reads the rest itself
+			}
 			return
 		case http1.EventInformational:
 			x.snk.informational(x, p)
@@ -245,8 +251,11 @@ func (hc *h1conn) detach(reusable bool) {
 		hc.paused = false
 		hc.c.ResumeRead() // the connection goes back able to read
 	}
+	recyclable := hc.endLease()
 	pc.Release(reusable)
-	x.putH1conn(hc)
+	if recyclable {
+		x.putH1conn(hc)
+	}
 }
 
 // encodeHead returns the bytes that start the request on hc's connection:
@@ -404,6 +413,14 @@ func (hc *h1conn) onTimer() {
 	case phaseHeader:
 		x.abort(hc, ErrHeaderTimeout)
 	case phaseBody:
+		if d := hc.direct; d != nil {
+			// The reader reads the socket: the loop sees no bytes, so
+			// the timer asks the lease when they last came.
+			if idle, limit := d.bodyIdle(), x.t.opts.BodyIdleTimeout; idle < limit {
+				hc.timer.Reset(limit - idle)
+				return
+			}
+		}
 		x.abort(hc, ErrBodyIdleTimeout)
 	}
 }

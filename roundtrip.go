@@ -412,6 +412,9 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		}
 		pipe.init(&rt.flow, window, x.conn.multiplexed())
 		x.conn.pullBody()
+		if !x.conn.multiplexed() {
+			x.direct = pipe // the reader may read the socket itself (h1direct.go)
+		}
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 			resp.Header.Del("Content-Encoding")

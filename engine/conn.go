@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"net"
 	"net/netip"
 	"sync"
@@ -30,8 +31,9 @@ const (
 
 	opMask uint32 = 1<<iota - 1
 
-	flagPaused  uint32 = 1 << 8 // PauseRead: read no more until ResumeRead
-	flagClosing uint32 = 1 << 9 // Close was called, or the connection closed
+	flagPaused  uint32 = 1 << 8  // PauseRead: read no more until ResumeRead
+	flagClosing uint32 = 1 << 9  // Close was called, or the connection closed
+	flagLeased  uint32 = 1 << 10 // a ReadLease holds the read side; the loop reads nothing
 )
 
 // Conn is one engine connection. Its methods are safe for concurrent use;
@@ -86,8 +88,9 @@ type connExtras struct {
 	layer    Layer // written with Conn.mu held and on the loop; read under either
 	value    any   // loop, or before the Conn is shared
 	idle     idleState
-	nc       *netConn // BackendNet only; loop only
-	limit    int      // DialOptions.WriteQueueLimit; set before the Conn is shared
+	nc       *netConn   // BackendNet only; loop only
+	limit    int        // DialOptions.WriteQueueLimit; set before the Conn is shared
+	lease    *ReadLease // loop only: the read side's holder while leased
 }
 
 // extras returns c's extras, allocating them on first use. It is safe
@@ -542,6 +545,10 @@ func (c *Conn) checkIdle() {
 	if c.state != stateOpen || s.timeout <= 0 {
 		return
 	}
+	if rl := c.x.Load().lease; rl != nil {
+		// The lease holder's reads keep the connection alive too.
+		s.lastActive = max(s.lastActive, rl.lastRead.Load())
+	}
 	idle := time.Duration(c.loop.now - s.lastActive)
 	if idle >= s.timeout {
 		c.closeWith(ErrIdleTimeout)
@@ -582,6 +589,11 @@ func (c *Conn) closeWith(err error) {
 	if x != nil {
 		if lc, ok := x.layer.(LayerCloser); ok {
 			lc.Closed(c, err)
+		}
+		if x.lease != nil {
+			// Wake a blocked lease holder, and keep it off the
+			// descriptor before it is closed.
+			x.lease.closeWith(cmp.Or(err, ErrLocalClose))
 		}
 	}
 	l.be.closeSocket(c) // the net backend may still send what is queued

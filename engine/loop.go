@@ -35,6 +35,7 @@ type Loop struct {
 	dialing    []*Conn // dials in progress, with Conn.dialIdx their index
 	nextGen    uint32
 	now        int64 // monotonic clock, refreshed once per iteration
+	reading    *Conn // the connection whose read is being delivered
 
 	ctr loopCounters
 }

@@ -123,6 +123,10 @@ func (b *pollBackend) connectDone(c *Conn) bool {
 // the handler pauses or closes. hup forces reading to EOF: the peer's FIN
 // came with this edge and no further edge will announce it.
 func (b *pollBackend) readable(c *Conn, hup bool) {
+	if c.ops.Load()&flagLeased != 0 {
+		c.leased() // the lease holder reads
+		return
+	}
 	if c.peerShut || c.paused() {
 		return // ResumeRead reads again
 	}
@@ -130,8 +134,13 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 	for i := 0; i < maxReadsPerEvent; i++ {
 		n, err := sockRead(int(c.fd), l.buf)
 		if n > 0 {
+			l.reading = c
 			c.deliver(l.buf[:n])
-			if c.state != stateOpen || c.ops.Load()&(flagClosing|flagPaused) != 0 {
+			l.reading = nil
+			if c.state != stateOpen || c.ops.Load()&(flagClosing|flagPaused|flagLeased) != 0 {
+				if c.state == stateOpen && c.ops.Load()&(flagClosing|flagLeased) == flagLeased {
+					c.leased() // asked for during this delivery: granted now
+				}
 				return
 			}
 			if n < len(l.buf) && !hup {

@@ -400,6 +400,17 @@ func (p *ResponseParser) KeepAlive() bool { return p.keepAlive }
 // for the new protocol instead of feeding it.
 func (p *ResponseParser) Tunnel() bool { return p.tunnel }
 
+// BodyWant is how many more bytes a Content-Length body needs, so that a
+// caller reading straight into a buffer of its own can ask the socket for
+// no more than the response holds; -1 when the body is chunked or
+// delimited by the connection's close, or when no body is being read.
+func (p *ResponseParser) BodyWant() int64 {
+	if p.err == nil && p.state == stLength {
+		return p.remaining
+	}
+	return -1
+}
+
 // Done reports whether the response is complete: EventDone was reported,
 // or EOF returned nil.
 func (p *ResponseParser) Done() bool { return p.state == stDone }

@@ -55,9 +55,13 @@ type layer struct {
 	proto       string // negotiated ALPN protocol
 
 	// Loop only.
-	hs          *handshake // non-nil while the handshake runs; see wire.Read
-	src         []byte     // event mode: the unread part of the current Input
-	closeNotify bool       // the peer's close_notify was read
+	hs  *handshake // non-nil while the handshake runs; see wire.Read
+	src []byte     // event mode: the unread part of the current Input
+
+	// leased is the socket while a lease holder reads (ReadLeased); its
+	// goroutine alone touches it, while the loop feeds the layer nothing.
+	leased      io.Reader
+	closeNotify bool // the peer's close_notify was read
 
 	rawClosed atomic.Bool // the socket refused bytes: the connection is closed
 }
@@ -133,6 +137,23 @@ func (l *layer) readAll(c *engine.Conn) {
 		}
 		return
 	}
+}
+
+// ReadLeased decrypts into p what raw, the socket read by the holder of
+// the connection's read lease, yields: crypto/tls reads whole records
+// from it and copies their plaintext into p, so the bytes pass through no
+// buffer of ours. It implements engine.LayerReader. io.EOF is the end of
+// the peer's data (close_notify, or a FIN between records: crypto/tls does
+// not tell them apart here, and neither matters to a reader that knows its
+// message's length).
+func (l *layer) ReadLeased(c *engine.Conn, p []byte, raw io.Reader) (int, error) {
+	l.leased = raw
+	n, err := l.tc.Read(p)
+	l.leased = nil
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	return n, classifyRead(err)
 }
 
 // InputEOF is called on the loop when the peer closes TCP.

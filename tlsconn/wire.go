@@ -10,11 +10,13 @@ import (
 // layer, under another method set, so the adapter costs nothing per
 // connection.
 //
-// Reads work in two modes. During the handshake a worker goroutine reads
+// Reads work in three modes. During the handshake a worker goroutine reads
 // and blocks until the loop feeds it bytes (handshake.read). Afterwards
 // the loop reads, within Input, from the bytes of that Input only, and
 // when they run out returns errWouldBlock, which crypto/tls treats as
 // temporary: the partial record stays in its buffer for the next Input.
+// While a lease holder reads (ReadLeased), it reads the socket itself and
+// blocks there.
 //
 // Writes never fail and never block: each record is copied into the
 // engine connection's write queue.
@@ -29,6 +31,9 @@ func (w *wire) Read(p []byte) (int, error) {
 	l := (*layer)(w)
 	if hs := l.hs; hs != nil {
 		return hs.read(p)
+	}
+	if l.leased != nil {
+		return l.leased.Read(p)
 	}
 	if len(l.src) == 0 {
 		return 0, errWouldBlock // never (0, nil): bytes.Buffer.ReadFrom would spin
