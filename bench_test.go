@@ -127,3 +127,97 @@ func TestExchangeSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("%.2f allocations per request, want 0", a)
 	}
 }
+
+// A 1 MiB GET, the large-body case where how a body reaches its reader
+// matters most: go test -bench Get1MiB -benchmem.
+func newBigBenchServer(tb testing.TB) string {
+	body := bytes.Repeat([]byte("egress!!"), 1<<17)
+	resp := append([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"), body...)
+	return "http://" + testkit.NewServer(tb, func(c net.Conn) {
+		buf := make([]byte, 8192)
+		have := 0
+		for {
+			n, err := c.Read(buf[have:])
+			if err != nil {
+				return
+			}
+			have += n
+			for {
+				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
+				if i < 0 {
+					break
+				}
+				if _, err := c.Write(resp); err != nil {
+					return
+				}
+				have = copy(buf, buf[i+4:have])
+			}
+		}
+	}).Addr()
+}
+
+func BenchmarkGet1MiBRoundTrip(b *testing.B) {
+	url := newBigBenchServer(b)
+	t, _ := NewTransport(Options{})
+	defer t.Close()
+	b.SetBytes(1 << 20)
+	benchClient(b, &http.Client{Transport: t}, url)
+}
+
+func BenchmarkGet1MiBNetHTTP(b *testing.B) {
+	url := newBigBenchServer(b)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	b.SetBytes(1 << 20)
+	benchClient(b, &http.Client{Transport: tr}, url)
+}
+
+// cannedRT hands http.Client the same response every time, allocating
+// nothing: what http.Client costs by itself.
+type cannedRT struct{ resp *http.Response }
+
+func (c cannedRT) RoundTrip(*http.Request) (*http.Response, error) { return c.resp, nil }
+
+// TestClientRoundTripAllocs pins the drop-in path's allocations: a GET
+// through http.Client over the Transport costs http.Client's own, the
+// Response and its Header (a map, which is two allocations, the values'
+// string and the slice holding them: five for any RoundTripper that
+// parses a head), and one of ours, the round trip's state with its body.
+func TestClientRoundTripAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	testkit.CheckLeaks(t)
+	req, _ := http.NewRequest("GET", "http://canned.invalid/", nil)
+	canned := &http.Client{Transport: cannedRT{&http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}}}
+	own := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
+		resp, err := canned.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+
+	srv := newBenchServer(t)
+	tr := newTestTransport(t, Options{})
+	client := &http.Client{Transport: tr}
+	req, _ = http.NewRequest("GET", srv.URL, nil)
+	get := func() {
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	for i := 0; i < 20; i++ {
+		get()
+	}
+	got := testkit.AllocsPerOp(20, testkit.AllocBatch, get)
+	const responseAndHeader, ours = 5, 1
+	t.Logf("http.Client's own %.2f, through the Transport %.2f allocations per request", own, got)
+	if got > own+responseAndHeader+ours {
+		t.Fatalf("%.2f allocations per request through http.Client, want at most %.0f: http.Client's own %.2f + %d for the Response and its Header + %d",
+			got, own+responseAndHeader+ours, own, responseAndHeader, ours)
+	}
+}

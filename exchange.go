@@ -110,8 +110,7 @@ type exchange struct {
 	retries  int
 	attempt  atomic.Uint32 // bumped by the sink before each try
 
-	gotConnFn func(*pool.Conn, error) // x.gotConn, made once
-	stopCtx   func() bool             // unregisters the context watch
+	stopCtx func() bool // unregisters the context watch
 
 	// cur is the carrier serving the exchange, for the goroutines that act
 	// on it from outside the loop: the context watch and a RoundTrip
@@ -126,22 +125,19 @@ type exchange struct {
 func (x *exchange) start() {
 	x.gotByte, x.aborted, x.reused, x.pc, x.conn, x.direct = false, nil, false, nil, nil, nil
 	x.bodySent.Store(!x.streamed)
-	if x.gotConnFn == nil {
-		x.gotConnFn = x.gotConn
-	}
 	if x.stopCtx == nil && x.ctx.Done() != nil {
 		x.stopCtx = context.AfterFunc(x.ctx, x.cancelled)
 	}
 	if x.trace != nil && x.trace.GetConn != nil {
 		x.trace.GetConn(x.key.Addr)
 	}
-	x.t.pool.RequestAsync(x.ctx, x.key, handler{}, x.gotConnFn)
+	x.t.pool.RequestTo(x.ctx, x.key, handler{}, x)
 }
 
-// gotConn attaches the exchange to the connection the pool found and
-// writes the request. It runs on the pool's callback goroutine: the
-// caller's, or a loop.
-func (x *exchange) gotConn(pc *pool.Conn, err error) {
+// GotConn attaches the exchange to the connection the pool found and
+// writes the request (pool.Waiter). It runs on the pool's callback
+// goroutine: the caller's, or a loop.
+func (x *exchange) GotConn(pc *pool.Conn, err error) {
 	if err != nil {
 		x.end(err, false)
 		return

@@ -100,7 +100,7 @@ func buildHeader(fields []RawField) http.Header {
 	for i, f := range fields {
 		v := all[off : off+len(f.Value)]
 		off += len(f.Value)
-		key := http.CanonicalHeaderKey(string(f.Name))
+		key := canonicalKey(f.Name)
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, v)
 			continue
@@ -204,4 +204,63 @@ func appendField(dst []byte, name, value string) ([]byte, error) {
 	dst = append(dst, ": "...)
 	dst = append(dst, value...)
 	return append(dst, "\r\n"...), nil
+}
+
+// commonKeys maps the canonical form of the field names most responses
+// carry to itself, so that building a header finds the key's string
+// without allocating one per field.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
+		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+		"Access-Control-Max-Age", "Age", "Alt-Svc", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-Range",
+		"Content-Security-Policy", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
+		"Last-Modified", "Link", "Location", "Pragma", "Proxy-Authenticate", "Referrer-Policy",
+		"Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Vary", "Via", "Www-Authenticate", "X-Content-Type-Options",
+		"X-Frame-Options", "X-Request-Id", "X-Xss-Protection",
+	} {
+		m[k] = k
+	}
+	return m
+}()
+
+// canonicalKey is http.CanonicalHeaderKey(string(name)), without an
+// allocation for the common names.
+func canonicalKey(name []byte) string {
+	if k, ok := commonKeys[string(name)]; ok {
+		return k // already canonical
+	}
+	if len(name) <= 48 {
+		// Canonicalize on the stack and look again: only letters and
+		// hyphens can spell a common name, and for those the result is
+		// CanonicalHeaderKey's.
+		var buf [48]byte
+		upper := true
+		for i, c := range name {
+			switch {
+			case c == '-':
+				upper = true
+			case 'a' <= c && c <= 'z':
+				if upper {
+					c -= 'a' - 'A'
+				}
+				upper = false
+			case 'A' <= c && c <= 'Z':
+				if !upper {
+					c += 'a' - 'A'
+				}
+				upper = false
+			default:
+				return http.CanonicalHeaderKey(string(name))
+			}
+			buf[i] = c
+		}
+		if k, ok := commonKeys[string(buf[:len(name)])]; ok {
+			return k
+		}
+	}
+	return http.CanonicalHeaderKey(string(name))
 }

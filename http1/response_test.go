@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -727,5 +728,22 @@ func TestValueEnd(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCanonicalKey: the interned names agree with net/http's
+// canonicalization for every case and spelling.
+func TestCanonicalKey(t *testing.T) {
+	for _, name := range []string{
+		"content-length", "CONTENT-TYPE", "Content-Type", "eTaG", "x-custom-thing", "X-Request-ID",
+		"content_length", "content length", "-date", "date-", "a--b", "", "Set-Cookie", "sErVeR",
+		"\xffbad", "www-authenticate", "strict-transport-security-but-longer-than-forty-eight-bytes",
+	} {
+		if got, want := canonicalKey([]byte(name)), http.CanonicalHeaderKey(name); got != want {
+			t.Errorf("canonicalKey(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { canonicalKey([]byte("content-length")) }); a != 0 {
+		t.Errorf("%v allocations for a common name", a)
 	}
 }

@@ -163,11 +163,30 @@ func (p *Pool) Request(ctx context.Context, key Key, h engine.Handler) (*Conn, e
 // No goroutine waits for the answer: a queued request is a small struct
 // with a context.AfterFunc registration.
 func (p *Pool) RequestAsync(ctx context.Context, key Key, h engine.Handler, cb func(*Conn, error)) {
+	p.RequestTo(ctx, key, h, waiterFunc(cb))
+}
+
+// A Waiter receives the answer to a RequestTo.
+type Waiter interface {
+	GotConn(pc *Conn, err error)
+}
+
+// waiterFunc makes a RequestAsync callback a Waiter; a func value is a
+// pointer, so the conversion allocates nothing.
+type waiterFunc func(*Conn, error)
+
+func (f waiterFunc) GotConn(pc *Conn, err error) { f(pc, err) }
+
+// RequestTo is RequestAsync with the answer going to w's GotConn, under
+// the same rules. A caller that keeps its state in a struct passes the
+// struct itself, where RequestAsync would need a method value allocated
+// for each request.
+func (p *Pool) RequestTo(ctx context.Context, key Key, h engine.Handler, w Waiter) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		cb(nil, err)
+		w.GotConn(nil, err)
 		return
 	}
 	if h == nil {
@@ -176,22 +195,22 @@ func (p *Pool) RequestAsync(ctx context.Context, key Key, h engine.Handler, cb f
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		cb(nil, ErrPoolClosed)
+		w.GotConn(nil, ErrPoolClosed)
 		return
 	}
 	kp := p.keyLocked(key)
 	p.inc(kp, cRequests)
 	if pc := p.takeStreamLocked(kp); pc != nil {
 		p.mu.Unlock()
-		cb(pc, nil)
+		w.GotConn(pc, nil)
 		return
 	}
 	if pc := p.takeIdleLocked(kp, h); pc != nil {
 		p.mu.Unlock()
-		cb(pc, nil)
+		w.GotConn(pc, nil)
 		return
 	}
-	r := &request{kp: kp, ctx: ctx, h: h, cb: cb}
+	r := &request{kp: kp, ctx: ctx, h: h, cb: w}
 	dial := p.admitLocked(r, false)
 	p.mu.Unlock()
 	if dial {

@@ -192,8 +192,8 @@ func deliverStreams(rs *request, pc *Conn) {
 			r.ch <- result{pc: pc}
 			continue
 		}
-		if !pc.c.Loop().Post(func() { r.cb(pc, nil) }) {
-			r.cb(nil, engine.ErrEngineClosed)
+		if !pc.c.Loop().Post(func() { r.cb.GotConn(pc, nil) }) {
+			r.cb.GotConn(nil, engine.ErrEngineClosed)
 		}
 	}
 }

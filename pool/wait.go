@@ -14,8 +14,8 @@ type request struct {
 	kp  *keyPool
 	ctx context.Context
 	h   engine.Handler
-	cb  func(*Conn, error) // RequestAsync
-	ch  chan result        // Request: one result per attempt
+	cb  Waiter      // RequestAsync, RequestTo
+	ch  chan result // Request: one result per attempt
 
 	// Guarded by p.mu.
 	prev, next *request // the key's queue; next also links wake-up lists
@@ -181,7 +181,7 @@ func (r *request) handoff(pc *Conn) {
 	// The callback runs on the connection's loop, where none of its
 	// events can slip in between the check and the callback.
 	if !pc.c.Loop().Post(func() { r.acceptAsync(pc) }) {
-		r.cb(nil, engine.ErrEngineClosed)
+		r.cb.GotConn(nil, engine.ErrEngineClosed)
 	}
 }
 
@@ -190,16 +190,16 @@ func (r *request) acceptAsync(pc *Conn) {
 	p.mu.Lock()
 	if p.acceptLocked(r, pc) {
 		p.mu.Unlock()
-		r.cb(pc, nil)
+		r.cb.GotConn(pc, nil)
 		return
 	}
 	pc2, dial, err := p.retryLocked(r)
 	p.mu.Unlock()
 	switch {
 	case err != nil:
-		r.cb(nil, err)
+		r.cb.GotConn(nil, err)
 	case pc2 != nil:
-		r.cb(pc2, nil)
+		r.cb.GotConn(pc2, nil)
 	case dial:
 		p.startDial(r, true)
 	}
@@ -212,7 +212,7 @@ func (r *request) deliver(pc *Conn) {
 		r.ch <- result{pc: pc}
 		return
 	}
-	r.cb(pc, nil)
+	r.cb.GotConn(pc, nil)
 }
 
 // fail ends r with err. inline says the callback may run on this
@@ -222,7 +222,7 @@ func (r *request) fail(err error, inline bool) {
 		r.ch <- result{err: err}
 		return
 	}
-	if inline || !r.kp.p.e.Loop(0).Post(func() { r.cb(nil, err) }) {
-		r.cb(nil, err)
+	if inline || !r.kp.p.e.Loop(0).Post(func() { r.cb.GotConn(nil, err) }) {
+		r.cb.GotConn(nil, err)
 	}
 }
