@@ -360,7 +360,12 @@ func (hc *h1conn) sendBody(p []byte, last bool) error {
 	return hc.c.Write(b)
 }
 
-func (hc *h1conn) sendRoom() int { return hc.c.WriteQueueRoom() }
+// sendRoom bounds what a streamed request body keeps queued to maxUpload,
+// as an HTTP/2 stream does: the socket's own buffer carries the rest, and
+// a connection uploading does not hold megabytes of the caller's body.
+func (hc *h1conn) sendRoom() int {
+	return min(hc.c.WriteQueueRoom(), maxUpload-int(hc.c.Stats().Queued))
+}
 
 // Timers. Each h1conn keeps one engine timer per loop it meets, re-armed
 // per phase, so a request with timeouts allocates nothing in steady state.

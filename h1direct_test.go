@@ -399,3 +399,87 @@ func TestDirectBodyIdleTimeout(t *testing.T) {
 		t.Fatalf("the timeout took %v", d)
 	}
 }
+
+// TestUploadQueueBounded: a streamed request body to a server that reads
+// slowly keeps at most maxUpload (plus one write) queued in the engine,
+// plain and over TLS, and arrives whole.
+func TestUploadQueueBounded(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srvTLS, cliTLS := directTLS(t)
+	const size = 24 << 20
+	for _, tlsOn := range []bool{false, true} {
+		name := "plain"
+		var sc *tls.Config
+		if tlsOn {
+			name, sc = "tls", srvTLS
+		}
+		t.Run(name, func(t *testing.T) {
+			var got atomic.Int64
+			srv := testkit.NewServer(t, func(c net.Conn) {
+				if sc != nil {
+					c = tls.Server(c, sc)
+				}
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				buf := make([]byte, 256<<10)
+				for {
+					n, err := req.Body.Read(buf)
+					got.Add(int64(n))
+					if err != nil {
+						break
+					}
+					time.Sleep(time.Millisecond) // a slow reader: the client's queue would fill
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			})
+			tr := newTestTransport(t, Options{TLSClientConfig: cliTLS})
+			url := "http://" + srv.Addr() + "/"
+			if tlsOn {
+				url = "https://" + srv.Addr() + "/"
+			}
+			var peak atomic.Int64
+			stop := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(200 * time.Microsecond):
+					}
+					if q := tr.Engine().Stats().Queued; q > peak.Load() {
+						peak.Store(q)
+					}
+				}
+			}()
+			body := io.LimitReader(zeroReader{}, size) // one-shot, unknown length: chunked
+			req, _ := http.NewRequest("POST", url, body)
+			resp, err := tr.RoundTrip(req)
+			close(stop)
+			<-sampled
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got.Load() != size {
+				t.Fatalf("server read %d of %d", got.Load(), size)
+			}
+			// One write past the bound at most: the pump's 32 KiB, framed
+			// and sealed.
+			if p := peak.Load(); p > maxUpload+40<<10 {
+				t.Fatalf("%d KiB queued at the peak, want at most %d KiB", p>>10, (maxUpload+40<<10)>>10)
+			}
+		})
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
