@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 
 	"github.com/egress-go/egress/internal/bufpool"
@@ -151,8 +152,16 @@ func (f *bodyFramer) takeFields() []RawField {
 
 // parseHeadFields parses the field lines of a complete head, those after
 // its start line, and exposes them until the next call.
-func (f *bodyFramer) parseHeadFields(sec []byte, l *Limits) ([]RawField, error) {
+// With unfold set (a response), obsolete line folding is undone as RFC
+// 9112 §5.2 asks of a user agent: each fold becomes one space, in a copy
+// of the section, so that the common case pays nothing.
+func (f *bodyFramer) parseHeadFields(sec []byte, l *Limits, unfold bool) ([]RawField, error) {
 	fields, err := parseFields(f.takeFields(), sec, l.maxFields(), ErrTooManyFields)
+	if unfold && errors.Is(err, ErrObsFold) {
+		if u, ok := unfoldSection(sec); ok {
+			fields, err = parseFields(f.takeFields(), u, l.maxFields(), ErrTooManyFields)
+		}
+	}
 	*f.fields = fields
 	f.isTrailer = false
 	return fields, err

@@ -42,9 +42,11 @@ func parseFields(dst []RawField, b []byte, limit int, tooMany error) ([]RawField
 			return dst, nil
 		}
 		// A line starting with whitespace continues the previous one
-		// (obs-fold). Unfolding it invites disagreement with other parsers
-		// on the path about where a field ends, so it is refused, as
-		// RFC 9112 §5.2 allows.
+		// (obs-fold). Unfolding it in a request invites disagreement with
+		// other parsers on the path about where a field ends, so it is
+		// refused, as RFC 9112 §5.2 allows a server; a response's head is
+		// unfolded first (see unfoldSection) and gets here only with a
+		// fold that continues nothing.
 		if isOWS(line[0]) {
 			return dst, protoErr(ErrObsFold, line)
 		}
@@ -263,4 +265,41 @@ func canonicalKey(name []byte) string {
 		}
 	}
 	return http.CanonicalHeaderKey(string(name))
+}
+
+// unfoldSection returns a copy of a head's field lines with each obsolete
+// line fold (optional whitespace, CRLF, whitespace) replaced by one space,
+// which is what RFC 9112 §5.2 asks of a user agent that receives one. It
+// reports false when there is nothing it can unfold: a fold on the first
+// line, which continues no field.
+func unfoldSection(sec []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(sec))
+	for len(sec) > 0 {
+		i := bytes.IndexByte(sec, '\n')
+		if i < 0 {
+			out = append(out, sec...)
+			break
+		}
+		line := sec[:i+1] // with its CRLF
+		sec = sec[i+1:]
+		if len(line) > 2 && isOWS(line[0]) {
+			if len(out) == 0 {
+				return nil, false
+			}
+			out = trimRightOWS(out[:len(out)-2]) // the previous line's CRLF
+			out = append(out, ' ')
+			out = append(out, trimOWS(line[:len(line)-2])...)
+			out = append(out, '\r', '\n')
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out, true
+}
+
+func trimRightOWS(b []byte) []byte {
+	for len(b) > 0 && isOWS(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }

@@ -248,7 +248,7 @@ func (p *ResponseParser) parseHead(sec []byte) (Event, error) {
 	if !ok {
 		return EventNone, protoErr(ErrBadStatusLine, line)
 	}
-	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits)
+	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits, true)
 	if err != nil {
 		return EventNone, err
 	}

@@ -53,6 +53,14 @@ const okHead = "HTTP/1.1 200 OK\r\n"
 
 var validResponses = []respCase{
 	{
+		// RFC 9112 §5.2: a user agent replaces each obs-fold with a space.
+		name:    "obs-fold unfolded",
+		in:      okHead + "X: a  \r\n  b\r\n\tc\r\nContent-Length: 2\r\n\r\nhi",
+		summary: "200 cl=2 keep body",
+		events:  `head 200 "OK" [X="a b c", Content-Length="2"] | body | done`,
+		body:    "hi",
+	},
+	{
 		name:    "content-length",
 		in:      okHead + "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
 		summary: "200 cl=5 keep body",
@@ -368,8 +376,8 @@ var invalidResponses = []respCase{
 	{name: "bare CR in value", in: okHead + "X: a\rb\r\nContent-Length: 0\r\n\r\n", err: ErrBadHeaderField},
 	{name: "NUL in value", in: okHead + "X: a\x00b\r\nContent-Length: 0\r\n\r\n", err: ErrBadHeaderField},
 	{name: "DEL in value", in: okHead + "X: a\x7fb\r\nContent-Length: 0\r\n\r\n", err: ErrBadHeaderField},
-	{name: "obs-fold", in: okHead + "X: a\r\n b\r\nContent-Length: 0\r\n\r\n", err: ErrObsFold},
-	{name: "obs-fold with tab", in: okHead + "Content-Length: 0\r\n\tb\r\n\r\n", err: ErrObsFold},
+	{name: "obs-fold on the first field line", in: okHead + " X: a\r\nContent-Length: 0\r\n\r\n", err: ErrObsFold},
+	{name: "obs-fold unfolded into a bad Content-Length", in: okHead + "Content-Length: 0\r\n\tb\r\n\r\n", err: ErrBadContentLength},
 	{name: "whitespace before first field", in: okHead + " Content-Length: 0\r\n\r\n", err: ErrObsFold},
 	{name: "space in field name", in: okHead + "Bad Name: x\r\n\r\n", err: ErrBadHeaderField},
 	{name: "space before colon", in: okHead + "Content-Length : 0\r\n\r\n", err: ErrBadHeaderField},

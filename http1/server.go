@@ -171,7 +171,7 @@ func (p *RequestParser) parseHead(sec []byte) (Event, error) {
 	if err != nil {
 		return EventNone, err
 	}
-	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits)
+	fields, err := p.parseHeadFields(sec[i+1:], &p.Limits, false)
 	if err != nil {
 		return EventNone, err
 	}
