@@ -34,9 +34,10 @@ type roundTrip struct {
 	retry      bool
 	finished   bool
 	pipe       *bodyPipe
-	pipeStore  bodyPipe       // the pipe, without an allocation of its own
-	flow       exchangeFlow   // the pipe's flow, likewise
-	bodiless   *http.Response // a response with no body, handed over in done
+	pipeStore  bodyPipe                 // the pipe, without an allocation of its own
+	onFields   func(int, []HeaderField) // see WithResponseFields
+	flow       exchangeFlow             // the pipe's flow, likewise
+	bodiless   *http.Response           // a response with no body, handed over in done
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -72,6 +73,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x.header = req.Header
 	x.reqClose = req.Close || t.opts.DisableKeepAlives
 	x.trace = httptrace.ContextClientTrace(x.ctx)
+	rt.onFields = fieldsHook(x.ctx)
 	if err := t.proxyFor(req, x); err != nil {
 		closeBody(req)
 		return nil, &RequestError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
@@ -363,6 +365,9 @@ func (e *bodyReadError) Unwrap() error { return e.err }
 func (rt *roundTrip) writable(*exchange) { rt.wake() }
 
 func (rt *roundTrip) informational(x *exchange, p responseHead) {
+	if rt.onFields != nil {
+		rt.onFields(p.StatusCode(), headFields(p))
+	}
 	if p.StatusCode() == http.StatusContinue {
 		rt.mu.Lock()
 		rt.got100 = true
@@ -380,6 +385,9 @@ func (rt *roundTrip) informational(x *exchange, p responseHead) {
 
 func (rt *roundTrip) head(x *exchange, p responseHead) {
 	code := p.StatusCode()
+	if rt.onFields != nil {
+		rt.onFields(code, headFields(p))
+	}
 	resp := &http.Response{
 		Status:        statusLine(code, p.Reason(), p.ProtoMajor()),
 		StatusCode:    code,

@@ -375,6 +375,8 @@ func (g *getCmd) attempt(parent context.Context, r *getRun, plan func(after time
 		}
 	}()
 	ctx = httptrace.WithClientTrace(ctx, tm.trace())
+	hops := &hopTransport{g: g, r: r, tm: tm, x: x}
+	ctx = egress.WithResponseFields(ctx, hops.gotFields)
 	var body io.ReadCloser
 	var length int64
 	if r.body != nil {
@@ -397,7 +399,6 @@ func (g *getCmd) attempt(parent context.Context, r *getRun, plan func(after time
 	}
 	g.setHeaders(req, r.fields)
 
-	hops := &hopTransport{g: g, r: r, tm: tm, x: x}
 	client := &http.Client{Transport: hops, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
 		switch {
 		case !g.follow:
@@ -428,7 +429,7 @@ func (g *getCmd) attempt(parent context.Context, r *getRun, plan func(after time
 	}
 	if g.include || g.head {
 		for _, h := range hops.heads {
-			writeHead(r.out, h)
+			writeHead(r.out, h, hops.fields[h])
 		}
 	}
 	if g.verbose && resp.ProtoMajor == 2 {
@@ -538,6 +539,22 @@ type hopTransport struct {
 	x       *transfer
 	heads   []*http.Response
 	proxied bool // the last hop was to go through a proxy
+
+	mu      sync.Mutex
+	pending []egress.HeaderField // the last final head's fields, in order
+	fields  map[*http.Response][]egress.HeaderField
+}
+
+// gotFields keeps the fields of each final head in the order received,
+// which http.Header loses (see egress.WithResponseFields). It runs on the
+// transport's loop.
+func (h *hopTransport) gotFields(status int, fields []egress.HeaderField) {
+	if status < 200 {
+		return
+	}
+	h.mu.Lock()
+	h.pending = append([]egress.HeaderField(nil), fields...)
+	h.mu.Unlock()
 }
 
 func (h *hopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -564,7 +581,23 @@ func (h *hopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	r.res.dialing(port)
+	h.mu.Lock()
+	h.pending = nil
+	h.mu.Unlock()
 	resp, err := r.tr.RoundTrip(req)
+	var fields []egress.HeaderField
+	if resp != nil {
+		h.mu.Lock()
+		fields = h.pending
+		h.mu.Unlock()
+		if fields == nil {
+			fields = responseFields(resp)
+		}
+		if h.fields == nil {
+			h.fields = map[*http.Response][]egress.HeaderField{}
+		}
+		h.fields[resp] = fields
+	}
 	if g.verbose {
 		if pu != nil {
 			fmt.Fprintf(g.e.stderr, "* proxy %s (%s)\n", pu.Redacted(), from)
@@ -580,7 +613,7 @@ func (h *hopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		printRequest(g.e.stderr, req, version)
 		if resp != nil {
-			printResponse(g.e.stderr, resp)
+			printResponse(g.e.stderr, resp, fields)
 		}
 	}
 	if resp != nil {
@@ -738,25 +771,22 @@ func (s *sink) close() error {
 
 // writeHead writes a response head as -i and -I do, as curl: the status
 // line and the fields, CRLF-terminated, then an empty line.
-func writeHead(w io.Writer, resp *http.Response) {
+func writeHead(w io.Writer, resp *http.Response, fields []egress.HeaderField) {
 	var b strings.Builder
 	if resp.ProtoMajor == 2 {
 		fmt.Fprintf(&b, "HTTP/2 %d\r\n", resp.StatusCode) // HTTP/2 has no reason phrase
 	} else {
 		fmt.Fprintf(&b, "%s %s\r\n", resp.Proto, resp.Status)
 	}
-	for _, f := range responseFields(resp) {
+	for _, f := range fields {
 		fmt.Fprintf(&b, "%s: %s\r\n", f.Name, f.Value)
 	}
 	b.WriteString("\r\n")
 	io.WriteString(w, b.String())
 }
 
-// responseFields lists a response's header fields for printing.
-//
-// TODO(order): http.Response keeps no order, so this lists the fields
-// sorted by name; the transport's parsers keep the order received, which
-// the root package does not expose on the RoundTrip path yet.
+// responseFields lists a response's header fields sorted by name: for a
+// response whose fields in order the transport did not report.
 func responseFields(resp *http.Response) []egress.HeaderField {
 	keys := make([]string, 0, len(resp.Header))
 	for k := range resp.Header {
@@ -790,9 +820,9 @@ func printRequest(w io.Writer, req *http.Request, version string) {
 	fmt.Fprintln(w, ">")
 }
 
-func printResponse(w io.Writer, resp *http.Response) {
+func printResponse(w io.Writer, resp *http.Response, fields []egress.HeaderField) {
 	fmt.Fprintf(w, "< %s %s\n", resp.Proto, resp.Status)
-	for _, f := range responseFields(resp) {
+	for _, f := range fields {
 		fmt.Fprintf(w, "< %s: %s\n", f.Name, f.Value)
 	}
 	fmt.Fprintln(w, "<")

@@ -36,7 +36,7 @@ func TestGetIncludeAndHead(t *testing.T) {
 		c.Write([]byte(head + "hello"))
 	})
 	url := "http://" + srv.Addr() + "/"
-	wantHead := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n"
+	wantHead := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
 	out, errOut, code := cli(t, "get", "-i", url)
 	if code != 0 || out != wantHead+"hello" || errOut != "" {
 		t.Errorf("-i: exit %d %q %q", code, out, errOut)
@@ -60,6 +60,34 @@ func TestGetIncludeAndHead(t *testing.T) {
 	out, errOut, code = cli(t, "get", "--http2-prior-knowledge", "-i", "-w", "|%{http_version}", h2c.URL()+"/")
 	if code != 0 || !strings.HasPrefix(out, "HTTP/2 200\r\n") || !strings.HasSuffix(out, "\r\n\r\nhello, egress\n|2") {
 		t.Errorf("-i over h2c: exit %d %q %q", code, out, errOut)
+	}
+}
+
+// TestGetHeaderOrder: -i and -v print the fields in the order the server
+// sent them, repeated names apart, names as sent, through redirects.
+func TestGetHeaderOrder(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srv := rawServerReq(t, func(c net.Conn, req *http.Request) {
+		if req.URL.Path == "/moved" {
+			c.Write([]byte("HTTP/1.1 301 Moved Permanently\r\nzz-last: 1\r\nLocation: /\r\nAA-First: 2\r\nContent-Length: 0\r\n\r\n"))
+			return
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nZeta: 1\r\nalpha: 2\r\nContent-Length: 2\r\nMiddle: 3\r\nAlpha: 4\r\n\r\nok"))
+	})
+	want := "HTTP/1.1 301 Moved Permanently\r\nzz-last: 1\r\nLocation: /\r\nAA-First: 2\r\nContent-Length: 0\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nZeta: 1\r\nalpha: 2\r\nContent-Length: 2\r\nMiddle: 3\r\nAlpha: 4\r\n\r\nok"
+	out, errOut, code := cli(t, "get", "-i", "-L", "-v", "http://"+srv.Addr()+"/moved")
+	if code != 0 || out != want {
+		t.Errorf("-i: exit %d\n%q\nwant\n%q", code, out, want)
+	}
+	var got []string
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(l, "< ") && strings.Contains(l, ": ") {
+			got = append(got, strings.TrimPrefix(l, "< "))
+		}
+	}
+	if w := "zz-last: 1|Location: /|AA-First: 2|Content-Length: 0|Zeta: 1|alpha: 2|Content-Length: 2|Middle: 3|Alpha: 4"; strings.Join(got, "|") != w {
+		t.Errorf("-v: %q\nwant %q", strings.Join(got, "|"), w)
 	}
 }
 
