@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 )
 
@@ -53,7 +54,13 @@ type sysError struct {
 	errno syscall.Errno
 }
 
-func (e *sysError) Error() string   { return e.kind.Error() + " (" + e.errno.Error() + ")" }
+func (e *sysError) Error() string {
+	k, n := e.kind.Error(), e.errno.Error()
+	if strings.HasSuffix(k, n) {
+		return k // "connection refused", not "connection refused (connection refused)"
+	}
+	return k + " (" + n + ")"
+}
 func (e *sysError) Unwrap() []error { return []error{e.kind, e.errno} }
 
 // Timeout reports whether the errno is a timeout (ETIMEDOUT from keep-alive
