@@ -343,11 +343,14 @@ func (hc *h1conn) pullBody() {}
 // sendBody frames p as a chunk when the body is chunked; the last call
 // adds the last chunk.
 func (hc *h1conn) sendBody(p []byte, last bool) error {
+	// From the pump's goroutine, straight to the socket when nothing is
+	// queued ahead (engine.Conn.WriteDirect): no copy into the write
+	// queue, no wake-up of the loop.
 	if !hc.chunked {
 		if len(p) == 0 {
 			return nil
 		}
-		return hc.c.Write(p)
+		return hc.c.WriteDirect(p)
 	}
 	b := hc.chunk[:0]
 	if len(p) > 0 {
@@ -357,7 +360,7 @@ func (hc *h1conn) sendBody(p []byte, last bool) error {
 		b, _ = http1.AppendLastChunk(b, nil)
 	}
 	hc.chunk = b
-	return hc.c.Write(b)
+	return hc.c.WriteDirect(b)
 }
 
 // sendRoom bounds what a streamed request body keeps queued to maxUpload,

@@ -73,6 +73,7 @@ type Conn struct {
 
 	wclosed   bool // guarded by mu: no more writes (Close or CloseWrite was called, or closed)
 	rawClosed bool // guarded by mu: the socket takes no more bytes (closed); layers may write until then
+	direct    bool // guarded by mu: open on the poll backend, so a writer may write the socket itself (WriteDirect)
 
 	waitWritable bool // a write hit EAGAIN; flush again when writable
 	shutPending  bool // CloseWrite once the queue drains
@@ -495,6 +496,11 @@ func (c *Conn) open() {
 	l := c.loop
 	c.state = stateOpen
 	l.ctr.open.Add(1)
+	if l.e.backend == BackendPoll {
+		c.mu.Lock()
+		c.direct = true
+		c.mu.Unlock()
+	}
 	var layer Layer
 	if x := c.x.Load(); x != nil {
 		x.idle.lastActive = l.now

@@ -197,3 +197,12 @@ func sockRead(fd int, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// sockWrite writes to a non-blocking socket.
+func sockWrite(fd int, p []byte) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

@@ -150,3 +150,5 @@ func writev(fd int, iov []unix.Iovec) (int, error) {
 
 // sockRead reads from a non-blocking socket.
 func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+
+func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }

@@ -4,10 +4,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // A ReadLease hands a connection's read side to one goroutine for a
@@ -70,7 +67,7 @@ func (c *Conn) LeaseRead(holder LeaseHolder) *ReadLease {
 	if c.state != stateOpen || c.ops.Load()&(flagLeased|flagClosing) != 0 {
 		return nil
 	}
-	if _, ok := c.loop.be.(*pollBackend); !ok {
+	if c.loop.e.backend != BackendPoll {
 		return nil
 	}
 	x := c.extras()
@@ -137,37 +134,6 @@ func (rl *ReadLease) Read(p []byte) (int, error) {
 type rawLease struct{ rl *ReadLease }
 
 func (r rawLease) Read(p []byte) (int, error) { return r.rl.readRaw(p) }
-
-func (rl *ReadLease) readRaw(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	c := rl.c
-	for {
-		rl.mu.Lock()
-		if rl.closed {
-			err := rl.err
-			rl.mu.Unlock()
-			return 0, err
-		}
-		n, err := sockRead(c.sockFD(), p)
-		rl.mu.Unlock()
-		switch {
-		case n > 0:
-			c.bytesIn.Add(int64(n))
-			c.loop.ctr.bytesIn.Add(int64(n))
-			rl.lastRead.Store(c.loop.e.now())
-			return n, nil
-		case err == nil:
-			return 0, io.EOF
-		case err == unix.EAGAIN:
-			<-rl.wake // readiness, or the close that the next turn reports
-		case err == unix.EINTR:
-		default:
-			return 0, classify(err.(syscall.Errno))
-		}
-	}
-}
 
 // Return gives the read side back to the loop, which reads again at once
 // (bytes or an end of stream may have arrived meanwhile). The holder must

@@ -5,3 +5,8 @@ package engine
 const pollSupported = false
 
 func newPollBackend(l *Loop) (loopBackend, error) { return nil, ErrNotSupported }
+
+// Without a poll backend no lease is granted and nothing writes directly.
+func (rl *ReadLease) readRaw([]byte) (int, error) { return 0, ErrNotSupported }
+
+func sockWrite(int, []byte) (int, error) { return 0, ErrNotSupported }

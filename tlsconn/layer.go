@@ -64,6 +64,14 @@ type layer struct {
 	closeNotify bool // the peer's close_notify was read
 
 	rawClosed atomic.Bool // the socket refused bytes: the connection is closed
+
+	// wmu orders writers once the session is up, so that directOut, read
+	// by the wire within tls.Conn.Write, belongs to the write that set it.
+	// A close_notify that crypto/tls sends meanwhile may see it too: it
+	// then goes out directly, which keeps the order all the same (a
+	// direct write happens only with nothing queued).
+	wmu       sync.Mutex
+	directOut atomic.Bool // the write in progress came from WriteDirect
 }
 
 // Start is called on the loop once the socket is connected. It creates
@@ -198,12 +206,37 @@ func (l *layer) Write(c *engine.Conn, p []byte) error {
 		return engine.ErrClosed
 	}
 	l.mu.Unlock()
+	return l.seal(c, p, false)
+}
+
+// WriteDirect is Write for engine.Conn.WriteDirect: the records go to the
+// socket from the caller's goroutine when nothing is queued ahead of them
+// (engine.Conn.WriteRawDirect), rather than through the write queue. It
+// implements engine.LayerDirectWriter.
+func (l *layer) WriteDirect(c *engine.Conn, p []byte) error {
+	l.mu.Lock()
+	open := l.state == stateOpen
+	l.mu.Unlock()
+	if !open || len(p) == 0 {
+		return l.Write(c, p)
+	}
+	return l.seal(c, p, true)
+}
+
+// seal encrypts p through crypto/tls into the connection, directly or
+// through its write queue. Once the handshake is done.
+func (l *layer) seal(c *engine.Conn, p []byte, direct bool) error {
 	// crypto/tls cannot take a record back, so the room is checked first,
 	// for the ciphertext p becomes.
 	if c.WriteQueueRoom() < sealedSize(len(p)) {
 		return engine.ErrWriteQueueFull
 	}
-	if _, err := l.tc.Write(p); err != nil {
+	l.wmu.Lock()
+	l.directOut.Store(direct)
+	_, err := l.tc.Write(p)
+	l.directOut.Store(false)
+	l.wmu.Unlock()
+	if err != nil {
 		// Only a close_notify already sent (Close racing with this Write)
 		// makes crypto/tls refuse: the wire never fails a write.
 		return engine.ErrClosed

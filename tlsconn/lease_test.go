@@ -109,3 +109,37 @@ func TestReadLeasedDecryptsInOrder(t *testing.T) {
 	c.Close()
 	<-h.closed
 }
+
+// TestWriteDirectTLS: records written with WriteDirect, interleaved with
+// ordinary writes from another goroutine's turn, reach the peer whole and
+// in order.
+func TestWriteDirectTLS(t *testing.T) {
+	checkLeaks(t)
+	got := make(chan []byte, 1)
+	srv := newGoTLSServer(t, serverTLS(), func(c *tls.Conn) {
+		b, _ := io.ReadAll(c)
+		got <- b
+	})
+	e := newEngine(t, engine.BackendPoll)
+	cl := newClient(t, Config{})
+	r := newResult()
+	c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
+	r.WaitOpen(t)
+	var want []byte
+	for i := 0; i < 200; i++ {
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*97)
+		want = append(want, p...)
+		write := c.Write
+		if i%2 == 0 {
+			write = c.WriteDirect
+		}
+		if err := write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("peer read %d bytes, want %d in order", len(b), len(want))
+	}
+	c.Close()
+}

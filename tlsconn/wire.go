@@ -48,7 +48,13 @@ func (w *wire) Read(p []byte) (int, error) {
 // for good; the layer's Write reports the closed connection instead.
 func (w *wire) Write(p []byte) (int, error) {
 	l := (*layer)(w)
-	if err := l.conn.WriteRaw(p); err != nil {
+	var err error
+	if l.directOut.Load() {
+		err = l.conn.WriteRawDirect(p)
+	} else {
+		err = l.conn.WriteRaw(p)
+	}
+	if err != nil {
 		l.rawClosed.Store(true)
 	}
 	return len(p), nil
