@@ -34,6 +34,7 @@ const (
 	flagPaused  uint32 = 1 << 8  // PauseRead: read no more until ResumeRead
 	flagClosing uint32 = 1 << 9  // Close was called, or the connection closed
 	flagLeased  uint32 = 1 << 10 // a ReadLease holds the read side; the loop reads nothing
+	flagDirect  uint32 = 1 << 11 // open on the poll backend: a writer may write the socket itself (WriteDirect)
 )
 
 // Conn is one engine connection. Its methods are safe for concurrent use;
@@ -73,7 +74,6 @@ type Conn struct {
 
 	wclosed   bool // guarded by mu: no more writes (Close or CloseWrite was called, or closed)
 	rawClosed bool // guarded by mu: the socket takes no more bytes (closed); layers may write until then
-	direct    bool // guarded by mu: open on the poll backend, so a writer may write the socket itself (WriteDirect)
 
 	waitWritable bool // a write hit EAGAIN; flush again when writable
 	shutPending  bool // CloseWrite once the queue drains
@@ -497,9 +497,7 @@ func (c *Conn) open() {
 	c.state = stateOpen
 	l.ctr.open.Add(1)
 	if l.e.backend == BackendPoll {
-		c.mu.Lock()
-		c.direct = true
-		c.mu.Unlock()
+		c.ops.Or(flagDirect)
 	}
 	var layer Layer
 	if x := c.x.Load(); x != nil {

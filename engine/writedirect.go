@@ -69,7 +69,7 @@ func (c *Conn) WriteRawDirect(b []byte) error {
 // writeDirectLocked writes what the socket takes of b now if nothing is
 // queued, and queues the rest. Called with c.mu held; releases it.
 func (c *Conn) writeDirectLocked(b []byte) error {
-	if c.direct && !c.rawClosed && c.wq.n == 0 {
+	if c.ops.Load()&flagDirect != 0 && !c.rawClosed && c.wq.n == 0 {
 		n, _ := sockWrite(c.sockFD(), b)
 		if n > 0 {
 			c.bytesOut.Add(int64(n))
