@@ -47,6 +47,8 @@ type benchCmd struct {
 	hdrFile     string
 	htmlFile    string
 	noProgress  bool
+	failIf      []string
+	thresholds  []report.Threshold
 }
 
 func newBench(e *env) *cobra.Command {
@@ -80,12 +82,31 @@ report says which protocol the responses came in and, for HTTP/2, the streams
 achieved per connection against -m (a server's MAX_CONCURRENT_STREAMS may
 allow fewer: bench then opens no more connections than -c, the requests wait
 for a stream, and the report warns), the GOAWAYs and stream resets the server
-sent with their codes, and the requests it refused and were retried.`,
+sent with their codes, and the requests it refused and were retried.
+
+Thresholds and exit status: --fail-if METRIC OP VALUE fails the run when the
+condition holds; give it several times (or comma-separated) for several.
+Metrics: p50, p90, p99, p99.9 or any pN, min, mean and max latency (a
+duration: 250ms, 1.5s, 800us; a bare number is ms); errors (requests that
+failed without a response) and non2xx (responses with a status outside
+200-299), each a count or a percentage of the requests; rps (requests
+completed per second); sent (open model: requests sent, a count or a
+percentage of those due). Operators: <, <=, >, >=. The report shows each
+threshold as met or NOT MET, in text, JSON and HTML.
+Without --fail-if, bench checks these defaults: errors>1%, non2xx>1% and,
+with -R, sent<95% (the rate was not met); --fail-if none checks nothing.
+Exit status: 0 when every threshold was met; 99 when the run was measured
+but a threshold was not met; 1 when the run could not be made (a target
+that cannot be reached, an output file that cannot be written, too few
+file descriptors for -c, no response at all, an interrupted run); 2 for
+bad flags or arguments.`,
 		Example: `  egress bench
   egress bench -c 256 -d 30s http://127.0.0.1:8080/
   egress bench --http2-prior-knowledge -c 4 -m 100 http://127.0.0.1:8080/
   egress bench -R 2000 -d 1m -c 100 --hdr run.hdr --html run.html http://host/api
-  egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x`,
+  egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x
+  egress bench --fail-if 'p99>250ms' --fail-if 'errors>0.1%' --fail-if 'non2xx>0' http://host/api
+  egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api`,
 		Args: argsRange(0, 1, "at most one URL"),
 		RunE: b.run,
 	}
@@ -107,6 +128,7 @@ sent with their codes, and the requests it refused and were retried.`,
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
 	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
+	fs.StringArrayVar(&b.failIf, "fail-if", nil, "fail the run (exit 99) if `METRIC<>VALUE` holds, as p99>250ms, errors>0.1%, non2xx>0, rps<5000 (repeatable; none: no check)")
 	return cmd
 }
 
@@ -197,6 +219,7 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	}
 	rep := report.Build(report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
 		Duration: cfg.Duration, Rate: cfg.Rate}, res)
+	rep.Check(b.thresholds)
 	interrupted := ctx.Err() != nil
 	if interrupted {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("interrupted: the report covers the first %.2fs", rep.Elapsed))
@@ -204,10 +227,54 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	if err := b.output(rep, hdr); err != nil {
 		return err
 	}
-	if interrupted {
+	return verdict(rep, interrupted)
+}
+
+// verdict decides a run's exit status from its report: 1 when it was cut
+// short or measured nothing, 99 when a threshold was not met.
+func verdict(rep *report.Report, interrupted bool) error {
+	switch {
+	case interrupted:
 		return errors.New("bench: interrupted")
+	case rep.Requests == 0:
+		return errors.New("bench: no request completed")
+	case rep.Responses == 0:
+		return fmt.Errorf("bench: no response: all %d requests failed (%s)", rep.ErrorsTotal, topErrors(rep.Errors))
+	case rep.ThresholdsMet != nil && !*rep.ThresholdsMet:
+		return &exitError{code: exitThreshold, err: fmt.Errorf("bench: threshold not met: %s", rep.FailedThresholds())}
 	}
 	return nil
+}
+
+// parseThresholds reads the --fail-if conditions: the defaults when none
+// is given, nothing for "none".
+func parseThresholds(exprs []string, open bool) ([]report.Threshold, error) {
+	if len(exprs) == 0 {
+		return report.DefaultThresholds(open), nil
+	}
+	var out []report.Threshold
+	none := false
+	for _, e := range exprs {
+		for _, part := range strings.Split(e, ",") {
+			part = strings.TrimSpace(part)
+			if strings.EqualFold(part, "none") {
+				none = true
+				continue
+			}
+			t, err := report.ParseThreshold(part)
+			if err != nil {
+				return nil, usagef("--fail-if %v", err)
+			}
+			if t.Metric == "sent" && !open {
+				return nil, usagef("--fail-if %s: sent is measured in the open model only (-R)", t)
+			}
+			out = append(out, t)
+		}
+	}
+	if none && len(out) > 0 {
+		return nil, usagef("--fail-if none checks nothing, and cannot go with other thresholds")
+	}
+	return out, nil
 }
 
 // config validates the flags into a load configuration.
@@ -239,10 +306,13 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 	if changed("requests") {
 		cfg.Requests = b.requests
 	}
+	var err error
+	if b.thresholds, err = parseThresholds(b.failIf, b.rate > 0); err != nil {
+		return cfg, fmt.Errorf("bench: %w", err)
+	}
 	if err := checkMethod(b.method); err != nil {
 		return cfg, err
 	}
-	var err error
 	if cfg.HTTP2, err = b.proto.options("bench"); err != nil {
 		return cfg, err
 	}
@@ -315,8 +385,7 @@ func reach(ctx context.Context, scheme, host string, timeout time.Duration) erro
 	return nil
 }
 
-// output prints the report and decides the exit status: a run in which
-// requests failed exits 1, after the report.
+// output writes the report to the outputs asked for.
 func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter) error {
 	if hdr != nil {
 		if err := hdr.Close(rep); err != nil {
@@ -330,6 +399,7 @@ func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter) error {
 	}
 	if b.jsonOut {
 		enc := json.NewEncoder(b.e.stdout)
+		enc.SetEscapeHTML(false) // "p99>250ms" as written, not "p99\u003e250ms"
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
@@ -340,12 +410,6 @@ func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter) error {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(b.e.stderr, "egress: bench: warning: %s\n", w)
 		}
-	}
-	switch {
-	case rep.Requests == 0:
-		return errors.New("bench: no request completed")
-	case rep.ErrorsTotal > 0:
-		return fmt.Errorf("bench: %d of %d requests failed (%s)", rep.ErrorsTotal, rep.Requests, topErrors(rep.Errors))
 	}
 	return nil
 }

@@ -65,7 +65,8 @@ func TestBenchText(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	for _, want := range []string{"closed model, 4 connections", "requests ", "req/s", "Latency (",
-		"p50 ", "p99.99 ", "max ", "|", "Status codes   200: ", "Errors         none",
+		"p50 ", "p99.99 ", "max ", "|", "Status codes   200: ", "Non-2xx        none\n", "Errors         none\n",
+		"Thresholds     2 of 2 met (the defaults", "met      fail if errors>1%", "met      fail if non2xx>1%",
 		"Connections", "asked 4, achieved 4", "stale-connection retries 0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -78,8 +79,9 @@ func TestBenchText(t *testing.T) {
 
 // TestBenchCountsAndErrors runs against a server that answers some
 // requests with 500 and cuts some bodies short: the JSON must count each
-// request once, as a status or as an error, and the run exits 1 with one
-// error line after the report.
+// request once, as a status or as an error, and the run fails the
+// default thresholds (errors>1%, non2xx>1%): exit 99, with one error line
+// after the report.
 func TestBenchCountsAndErrors(t *testing.T) {
 	testkit.CheckLeaks(t)
 	var n atomic.Int64
@@ -101,11 +103,11 @@ func TestBenchCountsAndErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	out, errOut, code := cli(t, "bench", "--json", "-c", "3", "-n", "300", srv.URL+"/")
-	if code != 1 {
-		t.Fatalf("exit %d, want 1\n%s", code, errOut)
+	if code != 99 {
+		t.Fatalf("exit %d, want 99\n%s", code, errOut)
 	}
 	oneLineError(t, errOut)
-	if !strings.Contains(errOut, "requests failed") || !strings.Contains(errOut, "truncated body") {
+	if !strings.Contains(errOut, "threshold not met: errors>1%: errors ") || !strings.Contains(errOut, "; non2xx>1%: non2xx ") {
 		t.Errorf("stderr: %q", errOut)
 	}
 	r := parseReport(t, out)
@@ -127,9 +129,10 @@ func TestBenchCountsAndErrors(t *testing.T) {
 func TestBenchRateSlowServer(t *testing.T) {
 	testkit.CheckLeaks(t)
 	s := startTarget(t, false)
+	// The default threshold sent<95% fails it: exit 99.
 	out, errOut, code := cli(t, "bench", "--json", "-R", "50", "-d", "1s", "-c", "2", s.URL()+"/delay/100")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, errOut)
+	if code != 99 || !strings.Contains(errOut, "threshold not met: sent<95%: sent ") {
+		t.Fatalf("exit %d, want 99 for the rate not met\n%s", code, errOut)
 	}
 	r := parseReport(t, out)
 	if r.Model != "open" || r.Rate == nil || r.Rate.Met || r.Rate.Asked != 50 {

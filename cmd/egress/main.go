@@ -5,9 +5,11 @@
 //	egress serve           the embedded target server
 //	egress merge FILE...   combine HdrHistogram logs of several runs
 //
-// Exit status: 0 on success, 1 when the run or request failed (a report,
-// when there is one, is still printed), 2 for bad usage. get exits with
-// curl's codes for the failures curl names (see egress get --help).
+// Exit status: 0 on success, 1 when the run or request failed or could
+// not be made (a report, when there is one, is still printed), 2 for bad
+// usage, 99 when bench or merge measured a run that failed a threshold
+// (--fail-if). get exits with curl's codes for the failures curl names
+// (see egress get --help).
 package main
 
 import (
@@ -34,10 +36,14 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
-	programName = "egress"
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	// exitThreshold is bench's and merge's status for a run that was
+	// made and measured but failed a --fail-if threshold: k6's code, so
+	// that a pipeline tells "too slow" from "could not run".
+	exitThreshold = 99
+	programName   = "egress"
 )
 
 // usageError is bad input: a flag, an argument or a combination of them.

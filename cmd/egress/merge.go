@@ -15,6 +15,7 @@ type mergeCmd struct {
 	jsonOut  bool
 	hdrFile  string
 	htmlFile string
+	failIf   []string
 }
 
 func newMerge(e *env) *cobra.Command {
@@ -31,9 +32,14 @@ side. Runs that mixed protocols (HTTP/1.1, HTTP/2) or models (closed, open)
 are merged with a warning on stderr.
 
 So a run spread over many machines (a Kubernetes Indexed Job, say) is summed
-with no service in between: collect the files and merge them.`,
+with no service in between: collect the files and merge them.
+
+--fail-if checks thresholds on the merged result as bench does (see egress
+bench --help; sent does not apply) and exits 99 when one is not met. merge
+checks no threshold unless asked.`,
 		Example: `  egress merge run-*.hdr
-  egress merge --json --hdr all.hdr a.hdr b.hdr`,
+  egress merge --json --hdr all.hdr a.hdr b.hdr
+  egress merge --fail-if 'p99>250ms,errors>0.1%' worker-*.hdr`,
 		Args: argsRange(1, 1<<30, "one or more files"),
 		RunE: m.run,
 	}
@@ -41,13 +47,24 @@ with no service in between: collect the files and merge them.`,
 	fs.BoolVar(&m.jsonOut, "json", false, "print the merged report as one JSON object")
 	fs.StringVar(&m.hdrFile, "hdr", "", "also write the merged histogram to `file` as an HdrHistogram log")
 	fs.StringVar(&m.htmlFile, "html", "", "write a self-contained HTML report to `file`")
+	fs.StringArrayVar(&m.failIf, "fail-if", nil, "exit 99 if `METRIC<>VALUE` holds for the merged runs, as with bench (repeatable)")
 	return cmd
 }
 
 func (m *mergeCmd) run(cmd *cobra.Command, files []string) error {
+	var ths []report.Threshold
+	if len(m.failIf) > 0 {
+		var err error
+		if ths, err = parseThresholds(m.failIf, false); err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+	}
 	rep, err := report.Merge(files)
 	if err != nil {
 		return fmt.Errorf("merge: %w", err)
+	}
+	if len(ths) > 0 {
+		rep.Check(ths)
 	}
 	if m.hdrFile != "" {
 		f, err := os.Create(m.hdrFile)
@@ -74,7 +91,14 @@ func (m *mergeCmd) run(cmd *cobra.Command, files []string) error {
 		fmt.Fprintf(m.e.stderr, "egress: merge: warning: %s\n", w)
 	}
 	if m.jsonOut {
-		return json.NewEncoder(m.e.stdout).Encode(rep)
+		enc := json.NewEncoder(m.e.stdout)
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(m.e.stdout)
 	}
-	return rep.WriteText(m.e.stdout)
+	if err == nil && rep.ThresholdsMet != nil && !*rep.ThresholdsMet {
+		err = &exitError{code: exitThreshold, err: fmt.Errorf("merge: threshold not met: %s", rep.FailedThresholds())}
+	}
+	return err
 }

@@ -149,6 +149,7 @@ func Merge(files []string) (*Report, error) {
 		}
 	}
 	r.mergeProtocols(streams)
+	r.Non2xx = non2xx(r.Status)
 	if r.Elapsed > 0 && r.Throughput.Requests == 0 {
 		r.Throughput.Requests = float64(r.Requests) / r.Elapsed
 	}

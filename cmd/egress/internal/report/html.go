@@ -48,13 +48,22 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	}
 	var text bytes.Buffer
 	r.WriteText(&text)
+	type threshold struct {
+		Met            bool
+		FailIf, Actual string
+	}
+	var ths []threshold
+	for _, t := range r.Thresholds {
+		ths = append(ths, threshold{t.Met, t.FailIf, t.measured()})
+	}
 	return pageTmpl.Execute(w, struct {
-		Title   string
-		Summary string
-		Warns   []string
-		JS      template.JS
-		Charts  []template.HTML
-	}{r.title(), text.String(), r.Warnings, template.JS(js), chartsHTML})
+		Title      string
+		Summary    string
+		Warns      []string
+		Thresholds []threshold
+		JS         template.JS
+		Charts     []template.HTML
+	}{r.title(), text.String(), r.Warnings, ths, template.JS(js), chartsHTML})
 }
 
 // snippet renders a chart's element and script for inlining in the page.
@@ -138,12 +147,20 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; 
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 13px; line-height: 1.35; }
 .warn { background: #fff3cd; border: 1px solid #e0c36c; padding: .5em 1em; }
 .chart { margin: 2em 0; }
+table.thresholds td { padding: .2em .8em; }
+.met { color: #1a7f37; font-weight: bold; }
+.notmet { color: #c62828; font-weight: bold; }
 </style>
 <script>{{.JS}}</script>
 </head>
 <body>
 <h1>{{.Title}}</h1>
 {{range .Warns}}<p class="warn">{{.}}</p>
+{{end}}
+{{- if .Thresholds}}<h2>Thresholds</h2>
+<table class="thresholds">
+{{range .Thresholds}}<tr><td class="{{if .Met}}met{{else}}notmet{{end}}">{{if .Met}}met{{else}}NOT MET{{end}}</td><td>fail if {{.FailIf}}</td><td>{{.Actual}}</td></tr>
+{{end}}</table>
 {{end}}
 {{range .Charts}}<div class="chart">{{.}}</div>
 {{end}}

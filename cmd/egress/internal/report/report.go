@@ -39,6 +39,15 @@ type Report struct {
 	Incomplete  int64            `json:"incomplete"`
 	Status      map[string]int64 `json:"status"`
 	Errors      map[string]int64 `json:"errors"`
+	// Non2xx counts the responses with a status outside 200-299 (bench
+	// follows no redirect, so a 3xx counts): the server answered, but
+	// not with success. They are responses, not errors.
+	Non2xx int64 `json:"non2xx"`
+
+	// Thresholds are the --fail-if conditions checked, and ThresholdsMet
+	// whether all of them were met; both absent when none was checked.
+	Thresholds    []ThresholdResult `json:"thresholds,omitempty"`
+	ThresholdsMet *bool             `json:"thresholds_met,omitempty"`
 
 	Throughput Throughput  `json:"throughput"`
 	Bytes      Bytes       `json:"bytes"`
@@ -173,6 +182,7 @@ func Build(m Meta, res *load.Result) *Report {
 		r.Status[strconv.Itoa(code)] = n
 		r.Responses += n
 	}
+	r.Non2xx = non2xx(r.Status)
 	for k, n := range res.Errors {
 		r.Errors[k] = n
 	}
@@ -248,6 +258,17 @@ func Build(m Meta, res *load.Result) *Report {
 	}
 	r.setHistogram(res.Latency)
 	return r
+}
+
+// non2xx counts the responses whose status is outside 200-299.
+func non2xx(status map[string]int64) int64 {
+	var n int64
+	for code, c := range status {
+		if v, err := strconv.Atoi(code); err != nil || v < 200 || v > 299 {
+			n += c
+		}
+	}
+	return n
 }
 
 // setHistogram fills the latency summary and text histogram from h.

@@ -59,7 +59,8 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"requests      1003 in 2.00s   (502 req/s)", "p50 5.00ms", "max 10.0ms",
-		"Status codes   200: 990, 503: 10", "Errors         3: reset: 3", "asked 4, achieved 4", "reset 3"} {
+		"Status codes   200: 990, 503: 10", "Non-2xx        10 of 1003 requests (1.00%)",
+		"Errors         3 of 1003 requests (0.30%): reset: 3", "asked 4, achieved 4", "reset 3"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}

@@ -48,10 +48,22 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	tw.printf("")
 	tw.printf("Status codes   %s", counts(r.Status, true))
-	if r.ErrorsTotal == 0 {
+	// Responses outside 2xx and requests that failed without a response
+	// each have their line, so that a run of 500s never reads as a run
+	// without errors.
+	switch {
+	case r.Non2xx == 0:
+		tw.printf("Non-2xx        none")
+	default:
+		tw.printf("Non-2xx        %d of %d requests (%s)", r.Non2xx, r.Requests, pct(r.Non2xx, r.Requests))
+	}
+	switch {
+	case r.ErrorsTotal > 0:
+		tw.printf("Errors         %d of %d requests (%s): %s", r.ErrorsTotal, r.Requests, pct(r.ErrorsTotal, r.Requests), counts(r.Errors, false))
+	case r.Non2xx > 0:
+		tw.printf("Errors         0 failed without a response (the non-2xx above did get one)")
+	default:
 		tw.printf("Errors         none")
-	} else {
-		tw.printf("Errors         %d: %s", r.ErrorsTotal, counts(r.Errors, false))
 	}
 	if r.Incomplete > 0 {
 		tw.printf("Incomplete     %d (in flight at the end, not counted)", r.Incomplete)
@@ -85,11 +97,54 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	r.writeThresholds(tw)
 	for _, wn := range r.Warnings {
 		tw.printf("")
 		tw.printf("WARNING: %s", wn)
 	}
 	return tw.err
+}
+
+// writeThresholds prints each --fail-if condition as met or NOT MET, with
+// what the run measured.
+func (r *Report) writeThresholds(tw *textWriter) {
+	if len(r.Thresholds) == 0 {
+		return
+	}
+	met, dflt := 0, false
+	width := 0
+	for _, t := range r.Thresholds {
+		if t.Met {
+			met++
+		}
+		dflt = dflt || t.Default
+		width = max(width, len(t.FailIf))
+	}
+	tw.printf("")
+	head := fmt.Sprintf("Thresholds     %d of %d met", met, len(r.Thresholds))
+	if dflt {
+		head += " (the defaults: --fail-if sets your own, --fail-if none checks nothing)"
+	}
+	tw.printf("%s", head)
+	for _, t := range r.Thresholds {
+		state := "met    "
+		if !t.Met {
+			state = "NOT MET"
+		}
+		tw.printf("  %s  fail if %-*s   %s", state, width, t.FailIf, t.measured())
+	}
+}
+
+// pct renders n of total as a percentage.
+func pct(n, total int64) string {
+	if total == 0 {
+		return "0%"
+	}
+	p := 100 * float64(n) / float64(total)
+	if p == 100 || p == 0 {
+		return strconv.FormatFloat(p, 'f', 0, 64) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 2, 64) + "%"
 }
 
 // writeStreams prints the HTTP/2 streams asked and achieved, and the
