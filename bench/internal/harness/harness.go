@@ -56,6 +56,12 @@ type Row struct {
 	// WholeProcess marks a CPU figure taken over the whole process (wrk,
 	// h2load) instead of over the measurement window.
 	WholeProcess bool `json:"cpu_whole_process,omitempty"`
+	// Bulk transfers (azblob): the bytes moved, the seconds it took, the
+	// client's CPU seconds per GiB and its peak RSS over the transfer.
+	Bytes        int64   `json:"bytes,omitempty"`
+	Seconds      float64 `json:"seconds,omitempty"`
+	CPUSecPerGiB float64 `json:"cpu_s_per_gib,omitempty"`
+	PeakRSSBytes float64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // Self is the harness binary, re-executed for roles.
@@ -279,12 +285,16 @@ func median(rs []Row) Row {
 	m.BytesStackPerConn, _ = pick(func(r Row) float64 { return r.BytesStackPerConn })
 	m.Resumed, _ = pick(func(r Row) float64 { return r.Resumed })
 	m.ServerCPUUsPerReq, _ = pick(func(r Row) float64 { return r.ServerCPUUsPerReq })
+	var s4, s5 float64
+	m.Seconds, _ = pick(func(r Row) float64 { return r.Seconds })
+	m.CPUSecPerGiB, s4 = pick(func(r Row) float64 { return r.CPUSecPerGiB })
+	m.PeakRSSBytes, s5 = pick(func(r Row) float64 { return r.PeakRSSBytes })
 	var errs int64
 	for _, r := range rs {
 		errs += r.Errors
 	}
 	m.Errors = errs
-	m.Spread = math.Max(s1, math.Max(s2, s3))
+	m.Spread = max(s1, s2, s3, s4, s5)
 	m.Rounds = len(rs)
 	return m
 }

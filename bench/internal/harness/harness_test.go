@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,22 @@ func TestMedianAndSpread(t *testing.T) {
 	even := median([]Row{{RPS: 1}, {RPS: 3}})
 	if even.RPS != 2 {
 		t.Fatalf("even median %v", even.RPS)
+	}
+}
+
+// TestMedianBulk: the bulk-transfer figures are medians too, and their
+// spread is the row's when it is the widest.
+func TestMedianBulk(t *testing.T) {
+	m := median([]Row{
+		{Bytes: 8, Seconds: 2, CPUSecPerGiB: 1.0, PeakRSSBytes: 30},
+		{Bytes: 8, Seconds: 1, CPUSecPerGiB: 1.2, PeakRSSBytes: 40},
+		{Bytes: 8, Seconds: 3, CPUSecPerGiB: 1.1, PeakRSSBytes: 20},
+	})
+	if m.Bytes != 8 || m.Seconds != 2 || m.CPUSecPerGiB != 1.1 || m.PeakRSSBytes != 30 {
+		t.Fatalf("median %+v", m)
+	}
+	if math.Abs(m.Spread-200.0/3) > 1e-9 { // peak RSS: (40-20)/30
+		t.Fatalf("spread %v", m.Spread)
 	}
 }
 

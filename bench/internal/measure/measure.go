@@ -37,6 +37,38 @@ func RSS() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
+// PeakRSS returns this process's peak resident set size in bytes (VmHWM
+// in /proc/self/status) since it started or since ResetPeakRSS.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return parseHWM(string(b))
+}
+
+// parseHWM takes the VmHWM line of a status file, in kB.
+func parseHWM(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				return 0
+			}
+			kb, _ := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// ResetPeakRSS restarts the peak at the present RSS (Linux 4.0 and
+// later), so that PeakRSS covers a measurement and not what the process
+// held before it.
+func ResetPeakRSS() error {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
 // Memory is a snapshot of a process's memory.
 type Memory struct {
 	RSS   int64 // resident set size

@@ -2,6 +2,8 @@ package measure
 
 import (
 	"math"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -58,4 +60,45 @@ func TestPerConn(t *testing.T) {
 	if rss != 1000 || heap != 500 || stack != 0 {
 		t.Fatalf("%v %v %v", rss, heap, stack)
 	}
+}
+
+func TestParseHWM(t *testing.T) {
+	status := "Name:\tx\nVmPeak:\t  900 kB\nVmHWM:\t   12345 kB\nVmRSS:\t  100 kB\n"
+	if got := parseHWM(status); got != 12345<<10 {
+		t.Fatalf("VmHWM %d, want %d", got, 12345<<10)
+	}
+	if got := parseHWM("VmRSS:\t1 kB\n"); got != 0 {
+		t.Fatalf("no VmHWM line: %d", got)
+	}
+}
+
+// TestPeakRSSReset touches 64 MiB, frees it, resets the peak and checks
+// that the peak no longer counts it, and that it counts 32 MiB touched
+// after the reset.
+func TestPeakRSSReset(t *testing.T) {
+	b := make([]byte, 64<<20)
+	for i := range b {
+		b[i] = 1
+	}
+	if p := PeakRSS(); p < 64<<20 {
+		t.Fatalf("peak %d B after touching 64 MiB", p)
+	}
+	b = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := ResetPeakRSS(); err != nil {
+		t.Fatalf("resetting the peak: %v", err)
+	}
+	if p, r := PeakRSS(), RSS(); p >= r+32<<20 {
+		t.Fatalf("peak %d B after the reset, RSS %d B: the freed 64 MiB still counts", p, r)
+	}
+	before := PeakRSS()
+	c := make([]byte, 32<<20)
+	for i := range c {
+		c[i] = 1
+	}
+	if p := PeakRSS(); p < before+30<<20 {
+		t.Fatalf("peak %d B, %d B before touching 32 MiB", p, before)
+	}
+	runtime.KeepAlive(c)
 }
