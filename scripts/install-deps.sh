@@ -6,8 +6,10 @@
 # Go program built with `go install` into /usr/local/bin. With the argument
 # "bench" it also installs the benchmark anchors that bench/run measures
 # against (wrk, h2load from nghttp2-client, redis-benchmark from
-# redis-tools). Idempotent: what is already installed is skipped, and
-# `apt-get update` runs at most once.
+# redis-tools) and Azurite, the Azure Storage emulator of the azblob
+# scenario, an npm package installed with `npm install -g`. Idempotent:
+# what is already installed is skipped, and `apt-get update` runs at most
+# once.
 #
 # When something is missing and cannot be installed (no apt-get or go, not
 # root, apt or the build failing), it fails where peers are required: in
@@ -24,6 +26,8 @@ if [ "${1:-}" = bench ]; then
 fi
 # The last h2spec release; it has no go.mod, hence +incompatible.
 H2SPECD=github.com/summerwind/h2spec/cmd/h2specd@v2.2.1+incompatible
+# Azurite's blob service (azurite-blob), for bench/run azblob.
+AZURITE=azurite@3.37.0
 
 # cannot explains why $2 cannot be installed, then fails if peers are
 # required here; elsewhere it returns and the tests that need $2 skip.
@@ -82,5 +86,24 @@ install_h2specd() {
 	rm -rf "$tmp"
 }
 
+# install_azurite installs Azurite globally with npm, as root, for the
+# benchmark's azblob scenario.
+install_azurite() {
+	if command -v azurite-blob >/dev/null 2>&1; then
+		echo "install-deps: azurite-blob present"
+		return 0
+	fi
+	command -v npm >/dev/null 2>&1 || { cannot "no npm to install Azurite" " npm install -g $AZURITE"; return 0; }
+	sudo_or_root || { cannot "not root" " npm install -g $AZURITE"; return 0; }
+	if $SUDO npm install -g --no-audit --no-fund "$AZURITE"; then
+		echo "install-deps: installed azurite-blob"
+	else
+		cannot "npm install failed" " npm install -g $AZURITE"
+	fi
+}
+
 install_packages
 install_h2specd
+if [ "${1:-}" = bench ]; then
+	install_azurite
+fi

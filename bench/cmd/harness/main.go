@@ -71,8 +71,10 @@ func main() {
 	// before http2: about 26 for the other scenarios (8 of them redis)
 	// and 8 for http2 (3 shapes x 5 clients x 3 rounds of 10 s, with
 	// warm-ups). h2-idle adds about one more by estimate (2 clients x 3
-	// rounds of 10,000 TLS handshakes). Waiting for quiet cores and
-	// repeating disturbed runs may add up to Spare on top.
+	// rounds of 10,000 TLS handshakes). azblob adds about 3 more by
+	// estimate (2 clients x 3 rounds of a 1 GiB upload, about 20 s each
+	// into Azurite, and of a 1 GiB download, about 2 s). Waiting for quiet
+	// cores and repeating disturbed runs may add up to Spare on top.
 	harness.Patience.Spare = 2 * time.Minute
 	if *profile != "" {
 		if err := os.MkdirAll(*profile, 0o755); err != nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // The goals of issues 3 and 7, checked against the rows of this run; those
-// of issue 8 are in redisgoals.go, those of issue 13 in http2goals.go.
+// of issue 8 are in redisgoals.go, those of issue 13 in http2goals.go,
+// those of issue 14 in azblobgoals.go.
 const (
 	goalCPUvsWrk     = 1.00 // http1-small pinned: egress CPU/request at most this times wrk's
 	goalCPUvsFast    = 0.85 // ... and at most this times fasthttp's
@@ -102,7 +103,8 @@ func Goals(rows []harness.Row) []Goal {
 		}
 	}
 	gs = append(gs, redisGoals(rows)...)
-	return append(gs, http2Goals(rows)...)
+	gs = append(gs, http2Goals(rows)...)
+	return append(gs, azblobGoals(rows)...)
 }
 
 // PrintGoals writes the goals summary.
@@ -111,7 +113,7 @@ func PrintGoals(w io.Writer, rows []harness.Row) {
 	if len(gs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\ngoals (issues 3, 7, 8 and 13)\n")
+	fmt.Fprintf(w, "\ngoals (issues 3, 7, 8, 13 and 14)\n")
 	for _, g := range gs {
 		fmt.Fprintf(w, "  %s\n", g)
 	}
