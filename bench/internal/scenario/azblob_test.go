@@ -162,12 +162,7 @@ func TestAzblobScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	bin := testkit.LookPeer("azurite-blob")
-	if bin == "" {
-		// Azurite is a benchmark peer, installed by "scripts/install-deps.sh
-		// bench", not by the test suite's own install.
-		t.Skip("azurite-blob not installed; scripts/install-deps.sh bench installs it (npm package azurite)")
-	}
+	bin := testkit.RequirePeer(t, "azurite-blob", "scripts/install-deps.sh (npm install -g azurite)")
 	t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	old := harness.Patience
 	harness.Patience.IdleWait, harness.Patience.Repeat = 0, false
