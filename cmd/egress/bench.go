@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -43,7 +44,7 @@ type benchCmd struct {
 	loops       int
 	tls         tlsFlags
 	proto       protoFlags
-	jsonOut     bool
+	jsonFile    string // "-": stdout
 	hdrFile     string
 	htmlFile    string
 	noProgress  bool
@@ -107,7 +108,7 @@ bad flags or arguments.`,
   egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x
   egress bench --fail-if 'p99>250ms' --fail-if 'errors>0.1%' --fail-if 'non2xx>0' http://host/api
   egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api`,
-		Args: argsRange(0, 1, "at most one URL"),
+		Args: b.args,
 		RunE: b.run,
 	}
 	fs := cmd.Flags()
@@ -124,7 +125,8 @@ bad flags or arguments.`,
 	fs.IntVar(&b.loops, "loops", 0, "event loops (default one per core)")
 	b.tls.add(fs)
 	b.proto.add(fs)
-	fs.BoolVar(&b.jsonOut, "json", false, "print the report as one JSON object")
+	fs.StringVar(&b.jsonFile, "json", "", "print the report as one JSON object; --json=`FILE` writes it to FILE (and the text report to stdout)")
+	fs.Lookup("json").NoOptDefVal = "-"
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
 	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
@@ -139,19 +141,43 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	ctx := cmd.Context()
-	if len(args) == 0 {
+	embedded := len(args) == 0
+	var u *url.URL
+	if embedded {
+		if err := b.checkStreams(b.embeddedScheme()); err != nil { // before the server starts
+			return err
+		}
+	} else {
+		if u, err = checkURL(args[0]); err != nil {
+			return err
+		}
+		cfg.URL = u.String()
+		if err := b.checkStreams(cfg.URL); err != nil {
+			return err
+		}
+	}
+
+	// Preflight: what would fail late fails now, before the run.
+	outs, err := b.openOutputs()
+	if err != nil {
+		return err
+	}
+	defer outs.discard() // the files not written (a run that failed)
+	fds := planFDs(cfg.Loops, embedded, outs.count())
+	if err := checkFDs(cfg.Connections, fds); err != nil {
+		return err
+	}
+
+	if embedded {
 		// The embedded server speaks what was asked for: h2c with
 		// --http2-prior-knowledge, h2 over TLS with --http2, else
 		// HTTP/1.1 in plain text on the engine.
-		tcfg, serveArgs, scheme := target.Config{Addr: "127.0.0.1:0"}, "", "http://"
+		tcfg, serveArgs := target.Config{Addr: "127.0.0.1:0"}, ""
 		switch {
 		case b.proto.prior:
 			tcfg.HTTP2, serveArgs = target.H2C, " --http2-prior-knowledge"
 		case b.proto.http2:
-			tcfg.HTTP2, serveArgs, scheme = target.H2TLS, " --tls", "https://"
-		}
-		if err := b.checkStreams(scheme); err != nil { // before the server starts
-			return err
+			tcfg.HTTP2, serveArgs = target.H2TLS, " --tls"
 		}
 		s, err := target.Start(tcfg)
 		if err != nil {
@@ -167,14 +193,6 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		}
 		fmt.Fprintf(b.e.stderr, "egress bench: no URL given: benchmarking the embedded server (egress serve%s) at %s\n", serveArgs, cfg.URL)
 	} else {
-		u, err := checkURL(args[0])
-		if err != nil {
-			return err
-		}
-		cfg.URL = u.String()
-		if err := b.checkStreams(cfg.URL); err != nil {
-			return err
-		}
 		if !changed("duration") && !changed("requests") {
 			cfg.Duration = defaultDuration
 		}
@@ -184,12 +202,14 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	}
 
 	var hdr *report.LogWriter
-	if b.hdrFile != "" {
-		f, err := os.Create(b.hdrFile)
-		if err != nil {
+	if outs.hdr != nil {
+		// The log is written as the run goes, interval by interval.
+		f := outs.hdr.f
+		outs.hdr.f = nil
+		defer f.Close()
+		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("bench: --hdr: %w", err)
 		}
-		defer f.Close()
 		if hdr, err = report.NewLogWriter(f, time.Now(), "egress bench "+cfg.Method+" "+cfg.URL); err != nil {
 			return fmt.Errorf("bench: --hdr: %w", err)
 		}
@@ -224,10 +244,32 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	if interrupted {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("interrupted: the report covers the first %.2fs", rep.Elapsed))
 	}
-	if err := b.output(rep, hdr); err != nil {
+	if n := rep.Errors[load.ErrClassFiles]; n > 0 && fds.limitSet {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d requests failed for want of a file descriptor: "+
+			"the open-file limit is %d (ulimit -n), and something else in the process or on the machine took some", n, fds.limit))
+	}
+	if err := b.output(rep, hdr, outs); err != nil {
 		return err
 	}
 	return verdict(rep, interrupted)
+}
+
+// embeddedScheme is the scheme of the embedded server bench starts:
+// https for --http2, which speaks h2 over TLS.
+func (b *benchCmd) embeddedScheme() string {
+	if b.proto.http2 && !b.proto.prior {
+		return "https://127.0.0.1/"
+	}
+	return "http://127.0.0.1/"
+}
+
+// args takes at most one URL. "--json FILE URL" reads as two URLs, since
+// --json alone means stdout: the message says how to name the file.
+func (b *benchCmd) args(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 && b.jsonFile == "-" {
+		return usagef("bench: takes at most one URL (to write the JSON report to a file: --json=%s)", args[0])
+	}
+	return argsRange(0, 1, "at most one URL")(cmd, args)
 }
 
 // verdict decides a run's exit status from its report: 1 when it was cut
@@ -300,6 +342,8 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, usagef("bench: -t/--timeout must be positive")
 	case b.loops < 0:
 		return cfg, usagef("bench: --loops must not be negative")
+	case b.loops > 0 && checkLoops(b.loops) != nil:
+		return cfg, checkLoops(b.loops)
 	case b.body != "" && b.bodyFile != "":
 		return cfg, usagef("bench: --body and --body-file exclude each other")
 	}
@@ -385,33 +429,40 @@ func reach(ctx context.Context, scheme, host string, timeout time.Duration) erro
 	return nil
 }
 
-// output writes the report to the outputs asked for.
-func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter) error {
+// output writes the report to the outputs asked for: text on stdout,
+// or JSON with --json; JSON to a file with --json=FILE, and the text
+// report on stdout still.
+func (b *benchCmd) output(rep *report.Report, hdr *report.LogWriter, outs *outputs) error {
 	if hdr != nil {
 		if err := hdr.Close(rep); err != nil {
 			return fmt.Errorf("bench: --hdr: %w", err)
 		}
 	}
-	if b.htmlFile != "" {
-		if err := writeHTML(b.htmlFile, rep); err != nil {
-			return fmt.Errorf("bench: --html: %w", err)
-		}
-	}
-	if b.jsonOut {
-		enc := json.NewEncoder(b.e.stdout)
-		enc.SetEscapeHTML(false) // "p99>250ms" as written, not "p99\u003e250ms"
-		if err := enc.Encode(rep); err != nil {
+	if outs.html != nil {
+		if err := outs.html.replace(rep.WriteHTML); err != nil {
 			return err
 		}
-	} else if err := rep.WriteText(b.e.stdout); err != nil {
-		return err
 	}
-	if b.jsonOut { // the text report carries its warnings itself
-		for _, w := range rep.Warnings {
-			fmt.Fprintf(b.e.stderr, "egress: bench: warning: %s\n", w)
+	writeJSON := func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // "p99>250ms" as written, not "p99\u003e250ms"
+		return enc.Encode(rep)
+	}
+	if outs.json != nil {
+		if err := outs.json.replace(writeJSON); err != nil {
+			return err
 		}
 	}
-	return nil
+	if b.jsonFile == "-" {
+		if err := writeJSON(b.e.stdout); err != nil {
+			return err
+		}
+		for _, w := range rep.Warnings { // the text report carries its warnings itself
+			fmt.Fprintf(b.e.stderr, "egress: bench: warning: %s\n", w)
+		}
+		return nil
+	}
+	return rep.WriteText(b.e.stdout)
 }
 
 func topErrors(m map[string]int64) string {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"syscall"
 
 	"github.com/egress-go/egress"
 	"github.com/egress-go/egress/engine"
@@ -31,6 +32,10 @@ const (
 	ErrClassTruncated      = "truncated body"
 	ErrClassCanceled       = "canceled"
 	ErrClassOther          = "other"
+	// ErrClassFiles is a socket the process could not open: it has as
+	// many descriptors open as its limit (EMFILE) or the system has
+	// (ENFILE).
+	ErrClassFiles = "too many open files"
 	// A request the HTTP/2 server reset, or that a GOAWAY ended, is
 	// classed by the frame and its code, as "RST_STREAM INTERNAL_ERROR".
 	ErrClassRSTStream = "RST_STREAM "
@@ -59,6 +64,8 @@ func Classify(err error) string {
 		cErr   *http2.ConnError
 	)
 	switch {
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return ErrClassFiles
 	case errors.Is(err, engine.ErrConnectRefused):
 		return ErrClassRefused
 	case errors.Is(err, engine.ErrConnectTimeout):
