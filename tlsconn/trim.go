@@ -64,6 +64,35 @@ func (l *layer) Compact(c *engine.Conn) {
 	}
 }
 
+// ReleaseBuffers gives back crypto/tls's input buffers of c when they are
+// empty, whatever their size, where Compact keeps small ones (which a
+// connection in steady use would otherwise allocate again for every
+// response). It is for a connection that has had nothing to do for a
+// while, such as an HTTP/2 connection with no stream open: its next
+// record costs one allocation, and meanwhile it keeps no buffer. Loop
+// only, and not while a read lease is held. A connection without TLS, or
+// whose handshake has not finished, is left alone.
+func ReleaseBuffers(c *engine.Conn) {
+	if l, ok := c.Layer().(*layer); ok && l.hs == nil && l.state == stateOpen {
+		trimBuffers(l.tc, 0)
+	}
+}
+
+// BufferBytes returns the capacity that crypto/tls's input buffers of c
+// keep, 0 once released, or 0 for a connection without TLS: a figure of
+// idle memory, for tests and diagnostics. Loop only.
+func BufferBytes(c *engine.Conn) int {
+	l, ok := c.Layer().(*layer)
+	if !ok || bufferOffsets == nil {
+		return 0
+	}
+	n := 0
+	for _, off := range bufferOffsets {
+		n += (*bytes.Buffer)(unsafe.Add(unsafe.Pointer(l.tc), off)).Cap()
+	}
+	return n
+}
+
 // trimBuffers releases tc's empty record and handshake buffers of more
 // than above bytes. It must run where nothing else uses tc's input side:
 // on the loop, in event mode, between reads (writes use other state and

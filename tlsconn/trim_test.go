@@ -109,3 +109,46 @@ func TestCompactAfterLargeRecords(t *testing.T) {
 	c.Close()
 	r.WaitClose(t)
 }
+
+// TestReleaseBuffers: after a small echo the record buffer keeps the few
+// hundred bytes Compact leaves; ReleaseBuffers, for a connection idle for
+// a while, gives them back too, and the connection still works.
+func TestReleaseBuffers(t *testing.T) {
+	checkLeaks(t)
+	srv := newGoTLSServer(t, serverTLS(), echoTLS)
+	e := newEngine(t, engine.BackendAuto)
+	cl := newClient(t, Config{})
+	r := newResult()
+	c := dial(t, e, cl, localhostAddr(srv.Addr()), r)
+	r.WaitOpen(t)
+	c.Write([]byte("hello"))
+	r.WaitData(t, 5)
+	if caps := bufferCaps(c); caps[0] == 0 {
+		t.Fatalf("capacities %v after an echo: the test no longer shows what ReleaseBuffers is for", caps)
+	}
+	kept := make(chan int, 1)
+	c.Loop().Post(func() { kept <- BufferBytes(c) })
+	if n, caps := <-kept, bufferCaps(c); n != caps[0]+caps[1] {
+		t.Fatalf("BufferBytes %d, capacities %v", n, caps)
+	}
+	released := make(chan struct{})
+	c.Loop().Post(func() {
+		ReleaseBuffers(c)
+		close(released)
+	})
+	<-released
+	if caps := bufferCaps(c); caps[0] != 0 || caps[1] != 0 {
+		t.Fatalf("capacities %v after ReleaseBuffers, want none", caps)
+	}
+	got := make(chan int, 1)
+	c.Loop().Post(func() { got <- BufferBytes(c) })
+	if n := <-got; n != 0 {
+		t.Fatalf("BufferBytes %d after ReleaseBuffers", n)
+	}
+	c.Write([]byte("again"))
+	if got := r.WaitData(t, 10); string(got) != "helloagain" {
+		t.Fatalf("echo after ReleaseBuffers: %q", got)
+	}
+	c.Close()
+	r.WaitClose(t)
+}
