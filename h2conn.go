@@ -28,15 +28,21 @@ type h2conn struct {
 
 	// Health and idle checks share one timer (see tick).
 	timer     *engine.Timer
-	armed     bool
+	flushFn   func()
 	tickD     time.Duration // the period the timer is armed for
-	reads     uint64        // OnData calls, to tell a silent connection at a tick
-	readsSeen uint64
+	reads     uint32        // OnData calls, to tell a silent connection at a tick
+	readsSeen uint32
+	idleTicks uint8 // ticks seen with no stream open
+	armed     bool
 	pingOut   bool // a health PING awaits its ACK
-	idleTicks int  // ticks seen with no stream open
+
+	// What the connection keeps between streams goes once it has had
+	// none open for h2CompactAfter (see quiet).
+	compactDue bool // the tick armed is the check for that, not a period's
+	compacted  bool // given back, and no stream opened since
+	opened     bool // a stream opened since the check was armed
 
 	flushQueued bool
-	flushFn     func()
 	closed      bool
 }
 
@@ -185,6 +191,7 @@ func (h *h2conn) armTimer() {
 		return
 	}
 	h.armed, h.tickD = true, d
+	h.compactDue = false // the tick armed now is a period's
 	h.readsSeen = h.reads
 	if h.timer == nil {
 		h.timer = h.c.Loop().AfterFunc(d, h.tick)
@@ -203,6 +210,22 @@ func (h *h2conn) tickEvery() time.Duration {
 func (h *h2conn) tick() {
 	h.armed = false
 	if h.closed {
+		return
+	}
+	if h.compactDue {
+		h.compactDue = false
+		switch {
+		case h.proto.Active() == 0 && h.opened:
+			// Streams came and went meanwhile: wait a while again.
+			h.quiet()
+		case h.proto.Active() == 0:
+			h.compact()
+			fallthrough
+		default:
+			// The periods start again from now; a stream open arms the
+			// check again as the last one ends.
+			h.armTimer()
+		}
 		return
 	}
 	silent := h.reads == h.readsSeen
@@ -230,8 +253,47 @@ func (h *h2conn) tick() {
 			h.closeWith(nil)
 			return
 		}
+		h.compact()
 	}
 	h.armTimer()
+}
+
+// h2CompactAfter is how long a connection has no stream open before it
+// gives back what it keeps between streams: the protocol's HPACK encoder
+// and tables (http2.Conn.Compact) and crypto/tls's input buffers. A
+// connection whose next request comes sooner allocates nothing again;
+// one that waits in the pool for longer keeps none of it meanwhile.
+const h2CompactAfter = time.Second
+
+// quiet arms the compaction check when the last stream has ended: the
+// tick comes h2CompactAfter from now instead of at its period, unless a
+// period is as short (the idle tick compacts too). While a health PING is
+// out its timeout keeps the tick. Loop.
+func (h *h2conn) quiet() {
+	if h.closed || h.compacted || h.compactDue || h.pingOut || h.proto.Active() > 0 {
+		return
+	}
+	if d := h.tickEvery(); d > 0 && d <= h2CompactAfter {
+		return
+	}
+	h.opened = false
+	h.compactDue, h.armed, h.tickD = true, true, h2CompactAfter
+	if h.timer == nil {
+		h.timer = h.c.Loop().AfterFunc(h2CompactAfter, h.tick)
+	} else {
+		h.timer.Reset(h2CompactAfter)
+	}
+}
+
+// compact gives back what the connection keeps between streams. Loop,
+// between reads, with no stream open.
+func (h *h2conn) compact() {
+	if h.compacted {
+		return
+	}
+	h.compacted = true
+	h.proto.Compact()
+	tlsconn.ReleaseBuffers(h.c)
 }
 
 // The exchange side: h2stream is what an exchange holds while it has a
@@ -306,6 +368,7 @@ func (hs *h2stream) open() {
 		return
 	}
 	h.idleTicks = 0
+	h.opened, h.compacted = true, false
 	x.traceWrote(h.c, h.pc)
 	r := &hs.req
 	*r = http2.Request{
@@ -359,6 +422,7 @@ func (hs *h2stream) finish(err error, retry bool) {
 	x.unattach()
 	pc.ReleaseStream()
 	hs.hc.armTimer()
+	hs.hc.quiet()
 	x.end(err, retry)
 }
 

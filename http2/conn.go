@@ -54,20 +54,24 @@ type ConnHandler interface {
 // coders point into it), and reused for a new connection by calling Init
 // again.
 type Conn struct {
-	cfg   config
+	// Thousands of idle connections each keep one: the fields are ordered
+	// to leave no padding, and what only some connections use is kept
+	// out of line (see TestConnSize).
+	cfg   *config // shared: see Config.shared
 	h     ConnHandler
 	split Splitter
 	dec   responseDecoder
 	enc   requestEncoder
 
-	out           []byte // pooled; nil when everything was flushed
-	queuedControl int    // frames owed to the server since the last Flushed
-
-	err error // why the connection ended, once it has
+	out []byte // pooled; nil when everything was flushed
+	err error  // why the connection ended, once it has
 
 	streams map[uint32]*Stream
-	active  int
-	nextID  uint32
+	goAway  *GoAwayError // the server's, once received
+	wait    *sendWait    // streams waiting for a send window; made on first use
+	dead    *Stream      // closed streams to recycle when depth returns to 0, linked by next
+	bdp     bdpEstimator
+
 	// resetBits remembers which of the last 512 stream ids we reset, so
 	// that frames still in flight for them are dropped quietly, while
 	// frames on streams that ended otherwise are an error. endedBits
@@ -77,26 +81,26 @@ type Conn struct {
 	resetBits [8]uint64
 	endedBits [8]uint64
 
-	peer            PeerSettings
-	gotSettings     bool
-	settingsUnacked int
-
-	recv         recvFlow // the connection's receive window
-	send         int64    // the connection's send window
-	streamWindow int32    // our SETTINGS_INITIAL_WINDOW_SIZE now
-	blocked      []uint32 // streams waiting for a send window
-	spare        []uint32
-	ids          []uint32
-	bdp          bdpEstimator
-
-	goAway     *GoAwayError // the server's, once received
-	sentGoAway bool
-
-	tokens     int // the flood budget (see Config.MaxControlFrames)
+	send       int64 // the connection's send window
+	tokens     int   // the flood budget (see Config.MaxControlFrames)
 	lastRefill time.Time
 
-	depth int       // nesting of public calls, for deferred recycling
-	dead  []*Stream // closed streams to recycle when depth returns to 0
+	peer            PeerSettings
+	recv            recvFlow // the connection's receive window
+	nextID          uint32
+	active          int32
+	streamWindow    int32 // our SETTINGS_INITIAL_WINDOW_SIZE now
+	queuedControl   int32 // frames owed to the server since the last Flushed
+	settingsUnacked int32
+	depth           int32 // nesting of public calls, for deferred recycling
+	gotSettings     bool
+	sentGoAway      bool
+}
+
+// sendWait lists the streams whose request bodies wait for a send window:
+// blocked, and spare, the list wake swaps in while it runs.
+type sendWait struct {
+	blocked, spare []uint32
 }
 
 type nopConnHandler struct{}
@@ -113,20 +117,21 @@ func (nopConnHandler) GoAway(*Conn, *GoAwayError)   {}
 func (c *Conn) Init(cfg Config, h ConnHandler) {
 	c.enter()
 	defer c.leave()
-	if c.streams != nil && c.err == nil {
+	if c.nextID != 0 && c.err == nil {
 		c.Close(ErrConnClosed)
 	}
 	c.release()
 	if h == nil {
 		h = nopConnHandler{}
 	}
-	streams, blocked, spare, ids, dead := c.streams, c.blocked[:0], c.spare[:0], c.ids[:0], c.dead
-	if streams == nil {
-		streams = make(map[uint32]*Stream)
-	}
+	// The stream table is made by the first OpenStream.
+	streams, wait := c.streams, c.wait
 	clear(streams)
-	*c = Conn{cfg: cfg.resolve(), h: h, streams: streams, blocked: blocked, spare: spare, ids: ids, dead: dead, depth: c.depth, dec: c.dec}
-	r := &c.cfg
+	if wait != nil {
+		wait.blocked, wait.spare = wait.blocked[:0], wait.spare[:0]
+	}
+	*c = Conn{cfg: cfg.shared(), h: h, streams: streams, wait: wait, dead: c.dead, depth: c.depth, dec: c.dec}
+	r := c.cfg
 	c.split = Splitter{MaxFrameSize: r.maxFrameSize, MaxHeaderBlock: r.maxHeaderBlockBytes}
 	// Until the server has our SETTINGS its encoder may use the default
 	// table size, so a smaller setting applies only once acknowledged.
@@ -172,12 +177,13 @@ func (c *Conn) leave() {
 	if c.depth > 0 {
 		return
 	}
-	for i, s := range c.dead {
+	for s := c.dead; s != nil; {
+		next := s.next
 		*s = Stream{}
 		streamPool.Put(s)
-		c.dead[i] = nil
+		s = next
 	}
-	c.dead = c.dead[:0]
+	c.dead = nil
 }
 
 // grow makes room for n more bytes of output.
@@ -212,7 +218,7 @@ func (c *Conn) Err() error { return c.err }
 func (c *Conn) Peer() PeerSettings { return c.peer }
 
 // Active returns the number of open streams.
-func (c *Conn) Active() int { return c.active }
+func (c *Conn) Active() int { return int(c.active) }
 
 // GoingAway reports whether a GOAWAY was received or sent: the streams
 // open may complete, but no new one may open.
@@ -260,6 +266,7 @@ func (c *Conn) OpenStream(h StreamHandler, req *Request, endStream bool) (*Strea
 		return nil, ErrStreamLimit
 	}
 	id := c.nextID
+	c.enc.ensure(c.peer.HeaderTableSize)
 	if err := c.appendHeaders(id, endStream, func(dst []byte) ([]byte, error) {
 		return c.enc.encodeRequest(dst, req, c.peer.MaxHeaderListSize)
 	}); err != nil {
@@ -274,6 +281,9 @@ func (c *Conn) OpenStream(h StreamHandler, req *Request, endStream bool) (*Strea
 		s.state = StateHalfClosedLocal
 	}
 	s.recv.init(c.streamWindow)
+	if c.streams == nil {
+		c.streams = make(map[uint32]*Stream)
+	}
 	c.streams[id] = s
 	c.active++
 	c.earn(8)
@@ -352,7 +362,10 @@ func (c *Conn) WriteData(s *Stream, p []byte, end bool) (int, error) {
 	}
 	if !s.blocked {
 		s.blocked = true
-		c.blocked = append(c.blocked, s.id)
+		if c.wait == nil {
+			c.wait = new(sendWait)
+		}
+		c.wait.blocked = append(c.wait.blocked, s.id)
 	}
 	return n, nil
 }
@@ -366,6 +379,7 @@ func (c *Conn) WriteTrailers(s *Stream, fields []HeaderField) error {
 	if s.conn != c || !s.state.sends() {
 		return ErrStreamDone
 	}
+	c.enc.ensure(c.peer.HeaderTableSize)
 	if err := c.appendHeaders(s.id, true, func(dst []byte) ([]byte, error) {
 		return c.enc.encodeTrailers(dst, fields, c.peer.MaxHeaderListSize)
 	}); err != nil {
@@ -483,6 +497,25 @@ func (c *Conn) Close(cause error) {
 	c.release()
 }
 
+// Compact gives back the memory a connection keeps between streams, for
+// one that has had no stream open for a while: the HPACK encoder with the
+// request fields its dynamic table indexed, and the storage of the stream
+// table, of the decoded response fields and of scratch lists. The next
+// stream makes them anew; its header block starts by emptying the
+// server's copy of our dynamic table (table size updates to 0 and back,
+// RFC 7541 §6.3), so that its fields go out literally once more, as on a
+// new connection. It does nothing while a stream is open, from inside a
+// handler, or once the connection ended.
+func (c *Conn) Compact() {
+	if c.depth > 0 || c.active > 0 || c.err != nil {
+		return
+	}
+	c.enc.release()
+	c.streams = nil
+	c.dec.head.Fields = nil
+	c.wait = nil
+}
+
 // release gives the Conn's pooled buffers back.
 func (c *Conn) release() {
 	c.split.Reset()
@@ -502,15 +535,17 @@ func (c *Conn) failStreams(err error) {
 	}
 }
 
-// streamIDs returns the ids of the open streams in ascending order, in a
-// scratch slice valid until the next call.
+// streamIDs returns the ids of the open streams in ascending order. It
+// is for the connection's end and GOAWAY, and allocates.
 func (c *Conn) streamIDs() []uint32 {
-	ids := c.ids[:0]
+	if len(c.streams) == 0 {
+		return nil
+	}
+	ids := make([]uint32, 0, len(c.streams))
 	for id := range c.streams {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	c.ids = ids
 	return ids
 }
 
@@ -542,7 +577,7 @@ func (c *Conn) closeStream(s *Stream, err error) {
 		c.creditConn(s.outstanding)
 	}
 	s.outstanding = 0
-	c.dead = append(c.dead, s)
+	s.next, c.dead = c.dead, s
 	s.h.Closed(s, err)
 }
 
@@ -601,7 +636,7 @@ func (c *Conn) charge(h FrameHeader) *ConnError {
 // queueControl checks that one more frame owed to the server fits in the
 // unflushed output.
 func (c *Conn) queueControl(h FrameHeader) *ConnError {
-	if c.queuedControl >= c.cfg.maxQueuedControl {
+	if int(c.queuedControl) >= c.cfg.maxQueuedControl {
 		return connErr(ErrCodeEnhanceYourCalm, ErrControlBacklog, h.String())
 	}
 	c.queuedControl++

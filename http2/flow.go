@@ -97,7 +97,12 @@ var bdpPing = [8]byte{'e', 'g', 'r', 'e', 's', 's', 0xbd, 0x70}
 type bdpEstimator struct {
 	window int32 // the stream window the estimate currently supports
 	limit  int32 // the cap
+	// The samples, made by the first: most connections never see a body
+	// large enough to start one, and need not carry their state.
+	st *bdpSamples
+}
 
+type bdpSamples struct {
 	pinging bool // a PING is out, and DATA is being counted
 	sample  int64
 	sentAt  time.Time
@@ -110,6 +115,9 @@ func (b *bdpEstimator) init(window, limit int32) {
 	*b = bdpEstimator{window: window, limit: limit}
 }
 
+// pinging reports whether a sample's PING is out.
+func (b *bdpEstimator) pinging() bool { return b.st != nil && b.st.pinging }
+
 // data accounts for a DATA frame of n flow-controlled bytes and reports
 // whether to send a PING now, starting a sample. Only a frame that
 // promises more data (start) starts one: a small response fits in any
@@ -118,44 +126,49 @@ func (b *bdpEstimator) data(n int32, start bool, now func() time.Time) bool {
 	if b.window >= b.limit {
 		return false
 	}
-	if b.pinging {
-		b.sample += int64(n)
+	if b.pinging() {
+		b.st.sample += int64(n)
 		return false
 	}
 	if !start {
 		return false
 	}
-	b.pinging = true
-	b.sample = int64(n)
-	b.sentAt = now()
+	if b.st == nil {
+		b.st = new(bdpSamples)
+	}
+	st := b.st
+	st.pinging = true
+	st.sample = int64(n)
+	st.sentAt = now()
 	return true
 }
 
 // ack ends a sample when the PING's acknowledgement arrives. It returns
 // the new window size when the window should grow, or 0.
 func (b *bdpEstimator) ack(now time.Time) int32 {
-	if !b.pinging {
+	if !b.pinging() {
 		return 0
 	}
-	b.pinging = false
-	rtt := max(now.Sub(b.sentAt), time.Microsecond)
-	b.samples++
-	if b.samples <= 8 {
+	st := b.st
+	st.pinging = false
+	rtt := max(now.Sub(st.sentAt), time.Microsecond)
+	st.samples++
+	if st.samples <= 8 {
 		// The first samples are averaged, then older ones fade.
-		b.rtt += (rtt - b.rtt) / time.Duration(b.samples)
+		st.rtt += (rtt - st.rtt) / time.Duration(st.samples)
 	} else {
-		b.rtt += (rtt - b.rtt) / 4
+		st.rtt += (rtt - st.rtt) / 4
 	}
 	// Bandwidth over 1.5 round trips, a margin against a sample cut
 	// short by the PING's own position in the stream.
-	bw := float64(b.sample) / (1.5 * b.rtt.Seconds())
-	if bw < b.bwMax {
+	bw := float64(st.sample) / (1.5 * st.rtt.Seconds())
+	if bw < st.bwMax {
 		return 0
 	}
-	b.bwMax = bw
-	if b.sample < int64(b.window)*2/3 {
+	st.bwMax = bw
+	if st.sample < int64(b.window)*2/3 {
 		return 0
 	}
-	b.window = int32(min(2*b.sample, int64(b.limit)))
+	b.window = int32(min(2*st.sample, int64(b.limit)))
 	return b.window
 }

@@ -149,7 +149,7 @@ const maxLowerCache = 64
 // requestEncoder encodes request heads and trailers with a connection's
 // HPACK encoder.
 type requestEncoder struct {
-	enc *hpack.Encoder
+	enc *hpack.Encoder // nil after release, until the next header block
 	w   appendWriter
 	// lower caches the lowercase form of names that are neither lowercase
 	// already nor common (textproto's canonical form of a custom field),
@@ -161,6 +161,34 @@ type requestEncoder struct {
 func (e *requestEncoder) init() {
 	e.enc = hpack.NewEncoder(&e.w)
 	e.lower = nil
+}
+
+// release drops the encoder, its dynamic table and the name cache; the
+// next header block makes a new encoder (see ensure).
+func (e *requestEncoder) release() {
+	e.enc, e.lower = nil, nil
+}
+
+// setTableSize applies the server's SETTINGS_HEADER_TABLE_SIZE (up to
+// the 4096 bytes we index at most).
+func (e *requestEncoder) setTableSize(v uint32) {
+	if e.enc != nil {
+		e.enc.SetMaxDynamicTableSize(min(v, InitialHeaderTableSize))
+	}
+}
+
+// ensure makes an encoder if release dropped it. The server's decoder
+// still holds the entries the old encoder indexed, which the new one
+// knows nothing of: the new one's first block says the table size is 0,
+// which empties the server's table, and then the size the server allows
+// (peerTable, its SETTINGS_HEADER_TABLE_SIZE), so that both tables start
+// empty again.
+func (e *requestEncoder) ensure(peerTable uint32) {
+	if e.enc == nil {
+		e.enc = hpack.NewEncoder(&e.w)
+		e.enc.SetMaxDynamicTableSize(0)
+		e.enc.SetMaxDynamicTableSize(min(peerTable, InitialHeaderTableSize))
+	}
 }
 
 // lowerName returns name in lowercase, allocating only for a name neither
@@ -422,25 +450,25 @@ func (e *requestEncoder) encodeTrailers(dst []byte, fields []HeaderField, maxLis
 // responseDecoder decodes the header blocks of a connection's responses
 // with its HPACK decoder, checking each field as it is emitted.
 type responseDecoder struct {
-	dec   *hpack.Decoder
-	limit int // MaxHeaderListSize
+	dec *hpack.Decoder
 
 	head     ResponseHead
-	trailers bool // decoding a trailer section
-	size     int  // decoded list size so far
-	regular  bool // a regular field was seen
-	status   bool // :status was seen
 	err      error
 	seen     string
+	size     int   // decoded list size so far
+	limit    int32 // MaxHeaderListSize
+	trailers bool  // decoding a trailer section
+	regular  bool  // a regular field was seen
+	status   bool  // :status was seen
 }
 
 func (d *responseDecoder) init(tableSize, maxList uint32) {
-	d.limit = int(min(maxList, 1<<30))
+	d.limit = int32(min(maxList, 1<<30))
 	// A new connection starts with an empty dynamic table: a new
 	// decoder, as hpack has no way to empty one.
 	d.dec = hpack.NewDecoder(tableSize, d.emit)
 	// No single name or value can be larger than the list.
-	d.dec.SetMaxStringLength(d.limit)
+	d.dec.SetMaxStringLength(int(d.limit))
 	d.head.Fields = d.head.Fields[:0]
 }
 
@@ -480,7 +508,7 @@ func (d *responseDecoder) emit(f hpack.HeaderField) {
 		return
 	}
 	d.size += fieldSize(f.Name, f.Value)
-	if d.size > d.limit {
+	if d.size > int(d.limit) {
 		d.fail(ErrHeaderListTooLarge, f.Name, strconv.Itoa(d.size)+" bytes")
 		return
 	}

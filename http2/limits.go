@@ -1,6 +1,9 @@
 package http2
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Defaults for Config. Each is chosen to let a well-behaved server run at
 // full speed while bounding what a hostile one can make a connection hold
@@ -114,8 +117,16 @@ type Config struct {
 	MaxQueuedControlFrames int
 }
 
-// config is Config with its defaults applied and its values clamped.
+// config is Config with its defaults applied and its values clamped. It
+// is never modified once made, so connections made with equal Configs
+// share one (see shared).
 type config struct {
+	limits
+	now func() time.Time
+}
+
+// limits is the comparable part of config.
+type limits struct {
 	maxFrameSize        uint32
 	maxHeaderListSize   uint32
 	maxHeaderBlockBytes int
@@ -125,10 +136,42 @@ type config struct {
 	maxStreamWindow     int32
 	maxConnWindow       int32
 	bdp                 bool
-	now                 func() time.Time
 	maxControlFrames    int
 	controlFrameRate    int
 	maxQueuedControl    int
+}
+
+// sharedConfigs holds the configs of Configs without a Now of their own
+// (functions cannot be compared), so that each Conn keeps a pointer to
+// one where it would keep a copy: thousands of idle connections made with
+// one Config hold one. The number kept is bounded; a program that makes
+// more distinct Configs gets a copy per Conn beyond that.
+var sharedConfigs struct {
+	sync.Mutex
+	m map[limits]*config
+}
+
+const maxSharedConfigs = 64
+
+// shared returns the config of c, shared with other Conns where it can.
+func (c *Config) shared() *config {
+	r := c.resolve()
+	if c.Now != nil {
+		return &r
+	}
+	sharedConfigs.Lock()
+	defer sharedConfigs.Unlock()
+	if p := sharedConfigs.m[r.limits]; p != nil {
+		return p
+	}
+	p := &r
+	if len(sharedConfigs.m) < maxSharedConfigs {
+		if sharedConfigs.m == nil {
+			sharedConfigs.m = make(map[limits]*config)
+		}
+		sharedConfigs.m[r.limits] = p
+	}
+	return p
 }
 
 func orDefault[T int | uint32](v, def T) T {
@@ -142,20 +185,19 @@ func orDefault[T int | uint32](v, def T) T {
 func window(v uint32) int32 { return int32(min(v, MaxWindowSize)) }
 
 func (c *Config) resolve() config {
-	r := config{
-		maxFrameSize:      min(max(orDefault(c.MaxFrameSize, DefaultMaxFrameSize), MinMaxFrameSize), MaxMaxFrameSize),
-		maxHeaderListSize: orDefault(c.MaxHeaderListSize, DefaultMaxHeaderListSize),
-		headerTableSize:   orDefault(c.HeaderTableSize, DefaultHeaderTableSize),
-		streamWindow:      window(orDefault(c.StreamWindow, DefaultStreamWindow)),
-		connWindow:        window(orDefault(c.ConnWindow, DefaultConnWindow)),
-		maxStreamWindow:   window(orDefault(c.MaxStreamWindow, DefaultMaxStreamWindow)),
-		maxConnWindow:     window(orDefault(c.MaxConnWindow, DefaultMaxConnWindow)),
-		bdp:               !c.DisableBDP,
-		now:               c.Now,
-		maxControlFrames:  orDefault(c.MaxControlFrames, DefaultMaxControlFrames),
-		controlFrameRate:  orDefault(c.ControlFrameRate, DefaultControlFrameRate),
-		maxQueuedControl:  orDefault(c.MaxQueuedControlFrames, DefaultMaxQueuedControlFrames),
-	}
+	var r config
+	r.maxFrameSize = min(max(orDefault(c.MaxFrameSize, DefaultMaxFrameSize), MinMaxFrameSize), MaxMaxFrameSize)
+	r.maxHeaderListSize = orDefault(c.MaxHeaderListSize, DefaultMaxHeaderListSize)
+	r.headerTableSize = orDefault(c.HeaderTableSize, DefaultHeaderTableSize)
+	r.streamWindow = window(orDefault(c.StreamWindow, DefaultStreamWindow))
+	r.connWindow = window(orDefault(c.ConnWindow, DefaultConnWindow))
+	r.maxStreamWindow = window(orDefault(c.MaxStreamWindow, DefaultMaxStreamWindow))
+	r.maxConnWindow = window(orDefault(c.MaxConnWindow, DefaultMaxConnWindow))
+	r.bdp = !c.DisableBDP
+	r.now = c.Now
+	r.maxControlFrames = orDefault(c.MaxControlFrames, DefaultMaxControlFrames)
+	r.controlFrameRate = orDefault(c.ControlFrameRate, DefaultControlFrameRate)
+	r.maxQueuedControl = orDefault(c.MaxQueuedControlFrames, DefaultMaxQueuedControlFrames)
 	r.maxHeaderBlockBytes = orDefault(c.MaxHeaderBlockBytes, int(min(r.maxHeaderListSize, 1<<30)))
 	r.maxStreamWindow = max(r.maxStreamWindow, r.streamWindow)
 	r.maxConnWindow = max(r.maxConnWindow, r.connWindow)

@@ -342,7 +342,7 @@ func (c *Conn) onSettings(f *Frame) *ConnError {
 		switch id {
 		case SettingHeaderTableSize:
 			c.peer.HeaderTableSize = v
-			c.enc.enc.SetMaxDynamicTableSize(min(v, InitialHeaderTableSize))
+			c.enc.setTableSize(v)
 		case SettingEnablePush:
 			if v > 1 {
 				return connErr(ErrCodeProtocol, ErrBadSetting, st)
@@ -393,7 +393,7 @@ func (c *Conn) onPing(f *Frame) *ConnError {
 		c.out = AppendPing(c.out, true, data)
 		return nil
 	}
-	if data == bdpPing && c.bdp.pinging {
+	if data == bdpPing && c.bdp.pinging() {
 		if w := c.bdp.ack(c.cfg.now()); w > 0 {
 			c.growStreamWindow(w)
 		}
@@ -476,19 +476,20 @@ func (c *Conn) onWindowUpdate(f *Frame) *ConnError {
 
 // wake calls WindowOpen for the blocked streams that may send again.
 func (c *Conn) wake() {
-	if c.send <= 0 || len(c.blocked) == 0 {
+	w := c.wait
+	if c.send <= 0 || w == nil || len(w.blocked) == 0 {
 		return
 	}
 	// Handlers may block again while this runs: they append to a fresh
 	// list, and the streams not woken are kept on it.
-	list := c.blocked
-	c.blocked, c.spare = c.spare[:0], list
+	list := w.blocked
+	w.blocked, w.spare = w.spare[:0], list
 	for i, id := range list {
 		s := c.streams[id]
 		switch {
 		case s == nil || !s.blocked:
 		case c.err != nil || s.send <= 0 || c.send <= 0:
-			c.blocked = append(c.blocked, id)
+			w.blocked = append(w.blocked, id)
 		default:
 			s.blocked = false
 			s.h.WindowOpen(s)

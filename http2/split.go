@@ -47,6 +47,14 @@ type Splitter struct {
 	// MaxFrameSize is our SETTINGS_MAX_FRAME_SIZE: a longer frame is an
 	// error. Zero means the protocol's minimum, 2^14.
 	MaxFrameSize uint32
+
+	// (The unexported fields are ordered to leave no padding: an HTTP/2
+	// connection keeps a Splitter for its whole life.)
+
+	// An incomplete frame: hdr collects its header (nhdr bytes so far),
+	// partial is the header parsed, buf collects the payload.
+	partial FrameHeader
+
 	// MaxHeaderBlock bounds a header block's fragments joined, in bytes.
 	// Zero means 64 KiB. A block may also have at most
 	// MaxHeaderBlock/1024 + 16 CONTINUATION frames, which bounds the
@@ -54,23 +62,27 @@ type Splitter struct {
 	MaxHeaderBlock int
 
 	frame Frame
-	err   error
+	err   *ConnError
+	buf   []byte
 
-	// An incomplete frame: hdr collects its header, buf its payload.
+	// A header block in progress (inBlock): its HEADERS frame's header
+	// and the fragments so far.
+	block  []byte
+	conts  int
+	blockH FrameHeader
+
 	hdr     [FrameHeaderLen]byte
-	nhdr    int
-	partial FrameHeader
-	buf     []byte
-
-	// A header block in progress: its HEADERS frame's header and the
-	// fragments so far.
+	nhdr    uint8
 	inBlock bool
-	blockH  FrameHeader
-	block   []byte
-	conts   int
-
-	held []byte // the buffer the last frame handed on lives in
+	held    uint8 // which buffer the last frame handed on lives in
 }
+
+// The buffers a frame handed on may live in, until the next call.
+const (
+	heldNone  = iota
+	heldBuf   // buf: a frame that came in parts
+	heldBlock // block: a header block joined from several frames
+)
 
 func (s *Splitter) maxFrameSize() uint32 {
 	if s.MaxFrameSize == 0 {
@@ -161,7 +173,7 @@ func (s *Splitter) startPartial(h FrameHeader, rest []byte) {
 func (s *Splitter) continuePartial(in []byte, n *int) (h FrameHeader, payload []byte, done bool, err error) {
 	if s.nhdr < FrameHeaderLen {
 		k := copy(s.hdr[s.nhdr:], in[*n:])
-		s.nhdr += k
+		s.nhdr += uint8(k)
 		*n += k
 		if s.nhdr < FrameHeaderLen {
 			return h, nil, false, nil
@@ -182,7 +194,7 @@ func (s *Splitter) continuePartial(in []byte, n *int) (h FrameHeader, payload []
 		return h, nil, false, nil
 	}
 	payload = s.buf
-	s.held, s.buf, s.nhdr = s.buf, nil, 0
+	s.held, s.nhdr = heldBuf, 0
 	return h, payload, true, nil
 }
 
@@ -285,7 +297,7 @@ func (s *Splitter) complete(h FrameHeader, payload []byte) (*Frame, error) {
 		h = s.blockH
 		h.Flags = (h.Flags | FlagEndHeaders) &^ (FlagPadded | FlagPriority)
 		data = s.block
-		s.held, s.block, s.inBlock = s.block, nil, false
+		s.held, s.inBlock = heldBlock, false
 		s.frame = Frame{FrameHeader: h, Data: data, Continuations: s.conts}
 		return &s.frame, nil
 	}
@@ -302,8 +314,9 @@ func unpad(h FrameHeader, payload []byte) ([]byte, error) {
 	return payload[1 : len(payload)-int(payload[0])], nil
 }
 
+// fail makes err, a *ConnError, sticky.
 func (s *Splitter) fail(err error) error {
-	s.err = err
+	s.err = err.(*ConnError)
 	s.release()
 	return err
 }
@@ -319,10 +332,15 @@ func (s *Splitter) Reset() {
 }
 
 func (s *Splitter) releaseHeld() {
-	if s.held != nil {
-		bufpool.Put(s.held)
-		s.held = nil
+	switch {
+	case s.held == heldBuf && s.buf != nil: // nil for an empty frame
+		bufpool.Put(s.buf)
+		s.buf = nil
+	case s.held == heldBlock:
+		bufpool.Put(s.block)
+		s.block = nil
 	}
+	s.held = heldNone
 	s.frame = Frame{}
 }
 

@@ -180,7 +180,7 @@ func TestSplitMemory(t *testing.T) {
 	var s Splitter
 	in := cat(AppendData(nil, 1, false, []byte("hello")), AppendPing(nil, false, [8]byte{}))
 	splitChunks(&s, testkit.Whole(in))
-	if s.buf != nil || s.held != nil || s.block != nil {
+	if s.buf != nil || s.held != heldNone || s.block != nil {
 		t.Fatal("whole frames left a buffer held")
 	}
 
@@ -191,11 +191,11 @@ func TestSplitMemory(t *testing.T) {
 		t.Fatalf("first part: %v %d %v, buffered %v", f, n, err, s.buf != nil)
 	}
 	f, n, err = s.Next(in[12:])
-	if f == nil || string(f.Data) != "hello" || err != nil || s.held == nil {
+	if f == nil || string(f.Data) != "hello" || err != nil || s.held != heldBuf || s.buf == nil {
 		t.Fatalf("second part: %v %d %v", f, n, err)
 	}
-	if f, _, _ = s.Next(in[12+n:]); f == nil || f.Type != FramePing || s.held != nil || s.buf != nil {
-		t.Fatalf("buffer not released after the frame was handed on (held %v, buf %v)", s.held != nil, s.buf != nil)
+	if f, _, _ = s.Next(in[12+n:]); f == nil || f.Type != FramePing || s.held != heldNone || s.buf != nil {
+		t.Fatalf("buffer not released after the frame was handed on (held %v, buf %v)", s.held, s.buf != nil)
 	}
 
 	// A frame header announcing 16 MiB is refused at once.
@@ -210,10 +210,10 @@ func TestSplitMemory(t *testing.T) {
 	// buffer, released after it is handed on.
 	s.Reset()
 	run := cat(raw(FrameHeaders, 0, 1, 'a'), raw(FrameContinuation, FlagEndHeaders, 1, 'b'))
-	if f, _, _ = s.Next(run); f == nil || string(f.Data) != "ab" || s.held == nil {
+	if f, _, _ = s.Next(run); f == nil || string(f.Data) != "ab" || s.held != heldBlock || s.block == nil {
 		t.Fatalf("block: %v", f)
 	}
-	if f, _, _ = s.Next(nil); f != nil || s.held != nil || s.block != nil {
+	if f, _, _ = s.Next(nil); f != nil || s.held != heldNone || s.block != nil {
 		t.Fatal("block buffer not released")
 	}
 }

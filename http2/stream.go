@@ -97,6 +97,8 @@ type Stream struct {
 	outstanding int32    // bytes delivered by Data and not yet Consumed
 	send        int64    // the server's window for our DATA
 	blocked     bool     // WriteData was cut short by a window
+
+	next *Stream // in the Conn's list of streams to recycle
 }
 
 // ID returns the stream's identifier.
