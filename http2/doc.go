@@ -68,7 +68,10 @@
 // string for each field the server sends as a literal rather than as an
 // index into the dynamic table. Servers index what repeats (nginx and Go
 // both do), so in steady state that is the fields that change from
-// response to response (a Date, a varying content-length).
+// response to response (a Date, a varying content-length). A connection
+// idle for a while can give back more with Compact: its HPACK encoder and
+// dynamic table and the storage of its stream table, at the cost of
+// sending the next request's fields literally once more.
 //
 // # Strictness
 //
