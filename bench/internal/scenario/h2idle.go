@@ -78,7 +78,7 @@ func h2IdleScenario(o Options, n int, serverMode string) error {
 		Rows:  rows,
 		Cols:  memoryColumns("nethttp"),
 		Notes: []string{
-			"egress: Transport over https, N Exchanges in flight, then idle in its pool; nethttp: http.Transport (ForceAttemptHTTP2).",
+			"egress: Transport over https, N Exchanges in flight, then idle in its pool; nethttp: http.Transport (ForceAttemptHTTP2). Both measured after 2 s idle.",
 			"Each connection is to a host name of its own (cN.h2idle.test, mapped to 127.0.0.1-8 without DNS, certificate for",
 			"  *.h2idle.test): an HTTP/2 client multiplexes a host onto one connection, so N connections means N hosts, and",
 			"  the figure includes each client's per-host bookkeeping. Every client checks that it dialed N connections and",
@@ -228,6 +228,7 @@ func h2IdleEgress(params []byte) error {
 			return nil, fmt.Errorf("%w: pool dialed %d, %d multiplexed with %d streams in use, %d idle (HTTP/1.1); want %d multiplexed",
 				errNotH2{"HTTP/1.1 or no protocol"}, st.Dials, st.Multiplexed, st.StreamsInUse, st.Idle, p.Conns)
 		}
+		settleIdle()
 		return t, nil
 	})
 }
@@ -288,6 +289,16 @@ func h2IdleNetHTTP(params []byte) error {
 		if n := dials.Load(); n != int64(p.Conns) {
 			return nil, fmt.Errorf("dialed %d connections, want %d", n, p.Conns)
 		}
+		settleIdle()
 		return tr, nil
 	})
 }
+
+// h2IdleSettle is how long both clients leave their connections idle
+// before the measurement: a pooled connection that is idle in real use has
+// sat there for seconds, and a client may give memory back once a
+// connection has been quiet for a moment (egress does after a second with
+// no stream open). The same wait for both keeps the comparison fair.
+const h2IdleSettle = 2 * time.Second
+
+func settleIdle() { time.Sleep(h2IdleSettle) }
