@@ -50,6 +50,8 @@ type benchCmd struct {
 	noProgress  bool
 	failIf      []string
 	thresholds  []report.Threshold
+	targetsFile string
+	targets     []benchTarget // read from targetsFile
 }
 
 func newBench(e *env) *cobra.Command {
@@ -85,6 +87,34 @@ allow fewer: bench then opens no more connections than -c, the requests wait
 for a stream, and the report warns), the GOAWAYs and stream resets the server
 sent with their codes, and the requests it refused and were retried.
 
+Several requests: --targets FILE sends the requests of FILE in turn, each as
+often as its weight, in either model and protocol. FILE is in vegeta's format,
+a METHOD URL line, header lines and an optional @body-file line per target,
+blank lines between targets, # for comments:
+
+  GET http://host/api/items/{{seq}}
+  X-Trace: {{rand}}
+
+  POST /api/orders
+  Content-Type: application/json
+  @order.json
+
+or JSON lines, one object per line, with method (default GET), url, header
+(a name to a value or a list), one of body, body_base64 and body_file, and
+weight (default 1):
+
+  {"method":"POST","url":"/api/orders","body":"{\"id\":{{seq}}}","weight":3}
+
+A target's URL may be a path: it goes to the URL argument's origin, or with no
+URL argument to the embedded server. A run goes to one origin. -H adds its
+fields to every target; body files are read from the current directory.
+
+Placeholders make each request differ, in a URL's path or query, a header
+value or a body, with or without --targets: {{seq}} is the request's number in
+the run (0, 1, 2, ...), {{rand}} a random number below 2^32, {{rand:N}} one
+below N. An unknown {{...}} in a URL or header value is an error; in a body it
+is sent as it is.
+
 Thresholds and exit status: --fail-if METRIC OP VALUE fails the run when the
 condition holds; give it several times (or comma-separated) for several.
 Metrics: p50, p90, p99, p99.9 or any pN, min, mean and max latency (a
@@ -106,6 +136,8 @@ bad flags or arguments.`,
   egress bench --http2-prior-knowledge -c 4 -m 100 http://127.0.0.1:8080/
   egress bench -R 2000 -d 1m -c 100 --hdr run.hdr --html run.html http://host/api
   egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x
+  egress bench --targets requests.txt -c 32 -d 1m http://host:8080
+  egress bench -H 'X-Request-Id: {{seq}}' 'http://host/items/{{rand:10000}}'
   egress bench --fail-if 'p99>250ms' --fail-if 'errors>0.1%' --fail-if 'non2xx>0' http://host/api
   egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api`,
 		Args: b.args,
@@ -130,6 +162,7 @@ bad flags or arguments.`,
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
 	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
+	fs.StringVar(&b.targetsFile, "targets", "", "send the requests of `FILE` in turn (vegeta's format or JSON lines; see above)")
 	fs.StringArrayVar(&b.failIf, "fail-if", nil, "fail the run (exit 99) if `METRIC<>VALUE` holds, as p99>250ms, errors>0.1%, non2xx>0, rps<5000 (repeatable; none: no check)")
 	return cmd
 }
@@ -141,6 +174,17 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	ctx := cmd.Context()
+	if len(args) == 0 && b.targets != nil {
+		// Targets with absolute URLs need no URL; paths go to the
+		// embedded server.
+		base, err := targetsBase(b.targetsFile, b.targets)
+		if err != nil {
+			return err
+		}
+		if base != "" {
+			args = []string{base + "/"}
+		}
+	}
 	embedded := len(args) == 0
 	var u *url.URL
 	if embedded {
@@ -148,12 +192,25 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 			return err
 		}
 	} else {
-		if u, err = checkURL(args[0]); err != nil {
+		raw := args[0]
+		if err := checkURLTemplate(raw, false); err != nil {
+			return err
+		}
+		first, _ := load.RenderFirst(raw)
+		if u, err = checkURL(first); err != nil {
 			return err
 		}
 		cfg.URL = u.String()
-		if err := b.checkStreams(cfg.URL); err != nil {
+		if strings.Contains(raw, "{{") {
+			cfg.URL = raw // as given: parsing would escape the braces
+		}
+		if err := b.checkStreams(first); err != nil {
 			return err
+		}
+		if b.targets != nil {
+			if cfg.Targets, err = resolveTargets(b.targetsFile, b.targets, cfg.URL); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -185,6 +242,11 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		}
 		defer s.Close()
 		cfg.URL = s.URL() + "/"
+		if b.targets != nil {
+			if cfg.Targets, err = resolveTargets(b.targetsFile, b.targets, cfg.URL); err != nil {
+				return err
+			}
+		}
 		if cfg.TLS == nil {
 			cfg.TLS = s.ClientTLSConfig() // nil on http://; trusts its certificate on https
 		}
@@ -237,8 +299,12 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	rep := report.Build(report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
-		Duration: cfg.Duration, Rate: cfg.Rate}, res)
+	meta := report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
+		Duration: cfg.Duration, Rate: cfg.Rate}
+	if cfg.Targets != nil {
+		meta.URL, meta.TargetsFile = strings.TrimSuffix(originPart(cfg.URL), "/"), b.targetsFile
+	}
+	rep := report.Build(meta, res)
 	rep.Check(b.thresholds)
 	interrupted := ctx.Err() != nil
 	if interrupted {
@@ -364,11 +430,18 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, err
 	}
 	for _, f := range cfg.Header {
-		// The request encoder writes Host, Content-Length and
-		// Transfer-Encoding itself; silently dropping a user's would
-		// measure something else than asked.
-		if n := strings.ToLower(f.Name); n == "host" || n == "content-length" || n == "transfer-encoding" {
-			return cfg, usagef("bench: -H %s is not supported: it is set from the URL and the body", f.Name)
+		if err := checkHeaderField(f); err != nil {
+			return cfg, fmt.Errorf("bench: %w", err)
+		}
+	}
+	if b.targetsFile != "" {
+		for _, f := range []string{"method", "body", "body-file"} {
+			if changed(f) {
+				return cfg, usagef("bench: --%s does not go with --targets: each target has its own", f)
+			}
+		}
+		if b.targets, err = readTargets(b.targetsFile, cfg.Header); err != nil {
+			return cfg, err
 		}
 	}
 	cfg.Body = []byte(b.body)

@@ -27,6 +27,13 @@ type Config struct {
 	Method string // default GET
 	Header []egress.HeaderField
 	Body   []byte
+	// Targets, when set, are the requests of the run instead of the one
+	// of URL, Method, Header and Body: request n of the run goes to the
+	// targets in turn, each as often as its Weight. URL, if empty, is set
+	// to the first target's (it decides whether the run may speak
+	// HTTP/2). Either way, URLs, header values and bodies may hold
+	// placeholders (see Target).
+	Targets []Target
 
 	// Connections is the number of connections: the pool is capped at
 	// this many per host. Default 64.
@@ -110,6 +117,9 @@ type Result struct {
 
 	// HTTP1, HTTP2 count the responses by protocol version.
 	HTTP1, HTTP2 int64
+
+	// Targets counts the requests sent to each of Config.Targets.
+	Targets []TargetCount
 }
 
 // Protocol names the protocol the responses came in: "HTTP/2.0",
@@ -203,6 +213,9 @@ var (
 func (c *Config) defaults() error {
 	if c.Method == "" {
 		c.Method = "GET"
+	}
+	if c.URL == "" && len(c.Targets) > 0 {
+		c.URL = c.Targets[0].URL
 	}
 	if c.Connections == 0 {
 		c.Connections = 64

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	targets := cfg.Targets
+	if len(targets) == 0 {
+		targets = []Target{{Method: cfg.Method, URL: cfg.URL, Header: cfg.Header, Body: cfg.Body}}
+	}
+	m, err := newMix(targets)
+	if err != nil {
+		return nil, err
+	}
 	eng, err := engine.New(engine.Config{Loops: cfg.Loops})
 	if err != nil {
 		return nil, err
@@ -58,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// connections' streams allow wait for a stream rather than take a
 	// connection of their own: the run keeps the connections asked.
 	h2.WaitForStreams = h2.WaitForStreams || cfg.Streams > 1
-	r := &runner{cfg: cfg, eng: eng, shards: newShards(numShards), drained: make(chan struct{})}
+	r := &runner{cfg: cfg, eng: eng, mix: m, shards: newShards(numShards), drained: make(chan struct{})}
 	if mayHTTP2(&cfg) {
 		r.streamPeak = make([]atomic.Int64, transports)
 	}
@@ -121,6 +130,7 @@ type runner struct {
 	// per connection), the most streams seen in use at once.
 	streamPeak []atomic.Int64
 	eng        *engine.Engine
+	mix        *mix
 	base       time.Time
 	shards     []*shard
 	slots      []*slot
@@ -150,20 +160,26 @@ type runner struct {
 
 func (r *runner) now() int64 { return int64(time.Since(r.base)) }
 
-// take reserves a request; false means the run is over. The in-flight
-// count goes up before the stop flag is read, so that whoever sees it
-// reach zero after the stop knows nothing more will be sent.
-func (r *runner) take() bool {
+// take reserves a request and returns its number in the run (0, 1,
+// ...); false means the run is over. The in-flight count goes up before
+// the stop flag is read, so that whoever sees it reach zero after the
+// stop knows nothing more will be sent.
+func (r *runner) take() (uint64, bool) {
 	r.inflight.Add(1)
 	if !r.stopping.Load() {
 		n := r.issued.Add(1)
 		if r.cfg.Requests <= 0 || n <= r.cfg.Requests {
-			return true
+			if n == r.cfg.Requests {
+				// The last one: the run ends when it completes. The
+				// open model's pacer would not ask again.
+				r.stopping.Store(true)
+			}
+			return uint64(n - 1), true
 		}
 		r.stopping.Store(true)
 	}
 	r.release()
-	return false
+	return 0, false
 }
 
 func (r *runner) release() {
@@ -182,12 +198,14 @@ func (r *runner) stop() {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	cfg := &r.cfg
 	r.slots = make([]*slot, cfg.Connections*cfg.Streams)
+	seed := uint64(time.Now().UnixNano())
 	for i := range r.slots {
 		s := &slot{r: r, tr: r.trs[i%len(r.trs)], idx: i, sh: r.shards[i%len(r.shards)]}
-		s.ex = egress.Exchange{
-			Method: cfg.Method, URL: cfg.URL, Header: cfg.Header, Body: cfg.Body,
-			OnHead: s.onHead, OnBody: s.onBody, OnDone: s.onDone,
+		s.ex = egress.Exchange{OnHead: s.onHead, OnBody: s.onBody, OnDone: s.onDone}
+		if t := r.mix.targets[0]; r.mix.static {
+			s.ex.Method, s.ex.URL, s.ex.Header, s.ex.Body = t.method, t.rawURL, t.header, t.rawBdy
 		}
+		s.req.rng = rand.New(rand.NewPCG(seed, uint64(i)))
 		r.slots[i] = s
 	}
 	total := NewHistogram()
@@ -275,6 +293,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res.Conns.Resets = res.Errors[ErrClassReset]
 	res.Conns.Peak = max(res.Conns.Peak, smp.peak.Load())
 	res.HTTP1, res.HTTP2 = r.h1.Load(), r.h2.Load()
+	if len(cfg.Targets) > 0 {
+		res.Targets = r.mix.counts()
+	}
 	res.Conns.ResetCodes, res.Conns.GoAwayFailures = pushbackCodes(res.Errors, res.Conns.StreamResets)
 	if cfg.Rate > 0 {
 		res.Rate = RateStats{
@@ -482,6 +503,7 @@ type slot struct {
 	idx   int
 	sh    *shard
 	ex    egress.Exchange
+	req   reqState // buffers of the request's URL, fields and body
 	state atomic.Int32
 	sent  int64 // since base: when the request was sent (closed) or due (open)
 	body  int64 // body bytes of the current response
@@ -492,7 +514,12 @@ type slot struct {
 // is over, or one failed (then it backs off).
 func (s *slot) fireClosed() {
 	r := s.r
-	for r.take() {
+	for {
+		seq, ok := r.take()
+		if !ok {
+			return
+		}
+		r.mix.prepare(&s.ex, &s.req, seq)
 		s.sent, s.body = r.now(), 0
 		s.state.Store(slotSending)
 		if err := s.tr.Send(&s.ex); err != nil {
@@ -522,10 +549,12 @@ func (s *slot) backoff() {
 // fireOpen sends the request that was due at intended.
 func (s *slot) fireOpen(intended int64) {
 	r := s.r
-	if !r.take() {
+	seq, ok := r.take()
+	if !ok {
 		r.pushFree(s)
 		return
 	}
+	r.mix.prepare(&s.ex, &s.req, seq)
 	lag := r.now() - intended
 	for {
 		m := r.maxLag.Load()

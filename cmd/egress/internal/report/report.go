@@ -21,7 +21,11 @@ type Report struct {
 	Tool   string `json:"tool"`
 	URL    string `json:"url,omitempty"`
 	Method string `json:"method,omitempty"`
-	Model  string `json:"model"` // "closed", "open" or "merged"
+	// TargetsFile and Targets describe a run of several requests
+	// (bench --targets): each target with the requests it was sent.
+	TargetsFile string         `json:"targets_file,omitempty"`
+	Targets     []TargetReport `json:"targets,omitempty"`
+	Model       string         `json:"model"` // "closed", "open" or "merged"
 	// Models counts the merged runs by model ("closed", "open").
 	Models   map[string]int `json:"models,omitempty"`
 	Sources  []string       `json:"sources,omitempty"`
@@ -59,6 +63,15 @@ type Report struct {
 	Warnings   []string    `json:"warnings"`
 
 	hist *hdrhistogram.Histogram
+}
+
+// TargetReport is one target of a mix, as given (placeholders and all),
+// and the requests sent to it.
+type TargetReport struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	Weight int    `json:"weight"`
+	Sent   int64  `json:"sent"`
 }
 
 // Throughput is per second of elapsed time.
@@ -166,6 +179,8 @@ type Meta struct {
 	Connections int
 	Duration    time.Duration
 	Rate        float64
+	// TargetsFile names the file of the run's targets, if it had some.
+	TargetsFile string
 }
 
 // Build makes the report of a run.
@@ -185,6 +200,12 @@ func Build(m Meta, res *load.Result) *Report {
 	r.Non2xx = non2xx(r.Status)
 	for k, n := range res.Errors {
 		r.Errors[k] = n
+	}
+	if len(res.Targets) > 0 {
+		r.TargetsFile, r.Method = m.TargetsFile, ""
+		for _, t := range res.Targets {
+			r.Targets = append(r.Targets, TargetReport{Method: t.Method, URL: t.URL, Weight: t.Weight, Sent: t.Sent})
+		}
 	}
 	if r.Elapsed > 0 {
 		r.Throughput = Throughput{

@@ -28,6 +28,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			size(float64(r.Bytes.In)), size(r.Throughput.BytesIn),
 			size(float64(r.Bytes.Out)), size(r.Throughput.BytesOut), size(float64(r.Bytes.Body)))
 	}
+	r.writeTargets(tw)
 	if r.Rate != nil {
 		rr := r.Rate
 		tw.printf("  rate          asked %s req/s, sent %s req/s (%d of %d due), latest send %s after due",
@@ -166,13 +167,42 @@ func (r *Report) writeStreams(tw *textWriter) {
 		c.Asked, c.BeyondAsked, c.Waited)
 }
 
+// maxTargetLines bounds the targets listed in the text report.
+const maxTargetLines = 20
+
+// writeTargets lists the targets of a mix with the requests each was sent.
+func (r *Report) writeTargets(tw *textWriter) {
+	if len(r.Targets) == 0 {
+		return
+	}
+	if len(r.Targets) == 1 {
+		tw.printf("  target")
+	} else {
+		tw.printf("  targets       %d, taken in turn by weight", len(r.Targets))
+	}
+	for i, t := range r.Targets {
+		if i == maxTargetLines {
+			tw.printf("    ... and %d more (see --json)", len(r.Targets)-i)
+			break
+		}
+		tw.printf("    sent %-8d weight %-4d %s %s", t.Sent, t.Weight, t.Method, t.URL)
+	}
+}
+
 func (r *Report) title() string {
+	what := r.Method + " " + r.URL
+	if len(r.Targets) > 0 {
+		what = fmt.Sprintf("%d targets from %s at %s", len(r.Targets), r.TargetsFile, r.URL)
+		if len(r.Targets) == 1 {
+			what = fmt.Sprintf("1 target from %s at %s", r.TargetsFile, r.URL)
+		}
+	}
 	switch r.Model {
 	case "merged":
 		return fmt.Sprintf("egress merge: %d histogram logs", len(r.Sources))
 	case "open":
-		return fmt.Sprintf("egress bench %s %s   open model, %s req/s over %d connections for %s",
-			r.Method, r.URL, num(r.Rate.Asked), r.Conns.Asked, secs(r.Duration))
+		return fmt.Sprintf("egress bench %s   open model, %s req/s over %d connections for %s",
+			what, num(r.Rate.Asked), r.Conns.Asked, secs(r.Duration))
 	}
 	end := "for " + secs(r.Duration)
 	if r.Duration == 0 {
@@ -182,7 +212,7 @@ func (r *Report) title() string {
 	if r.Conns != nil {
 		asked = r.Conns.Asked
 	}
-	return fmt.Sprintf("egress bench %s %s   closed model, %d connections %s", r.Method, r.URL, asked, end)
+	return fmt.Sprintf("egress bench %s   closed model, %d connections %s", what, asked, end)
 }
 
 func (r *Report) latencyNote() string {
