@@ -51,10 +51,13 @@ type bodyPipe struct {
 }
 
 // Reads shorter than directMinRead go through a buffer of directSmallBuf
-// bytes: one system call per few bytes would cost more than the copy.
+// bytes, as bufio does: a system call, and often a wait for the loop's
+// signal, per few kilobytes would cost more than the copy. io.Copy's 8 KiB
+// reads (through an io.Discard, or an SDK's retrying reader that hides
+// WriteTo) are such reads.
 const (
-	directMinRead  = 4 << 10
-	directSmallBuf = 16 << 10
+	directMinRead  = 16 << 10
+	directSmallBuf = 64 << 10
 )
 
 // directSource reads a body straight into the reader's buffer.

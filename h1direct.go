@@ -126,7 +126,14 @@ func (d *h1Direct) decode(b, in []byte) (n int, end bool) {
 		case http1.EventNone:
 			return n, false
 		case http1.EventBody:
-			n += copy(b[n:], p.Body()) // the body lies at or after b[n:]
+			// The body lies at or after b[n:]; a Content-Length body read
+			// into b is already in place, and copying it onto itself would
+			// cost a pass over every byte.
+			body := p.Body()
+			if len(body) > 0 && &body[0] != &b[n] {
+				copy(b[n:], body)
+			}
+			n += len(body)
 		case http1.EventTrailers:
 			// The round trip's sink fills Response.Trailer, which its
 			// reader, this goroutine, may look at only after io.EOF.
