@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +54,7 @@ type benchCmd struct {
 	thresholds  []report.Threshold
 	targetsFile string
 	targets     []benchTarget // read from targetsFile
+	stages      []string
 }
 
 func newBench(e *env) *cobra.Command {
@@ -115,6 +118,16 @@ the run (0, 1, 2, ...), {{rand}} a random number below 2^32, {{rand:N}} one
 below N. An unknown {{...}} in a URL or header value is an error; in a body it
 is sent as it is.
 
+Stages: --stage DURATION:TARGET, given in turn, ramps the run in straight
+lines. With N rps targets it is an open-model run whose rate goes from -R (0 if
+not given) to each stage's target over its duration; with N c targets a
+closed-model run whose connections in use go from 0 to each target (-c is then
+their most; connections no longer asked for go idle). The run lasts the sum of
+the stages (so no -d). --stage 30s:1000rps --stage 1m:1000rps ramps up to
+1000 req/s in 30 s and holds it for a minute. The HTML report draws the rate
+asked against the rate sent and completed, or the connections asked against
+those open.
+
 Thresholds and exit status: --fail-if METRIC OP VALUE fails the run when the
 condition holds; give it several times (or comma-separated) for several.
 Metrics: p50, p90, p99, p99.9 or any pN, min, mean and max latency (a
@@ -137,6 +150,8 @@ bad flags or arguments.`,
   egress bench -R 2000 -d 1m -c 100 --hdr run.hdr --html run.html http://host/api
   egress bench -X POST -H 'Content-Type: application/json' --body '{"a":1}' -n 10000 http://host/x
   egress bench --targets requests.txt -c 32 -d 1m http://host:8080
+  egress bench -c 200 --stage 30s:100rps --stage 1m:1000rps --stage 30s:0rps http://host/api
+  egress bench --stage 20s:50c --stage 1m:50c --html ramp.html http://host/api
   egress bench -H 'X-Request-Id: {{seq}}' 'http://host/items/{{rand:10000}}'
   egress bench --fail-if 'p99>250ms' --fail-if 'errors>0.1%' --fail-if 'non2xx>0' http://host/api
   egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api`,
@@ -162,6 +177,7 @@ bad flags or arguments.`,
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
 	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
+	fs.StringArrayVar(&b.stages, "stage", nil, "ramp over `DURATION:TARGET`, TARGET N rps (open model) or N c (connections); repeatable, see above")
 	fs.StringVar(&b.targetsFile, "targets", "", "send the requests of `FILE` in turn (vegeta's format or JSON lines; see above)")
 	fs.StringArrayVar(&b.failIf, "fail-if", nil, "fail the run (exit 99) if `METRIC<>VALUE` holds, as p99>250ms, errors>0.1%, non2xx>0, rps<5000 (repeatable; none: no check)")
 	return cmd
@@ -250,12 +266,12 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		if cfg.TLS == nil {
 			cfg.TLS = s.ClientTLSConfig() // nil on http://; trusts its certificate on https
 		}
-		if !changed("duration") && !changed("requests") {
+		if !changed("duration") && !changed("requests") && len(b.stages) == 0 {
 			cfg.Duration = selfTestDuration
 		}
 		fmt.Fprintf(b.e.stderr, "egress bench: no URL given: benchmarking the embedded server (egress serve%s) at %s\n", serveArgs, cfg.URL)
 	} else {
-		if !changed("duration") && !changed("requests") {
+		if !changed("duration") && !changed("requests") && len(b.stages) == 0 {
 			cfg.Duration = defaultDuration
 		}
 		if err := reach(ctx, u.Scheme, u.Host, min(b.timeout, 5*time.Second)); err != nil {
@@ -300,7 +316,10 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	meta := report.Meta{URL: cfg.URL, Method: cfg.Method, Connections: cfg.Connections,
-		Duration: cfg.Duration, Rate: cfg.Rate}
+		Duration: cfg.Duration, Rate: cfg.Rate, Stages: strings.Join(b.stages, " ")}
+	if len(cfg.RateStages) > 0 {
+		meta.Rate = res.Rate.Asked // their mean
+	}
 	if cfg.Targets != nil {
 		meta.URL, meta.TargetsFile = strings.TrimSuffix(originPart(cfg.URL), "/"), b.targetsFile
 	}
@@ -402,7 +421,7 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, usagef("bench: -d/--duration must be positive")
 	case changed("rate") && b.rate <= 0:
 		return cfg, usagef("bench: -R/--rate must be positive")
-	case b.rate > 0 && !changed("duration"):
+	case b.rate > 0 && !changed("duration") && len(b.stages) == 0:
 		return cfg, usagef("bench: -R/--rate needs -d/--duration (an open-model run is defined by its length)")
 	case b.timeout <= 0:
 		return cfg, usagef("bench: -t/--timeout must be positive")
@@ -417,7 +436,10 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		cfg.Requests = b.requests
 	}
 	var err error
-	if b.thresholds, err = parseThresholds(b.failIf, b.rate > 0); err != nil {
+	if err := b.applyStages(&cfg, changed); err != nil {
+		return cfg, err
+	}
+	if b.thresholds, err = parseThresholds(b.failIf, b.rate > 0 || len(cfg.RateStages) > 0); err != nil {
 		return cfg, fmt.Errorf("bench: %w", err)
 	}
 	if err := checkMethod(b.method); err != nil {
@@ -461,6 +483,69 @@ func (b *benchCmd) config(changed func(string) bool) (load.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// maxStages bounds --stage.
+const maxStages = 100
+
+// applyStages reads --stage into the load configuration: rate stages
+// (N rps, the open model) or connection stages (N c, the closed one).
+func (b *benchCmd) applyStages(cfg *load.Config, changed func(string) bool) error {
+	if len(b.stages) == 0 {
+		return nil
+	}
+	if len(b.stages) > maxStages {
+		return usagef("bench: at most %d --stage", maxStages)
+	}
+	if changed("duration") {
+		return usagef("bench: --stage and -d exclude each other: the run lasts the stages' sum")
+	}
+	var stages []load.Stage
+	kind := ""
+	var sum time.Duration
+	most := 0.0
+	for _, st := range b.stages {
+		durText, target, ok := strings.Cut(strings.TrimSpace(st), ":")
+		d, err := time.ParseDuration(durText)
+		if !ok || err != nil || d <= 0 {
+			return usagef("bench: --stage %q: want DURATION:TARGET with a positive duration, as 30s:100rps or 1m:50c", st)
+		}
+		k, num := "rps", strings.TrimSuffix(target, "rps")
+		if num == target {
+			k, num = "c", strings.TrimSuffix(target, "c")
+		}
+		v, err := strconv.ParseFloat(num, 64)
+		if num == target || err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || k == "c" && v != math.Trunc(v) {
+			return usagef("bench: --stage %q: the target is a rate, as 100rps, or a number of connections, as 50c", st)
+		}
+		if kind != "" && k != kind {
+			return usagef("bench: --stage %q: stages ramp either a rate (rps) or connections (c), not both", st)
+		}
+		kind = k
+		stages = append(stages, load.Stage{Duration: d, Target: v})
+		sum += d
+		most = max(most, v)
+	}
+	cfg.Duration = sum
+	if kind == "rps" {
+		cfg.RateStages = stages
+		if most == 0 && b.rate == 0 {
+			return usagef("bench: --stage: every rate is 0: nothing would be sent")
+		}
+		return nil
+	}
+	switch {
+	case b.rate > 0:
+		return usagef("bench: -R and connection stages (c) exclude each other: ramp the rate with N rps stages")
+	case changed("connections"):
+		return usagef("bench: -c and connection stages (c) exclude each other: the most of the stages is the connections")
+	case most < 1:
+		return usagef("bench: --stage: connection stages need at least one target of 1c or more")
+	}
+	cfg.ConnStages = stages
+	cfg.Connections = int(most)
+	b.connections = int(most)
+	return nil
 }
 
 // checkStreams refuses -m above 1 where the run would speak HTTP/1.1,

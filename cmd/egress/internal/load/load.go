@@ -14,6 +14,7 @@ package load
 import (
 	"crypto/tls"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -57,6 +58,15 @@ type Config struct {
 	// fixed rate (per second) whatever the server does, and latency counts
 	// from when each was due. It needs Duration.
 	Rate float64
+	// RateStages, when set, select the open model with a rate that ramps
+	// from Rate (0 if unset) through each stage's target in turn; the run
+	// lasts the stages' sum, which Duration is set to.
+	RateStages []Stage
+	// ConnStages, in the closed model, ramp the connections in use from 0
+	// through each stage's target in turn (each with Streams requests in
+	// flight); Connections is set to their most, Duration to their sum.
+	// Connections no longer asked for go idle.
+	ConnStages []Stage
 
 	// Timeout bounds connecting, the wait for a response head and each
 	// silence within a body; default 10 s. It is also how long the run
@@ -142,6 +152,14 @@ type Sample struct {
 	Requests int64
 	Errors   int64
 	P50, P99 int64 // nanoseconds
+	// In the open model, AskedRate is the rate asked over the interval
+	// (its requests due per second) and Sent the requests sent in it.
+	AskedRate float64
+	Sent      int64
+	// AskedConns is the connections a ramp (ConnStages) asked for at the
+	// interval's end; OpenConns those open then.
+	AskedConns int
+	OpenConns  int64
 }
 
 // ConnStats is the connection accounting of a run.
@@ -208,6 +226,8 @@ var (
 	ErrRateNeedsTime  = errors.New("load: a rate needs a duration")
 	ErrBadConnections = errors.New("load: connections must be positive")
 	ErrBadStreams     = errors.New("load: streams must be positive")
+	ErrBadStages      = errors.New("load: stages need a positive duration and a target of 0 or more, " +
+		"connection stages one of 1 or more, and rate and connection stages do not mix")
 )
 
 func (c *Config) defaults() error {
@@ -216,6 +236,30 @@ func (c *Config) defaults() error {
 	}
 	if c.URL == "" && len(c.Targets) > 0 {
 		c.URL = c.Targets[0].URL
+	}
+	if len(c.RateStages) > 0 && len(c.ConnStages) > 0 {
+		return ErrBadStages
+	}
+	for _, stages := range [][]Stage{c.RateStages, c.ConnStages} {
+		if len(stages) == 0 {
+			continue
+		}
+		var sum time.Duration
+		most := 0.0
+		for _, st := range stages {
+			if st.Duration <= 0 || st.Target < 0 || math.IsNaN(st.Target) || math.IsInf(st.Target, 0) {
+				return ErrBadStages
+			}
+			sum += st.Duration
+			most = max(most, st.Target)
+		}
+		c.Duration = sum
+		if len(c.ConnStages) > 0 {
+			if most < 1 {
+				return ErrBadStages
+			}
+			c.Connections = int(math.Ceil(most))
+		}
 	}
 	if c.Connections == 0 {
 		c.Connections = 64

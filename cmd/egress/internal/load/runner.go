@@ -68,6 +68,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// connection of their own: the run keeps the connections asked.
 	h2.WaitForStreams = h2.WaitForStreams || cfg.Streams > 1
 	r := &runner{cfg: cfg, eng: eng, mix: m, shards: newShards(numShards), drained: make(chan struct{})}
+	switch {
+	case len(cfg.RateStages) > 0:
+		r.open, r.sched = true, rampRate(cfg.Rate, cfg.RateStages)
+	case cfg.Rate > 0:
+		r.open, r.sched = true, constantRate(cfg.Rate, cfg.Duration)
+	case len(cfg.ConnStages) > 0:
+		r.ramp = &connRamp{stages: cfg.ConnStages}
+	}
 	if mayHTTP2(&cfg) {
 		r.streamPeak = make([]atomic.Int64, transports)
 	}
@@ -131,9 +139,14 @@ type runner struct {
 	streamPeak []atomic.Int64
 	eng        *engine.Engine
 	mix        *mix
-	base       time.Time
-	shards     []*shard
-	slots      []*slot
+	open       bool // the open model: requests due by a rate schedule
+	// ramp, in a closed model with ConnStages, sets active: the slots
+	// that may send (the first active ones), the others parked.
+	ramp   *connRamp
+	active atomic.Int64
+	base   time.Time
+	shards []*shard
+	slots  []*slot
 
 	stopping   atomic.Bool
 	abandoned  atomic.Bool
@@ -149,11 +162,10 @@ type runner struct {
 	// Open model.
 	mu     sync.Mutex
 	free   []*slot
-	next   int64   // index of the next request to send
-	due    int64   // requests due so far
-	total  int64   // requests due over the whole run
-	gap    float64 // ns between intended sends
-	t0     int64   // when request 0 was due, since base
+	next   int64         // index of the next request to send
+	due    int64         // requests due so far
+	total  int64         // requests due over the whole run
+	sched  *rateSchedule // the asked rate over time, from base
 	sent   atomic.Int64
 	maxLag atomic.Int64
 }
@@ -200,7 +212,14 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	r.slots = make([]*slot, cfg.Connections*cfg.Streams)
 	seed := uint64(time.Now().UnixNano())
 	for i := range r.slots {
-		s := &slot{r: r, tr: r.trs[i%len(r.trs)], idx: i, sh: r.shards[i%len(r.shards)]}
+		tr := r.trs[i%len(r.trs)]
+		if len(cfg.ConnStages) > 0 && len(r.trs) > 1 {
+			// A ramp of connections makes slots active from the first:
+			// each connection's streams are neighbours, so that n
+			// connections' slots are on n connections.
+			tr = r.trs[i/cfg.Streams]
+		}
+		s := &slot{r: r, tr: tr, idx: i, sh: r.shards[i%len(r.shards)]}
 		s.ex = egress.Exchange{OnHead: s.onHead, OnBody: s.onBody, OnDone: s.onDone}
 		if t := r.mix.targets[0]; r.mix.static {
 			s.ex.Method, s.ex.URL, s.ex.Header, s.ex.Body = t.method, t.rawURL, t.header, t.rawBdy
@@ -215,9 +234,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	smp.start()
 
 	var pacerDone chan struct{}
-	if cfg.Rate > 0 {
-		r.gap = 1e9 / cfg.Rate
-		r.total = int64(cfg.Duration.Seconds() * cfg.Rate)
+	if r.open {
+		r.total = int64(r.sched.total)
 		if cfg.Requests > 0 {
 			r.total = min(r.total, cfg.Requests)
 		}
@@ -225,6 +243,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		pacerDone = make(chan struct{})
 		go r.pace(ctx, pacerDone)
 	} else {
+		if r.ramp != nil {
+			r.active.Store(int64(r.ramp.at(0) * cfg.Streams))
+		}
 		for _, s := range r.slots {
 			s.fireClosed()
 		}
@@ -297,9 +318,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		res.Targets = r.mix.counts()
 	}
 	res.Conns.ResetCodes, res.Conns.GoAwayFailures = pushbackCodes(res.Errors, res.Conns.StreamResets)
-	if cfg.Rate > 0 {
+	if r.open {
 		res.Rate = RateStats{
-			Asked: cfg.Rate, Due: r.due, Sent: r.sent.Load(),
+			Asked: r.sched.total / r.sched.end().Seconds(), Due: r.due, Sent: r.sent.Load(),
 			MaxLag: time.Duration(r.maxLag.Load()),
 		}
 		if d := cfg.Duration.Seconds(); d > 0 {
@@ -452,15 +473,15 @@ func pushbackCodes(errs map[string]int64, resets int64) (rst, goaway map[string]
 	return rst, goaway
 }
 
-// pace runs the open model's clock: request i is due at t0 + i*gap, and
+// pace runs the open model's clock: request i is due at the time the
+// schedule's requests due reach i (i/rate at a constant rate), and
 // is sent as soon as it is due and a slot is free. A slot that frees up
 // while requests are overdue takes the oldest at once (see slot.onDone).
 func (r *runner) pace(ctx context.Context, done chan struct{}) {
 	defer close(done)
-	r.t0 = r.now()
 	for !r.stopping.Load() && ctx.Err() == nil {
 		now := r.now()
-		due := min(int64(float64(now-r.t0)/r.gap)+1, r.total)
+		due := min(int64(r.sched.dueBy(time.Duration(now)))+1, r.total)
 		r.mu.Lock()
 		r.due = max(r.due, due)
 		r.mu.Unlock()
@@ -468,7 +489,10 @@ func (r *runner) pace(ctx context.Context, done chan struct{}) {
 		if due >= r.total {
 			return // everything is due; the backlog drains until the deadline
 		}
-		wait := time.Duration(float64(r.t0) + float64(due)*r.gap - float64(r.now()))
+		wait := r.cfg.Tick
+		if at, ok := r.sched.dueAt(due); ok {
+			wait = at - time.Duration(r.now())
+		}
 		time.Sleep(min(max(wait, 0), r.cfg.Tick))
 	}
 }
@@ -486,7 +510,8 @@ func (r *runner) dispatch() {
 		idx := r.next
 		r.next++
 		r.mu.Unlock()
-		s.fireOpen(r.t0 + int64(float64(idx)*r.gap))
+		at, _ := r.sched.dueAt(idx)
+		s.fireOpen(int64(at))
 	}
 }
 
@@ -505,9 +530,12 @@ type slot struct {
 	ex    egress.Exchange
 	req   reqState // buffers of the request's URL, fields and body
 	state atomic.Int32
-	sent  int64 // since base: when the request was sent (closed) or due (open)
-	body  int64 // body bytes of the current response
-	err   error // the last completion's error
+	// parked is set while a ramp of connections does not ask for the
+	// slot (see runner.ramp).
+	parked atomic.Bool
+	sent   int64 // since base: when the request was sent (closed) or due (open)
+	body   int64 // body bytes of the current response
+	err    error // the last completion's error
 }
 
 // fireClosed sends requests back to back until one is in flight, the run
@@ -515,6 +543,15 @@ type slot struct {
 func (s *slot) fireClosed() {
 	r := s.r
 	for {
+		if r.ramp != nil && int64(s.idx) >= r.active.Load() {
+			// Not asked for now: park until the ramp wakes the slot. If
+			// the ramp grew between the check and the parking, the slot
+			// unparks itself, or the ramp's next tick does.
+			s.parked.Store(true)
+			if int64(s.idx) >= r.active.Load() || !s.parked.CompareAndSwap(true, false) {
+				return
+			}
+		}
 		seq, ok := r.take()
 		if !ok {
 			return
@@ -598,7 +635,7 @@ func (s *slot) onDone(ex *egress.Exchange, err error) {
 	}
 	s.state.Store(slotIdle)
 	r := s.r
-	if r.cfg.Rate > 0 {
+	if r.open {
 		r.pushFree(s)
 		r.dispatch()
 		return
@@ -649,4 +686,19 @@ func hasCloseToken(v []byte) bool {
 		v = v[i+1:]
 	}
 	return false
+}
+
+// rampTick sets the slots a ramp of connections asks for at now, and
+// wakes those parked among them. The sampler calls it.
+func (r *runner) rampTick(now time.Duration) {
+	n := min(int64(r.ramp.at(now)*r.cfg.Streams), int64(len(r.slots)))
+	r.active.Store(n)
+	if r.stopping.Load() {
+		return
+	}
+	for _, s := range r.slots[:n] {
+		if s.parked.CompareAndSwap(true, false) {
+			s.fireClosed()
+		}
+	}
 }

@@ -21,9 +21,10 @@ type sampler struct {
 	// streamsNext is the connection the next sample of streams starts at.
 	streamsNext int
 
-	ivStart time.Duration
-	last    counts
-	window  []point // completions over the last interval, for RateNow
+	ivStart  time.Duration
+	last     counts
+	lastSent int64
+	window   []point // completions over the last interval, for RateNow
 
 	stopc, donec chan struct{}
 }
@@ -52,6 +53,9 @@ func (m *sampler) loop() {
 		case <-tk.C:
 			open := m.samplePeak()
 			now := time.Duration(m.r.now())
+			if m.r.ramp != nil {
+				m.r.rampTick(now)
+			}
 			if now-m.ivStart >= m.r.cfg.Interval {
 				m.closeInterval(now)
 			}
@@ -101,7 +105,18 @@ func (m *sampler) closeInterval(end time.Duration) {
 	iv.SetStartTimeMs(startMs)
 	iv.SetEndTimeMs(r.base.Add(end).UnixMilli())
 	m.total.Merge(iv)
-	s := Sample{End: end, Requests: c.completed - m.last.completed, Errors: c.failed - m.last.failed}
+	s := Sample{End: end, Requests: c.completed - m.last.completed, Errors: c.failed - m.last.failed,
+		OpenConns: r.eng.Stats().Open}
+	if r.open {
+		sent := r.sent.Load()
+		s.Sent, m.lastSent = sent-m.lastSent, sent
+		if secs := (end - m.ivStart).Seconds(); secs > 0 {
+			s.AskedRate = (r.sched.dueBy(end) - r.sched.dueBy(m.ivStart)) / secs
+		}
+	}
+	if r.ramp != nil {
+		s.AskedConns = r.ramp.at(end)
+	}
 	if iv.TotalCount() > 0 {
 		s.P50, s.P99 = iv.ValueAtQuantile(50), iv.ValueAtQuantile(99)
 	}

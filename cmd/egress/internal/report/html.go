@@ -46,6 +46,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if len(r.Timeline) > 0 {
 		chartsHTML = append(chartsHTML, snippet(r.timelineChart()))
 	}
+	if r.Stages != "" && r.Model == "closed" && len(r.Timeline) > 0 {
+		chartsHTML = append(chartsHTML, snippet(r.connsChart()))
+	}
 	var text bytes.Buffer
 	r.WriteText(&text)
 	type threshold struct {
@@ -113,9 +116,11 @@ func (r *Report) latencySubtitle() string {
 
 // timelineChart plots requests per second, p50 and p99 per interval.
 func (r *Report) timelineChart() *charts.Line {
-	var rate, p50, p99 []opts.LineData
+	var rate, asked, sent, p50, p99 []opts.LineData
 	for _, p := range r.Timeline {
 		rate = append(rate, opts.LineData{Value: []float64{p.T, p.Rate}})
+		asked = append(asked, opts.LineData{Value: []float64{p.T, p.AskedRate}})
+		sent = append(sent, opts.LineData{Value: []float64{p.T, p.SentRate}})
 		p50 = append(p50, opts.LineData{Value: []float64{p.T, p.P50}})
 		p99 = append(p99, opts.LineData{Value: []float64{p.T, p.P99}})
 	}
@@ -132,8 +137,37 @@ func (r *Report) timelineChart() *charts.Line {
 	c.ExtendYAxis(opts.YAxis{Type: "value", Name: "ms", Position: "right"})
 	dots := opts.Bool(len(r.Timeline) < 30) // a short run's few points are easier to read as dots
 	c.AddSeries("req/s", rate, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}))
+	if r.Model == "open" {
+		// The asked rate against the achieved: what was due, what was
+		// sent, and (req/s) what completed.
+		c.AddSeries("asked req/s", asked, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}),
+			charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed"}))
+		c.AddSeries("sent req/s", sent, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}))
+	}
 	c.AddSeries("p50 ms", p50, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots, YAxisIndex: 1}))
 	c.AddSeries("p99 ms", p99, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots, YAxisIndex: 1}))
+	return c
+}
+
+// connsChart plots the connections a ramp asked for against those open.
+func (r *Report) connsChart() *charts.Line {
+	var asked, open []opts.LineData
+	for _, p := range r.Timeline {
+		asked = append(asked, opts.LineData{Value: []float64{p.T, float64(p.AskedConns)}})
+		open = append(open, opts.LineData{Value: []float64{p.T, float64(p.OpenConns)}})
+	}
+	c := charts.NewLine()
+	c.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{ChartID: "connections", Width: "960px", Height: "320px"}),
+		charts.WithAnimation(false),
+		charts.WithTitleOpts(opts.Title{Title: "Connections asked and open", Subtitle: "stages " + r.Stages}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "s"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "connections"}),
+	)
+	c.AddSeries("asked", asked, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed"}))
+	c.AddSeries("open", open)
 	return c
 }
 

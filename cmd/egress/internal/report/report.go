@@ -30,7 +30,9 @@ type Report struct {
 	Models   map[string]int `json:"models,omitempty"`
 	Sources  []string       `json:"sources,omitempty"`
 	Duration float64        `json:"duration_s,omitempty"` // asked for
-	Elapsed  float64        `json:"elapsed_s"`
+	// Stages is the ramp of the run (bench --stage), as given.
+	Stages  string  `json:"stages,omitempty"`
+	Elapsed float64 `json:"elapsed_s"`
 	// Protocol is the protocol the responses came in: "HTTP/2.0",
 	// "HTTP/1.1" or "mixed"; Protocols counts the responses of each.
 	Protocol  string           `json:"protocol,omitempty"`
@@ -170,6 +172,14 @@ type Point struct {
 	Errors   int64   `json:"errors"`
 	P50      float64 `json:"p50_ms"`
 	P99      float64 `json:"p99_ms"`
+	// Open model: the rate asked over the interval and the requests sent
+	// per second in it.
+	AskedRate float64 `json:"asked_per_s,omitempty"`
+	SentRate  float64 `json:"sent_per_s,omitempty"`
+	// A ramp of connections: those asked at the interval's end; and the
+	// connections open then.
+	AskedConns int   `json:"connections_asked,omitempty"`
+	OpenConns  int64 `json:"connections_open"`
 }
 
 // Meta is what the command knows about a run beyond its result.
@@ -178,7 +188,8 @@ type Meta struct {
 	Method      string
 	Connections int
 	Duration    time.Duration
-	Rate        float64
+	Rate        float64 // the open model's rate; with rate stages, their mean
+	Stages      string  // the ramp, as given
 	// TargetsFile names the file of the run's targets, if it had some.
 	TargetsFile string
 }
@@ -186,7 +197,7 @@ type Meta struct {
 // Build makes the report of a run.
 func Build(m Meta, res *load.Result) *Report {
 	r := &Report{
-		Tool: "egress bench", URL: m.URL, Method: m.Method, Model: "closed",
+		Tool: "egress bench", URL: m.URL, Method: m.Method, Model: "closed", Stages: m.Stages,
 		Duration: m.Duration.Seconds(), Elapsed: res.Elapsed.Seconds(),
 		Requests: res.Requests, ErrorsTotal: res.Failed, Incomplete: res.Incomplete,
 		Status: map[string]int64{}, Errors: map[string]int64{},
@@ -238,9 +249,11 @@ func Build(m Meta, res *load.Result) *Report {
 	prev := 0.0
 	for _, s := range res.Timeline {
 		t := s.End.Seconds()
-		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99)}
+		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99),
+			AskedRate: round3(s.AskedRate), AskedConns: s.AskedConns, OpenConns: s.OpenConns}
 		if t > prev {
 			p.Rate = round3(float64(s.Requests) / (t - prev))
+			p.SentRate = round3(float64(s.Sent) / (t - prev))
 		}
 		prev = t
 		r.Timeline = append(r.Timeline, p)

@@ -201,6 +201,10 @@ func (r *Report) title() string {
 	case "merged":
 		return fmt.Sprintf("egress merge: %d histogram logs", len(r.Sources))
 	case "open":
+		if r.Stages != "" {
+			return fmt.Sprintf("egress bench %s   open model, stages %s (mean %s req/s) over %d connections",
+				what, r.Stages, num(r.Rate.Asked), r.Conns.Asked)
+		}
 		return fmt.Sprintf("egress bench %s   open model, %s req/s over %d connections for %s",
 			what, num(r.Rate.Asked), r.Conns.Asked, secs(r.Duration))
 	}
@@ -211,6 +215,9 @@ func (r *Report) title() string {
 	asked := 0
 	if r.Conns != nil {
 		asked = r.Conns.Asked
+	}
+	if r.Stages != "" {
+		return fmt.Sprintf("egress bench %s   closed model, stages %s (up to %d connections)", what, r.Stages, asked)
 	}
 	return fmt.Sprintf("egress bench %s   closed model, %d connections %s", what, asked, end)
 }
