@@ -363,11 +363,17 @@ func (hc *h1conn) sendBody(p []byte, last bool) error {
 	return hc.c.WriteDirect(b)
 }
 
-// sendRoom bounds what a streamed request body keeps queued to maxUpload,
-// as an HTTP/2 stream does: the socket's own buffer carries the rest, and
-// a connection uploading does not hold megabytes of the caller's body.
+// h1MaxQueued bounds what a streamed request body keeps queued in the
+// engine: the socket's own send buffer (megabytes, grown by the kernel)
+// carries the rest, and bytes go to it directly whenever it has room, so
+// the queue is only the overflow of one write.
+const h1MaxQueued = 64 << 10
+
+// sendRoom bounds what a streamed request body keeps queued to
+// h1MaxQueued: a connection uploading does not hold megabytes of the
+// caller's body.
 func (hc *h1conn) sendRoom() int {
-	return min(hc.c.WriteQueueRoom(), maxUpload-int(hc.c.Stats().Queued))
+	return min(hc.c.WriteQueueRoom(), h1MaxQueued-int(hc.c.Stats().Queued))
 }
 
 // Timers. Each h1conn keeps one engine timer per loop it meets, re-armed

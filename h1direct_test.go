@@ -401,7 +401,7 @@ func TestDirectBodyIdleTimeout(t *testing.T) {
 }
 
 // TestUploadQueueBounded: a streamed request body to a server that reads
-// slowly keeps at most maxUpload (plus one write) queued in the engine,
+// slowly keeps at most h1MaxQueued (plus one write) queued in the engine,
 // plain and over TLS, and arrives whole.
 func TestUploadQueueBounded(t *testing.T) {
 	testkit.CheckLeaks(t)
@@ -470,8 +470,8 @@ func TestUploadQueueBounded(t *testing.T) {
 			}
 			// One write past the bound at most: the pump's 32 KiB, framed
 			// and sealed.
-			if p := peak.Load(); p > maxUpload+40<<10 {
-				t.Fatalf("%d KiB queued at the peak, want at most %d KiB", p>>10, (maxUpload+40<<10)>>10)
+			if p := peak.Load(); p > h1MaxQueued+40<<10 {
+				t.Fatalf("%d KiB queued at the peak, want at most %d KiB", p>>10, (h1MaxQueued+40<<10)>>10)
 			}
 		})
 	}
