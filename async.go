@@ -142,6 +142,7 @@ func (ex *Exchange) attached(*exchange, uint32)            {}
 func (ex *Exchange) writable(*exchange)                    {}
 func (ex *Exchange) informational(*exchange, responseHead) {}
 func (ex *Exchange) trailers(*exchange, responseHead)      {}
+func (ex *Exchange) delivered(*exchange)                   {}
 
 func (ex *Exchange) head(x *exchange, h responseHead) {
 	ex.status = h.StatusCode()

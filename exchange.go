@@ -28,6 +28,10 @@ type sink interface {
 	head(x *exchange, h responseHead)
 	body(x *exchange, b []byte)
 	trailers(x *exchange, h responseHead)
+	// delivered: the loop has handed over all it read for now, and will
+	// call nothing more until more bytes come; a sink that held back
+	// waking its caller wakes it.
+	delivered(x *exchange)
 	// done ends the exchange. retry says the transport may replay the
 	// request on another connection (DESIGN rule 6); a sink that can
 	// rewind the body does so and calls start again.

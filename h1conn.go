@@ -122,6 +122,7 @@ func (hc *h1conn) onData(in []byte) {
 			if x.direct != nil {
 				hc.takeLease() // the body's reader reads the rest itself
 			}
+			x.snk.delivered(x)
 			return
 		case http1.EventInformational:
 			x.snk.informational(x, p)

@@ -38,6 +38,7 @@ type roundTrip struct {
 	onFields   func(int, []HeaderField) // see WithResponseFields
 	flow       exchangeFlow             // the pipe's flow, likewise
 	bodiless   *http.Response           // a response with no body, handed over in done
+	headHeld   bool                     // loop: the head is in resp, its waiter not woken yet (see delivered)
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -438,7 +439,15 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 	rt.mu.Lock()
 	if p.HasBody() {
 		rt.resp = resp
-		rt.cond.Broadcast()
+		if x.conn.multiplexed() {
+			rt.cond.Broadcast()
+		} else {
+			// The rest of this read may hold the whole body and its end:
+			// the caller is woken once the loop has delivered it
+			// (delivered, or done), so that a small response costs it one
+			// wake-up, not one for the head and another for the end.
+			rt.headHeld = true
+		}
 	} else {
 		// Nothing follows the head: hand the response over in done, once
 		// the connection is back in the pool, so that the caller's next
@@ -449,6 +458,15 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 }
 
 func (rt *roundTrip) body(x *exchange, b []byte) { rt.pipe.write(b) }
+
+func (rt *roundTrip) delivered(*exchange) {
+	if rt.headHeld {
+		rt.headHeld = false
+		rt.mu.Lock()
+		rt.cond.Broadcast()
+		rt.mu.Unlock()
+	}
+}
 
 func (rt *roundTrip) trailers(x *exchange, p responseHead) {
 	if rt.resp != nil && rt.resp.Trailer != nil {
@@ -461,6 +479,7 @@ func (rt *roundTrip) trailers(x *exchange, p responseHead) {
 func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	rt.mu.Lock()
 	rt.finished, rt.err, rt.retry = true, err, retry
+	rt.headHeld = false
 	if err == nil && rt.bodiless != nil {
 		rt.resp, rt.bodiless = rt.bodiless, nil
 	}
