@@ -128,6 +128,13 @@ the stages (so no -d). --stage 30s:1000rps --stage 1m:1000rps ramps up to
 asked against the rate sent and completed, or the connections asked against
 those open.
 
+Live display: while the run goes, and only when stderr is a terminal, one
+line on stderr shows its progress as a bar (its time, or with -n alone its
+requests) with the time left, the requests per second, p50 and p99 of the
+last full second, the errors so far and the connections open; it is cleared
+before the report, and never written to a file, a pipe or the JSON output.
+-q/--no-progress turns it off.
+
 Thresholds and exit status: --fail-if METRIC OP VALUE fails the run when the
 condition holds; give it several times (or comma-separated) for several.
 Metrics: p50, p90, p99, p99.9 or any pN, min, mean and max latency (a
@@ -176,7 +183,7 @@ bad flags or arguments.`,
 	fs.Lookup("json").NoOptDefVal = "-"
 	fs.StringVar(&b.hdrFile, "hdr", "", "write the latency histogram to `file` as an HdrHistogram log (see egress merge)")
 	fs.StringVar(&b.htmlFile, "html", "", "write a self-contained HTML report to `file`")
-	fs.BoolVar(&b.noProgress, "no-progress", false, "no live progress line (it is shown only on a terminal anyway)")
+	fs.BoolVarP(&b.noProgress, "no-progress", "q", false, "no live display (it is drawn only when stderr is a terminal)")
 	fs.StringArrayVar(&b.stages, "stage", nil, "ramp over `DURATION:TARGET`, TARGET N rps (open model) or N c (connections); repeatable, see above")
 	fs.StringVar(&b.targetsFile, "targets", "", "send the requests of `FILE` in turn (vegeta's format or JSON lines; see above)")
 	fs.StringArrayVar(&b.failIf, "fail-if", nil, "fail the run (exit 99) if `METRIC<>VALUE` holds, as p99>250ms, errors>0.1%, non2xx>0, rps<5000 (repeatable; none: no check)")

@@ -93,6 +93,10 @@ type Progress struct {
 	Errors   int64   // of which failed
 	RateNow  float64 // requests per second over the last interval
 	Open     int64   // connections open now
+	// P50 and P99 are the latency percentiles of the last interval
+	// closed (the last second by default); 0 before the first closes or
+	// when it had no response.
+	P50, P99 time.Duration
 }
 
 // Interval is one slice of the timeline.
@@ -100,6 +104,10 @@ type Interval struct {
 	Start, End time.Duration // since the run began
 	Requests   int64
 	Errors     int64
+	// OpenConns is the connections open at the interval's end; Sent, in
+	// the open model, the requests sent in it.
+	OpenConns int64
+	Sent      int64
 	// Hist holds the latencies recorded in the interval (nanoseconds);
 	// its start and end times are set in milliseconds since the epoch.
 	Hist *hdrhistogram.Histogram

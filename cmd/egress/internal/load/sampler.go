@@ -92,7 +92,11 @@ func (m *sampler) tick(now time.Duration, open int64) {
 		rate = float64(c.completed) / now.Seconds()
 	}
 	if r.cfg.Progress != nil {
-		r.cfg.Progress(Progress{Elapsed: now, Requests: c.completed, Errors: c.failed, RateNow: rate, Open: open})
+		p := Progress{Elapsed: now, Requests: c.completed, Errors: c.failed, RateNow: rate, Open: open}
+		if n := len(m.timeline); n > 0 { // this goroutine's own: no lock
+			p.P50, p.P99 = time.Duration(m.timeline[n-1].P50), time.Duration(m.timeline[n-1].P99)
+		}
+		r.cfg.Progress(p)
 	}
 }
 
@@ -122,7 +126,8 @@ func (m *sampler) closeInterval(end time.Duration) {
 	}
 	m.timeline = append(m.timeline, s)
 	if r.cfg.OnInterval != nil {
-		r.cfg.OnInterval(Interval{Start: m.ivStart, End: end, Requests: s.Requests, Errors: s.Errors, Hist: iv})
+		r.cfg.OnInterval(Interval{Start: m.ivStart, End: end, Requests: s.Requests, Errors: s.Errors,
+			OpenConns: s.OpenConns, Sent: s.Sent, Hist: iv})
 	}
 	m.ivStart, m.last = end, c
 }

@@ -30,8 +30,8 @@ var echartsJS = sync.OnceValues(func() (string, error) {
 })
 
 // WriteHTML writes the report as one self-contained page: the summary,
-// latency by percentile, and requests per second (with p50 and p99) over
-// time. go-echarts builds the charts; its page template would load the
+// latency by percentile, requests per second (with p50 and p99) over
+// time, and errors per second and connections open over time. go-echarts builds the charts; its page template would load the
 // library from a CDN, so only its chart snippets are used, inside a page
 // of our own that carries the library inline.
 func (r *Report) WriteHTML(w io.Writer) error {
@@ -46,7 +46,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if len(r.Timeline) > 0 {
 		chartsHTML = append(chartsHTML, snippet(r.timelineChart()))
 	}
-	if r.Stages != "" && r.Model == "closed" && len(r.Timeline) > 0 {
+	if len(r.Timeline) > 0 {
 		chartsHTML = append(chartsHTML, snippet(r.connsChart()))
 	}
 	var text bytes.Buffer
@@ -149,25 +149,44 @@ func (r *Report) timelineChart() *charts.Line {
 	return c
 }
 
-// connsChart plots the connections a ramp asked for against those open.
+// connsChart plots the connections open and the errors per second over
+// time; for a ramp of connections, also the connections it asked for.
 func (r *Report) connsChart() *charts.Line {
-	var asked, open []opts.LineData
+	var asked, open, errs []opts.LineData
+	prev := 0.0
 	for _, p := range r.Timeline {
 		asked = append(asked, opts.LineData{Value: []float64{p.T, float64(p.AskedConns)}})
 		open = append(open, opts.LineData{Value: []float64{p.T, float64(p.OpenConns)}})
+		rate := 0.0
+		if p.T > prev {
+			rate = round3(float64(p.Errors) / (p.T - prev))
+		}
+		errs = append(errs, opts.LineData{Value: []float64{p.T, rate}})
+		prev = p.T
+	}
+	ramp := r.Stages != "" && r.Model == "closed"
+	title := opts.Title{Title: "Errors and connections over time"}
+	if ramp {
+		title = opts.Title{Title: "Connections asked and open, and errors", Subtitle: "stages " + r.Stages}
 	}
 	c := charts.NewLine()
 	c.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{ChartID: "connections", Width: "960px", Height: "320px"}),
 		charts.WithAnimation(false),
-		charts.WithTitleOpts(opts.Title{Title: "Connections asked and open", Subtitle: "stages " + r.Stages}),
+		charts.WithTitleOpts(title),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "value", Name: "s"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value", Name: "connections"}),
 	)
-	c.AddSeries("asked", asked, charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed"}))
-	c.AddSeries("open", open)
+	c.ExtendYAxis(opts.YAxis{Type: "value", Name: "errors/s", Position: "right"})
+	dots := opts.Bool(len(r.Timeline) < 30)
+	if ramp {
+		c.AddSeries("connections asked", asked, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}),
+			charts.WithLineStyleOpts(opts.LineStyle{Type: "dashed"}))
+	}
+	c.AddSeries("connections open", open, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots}))
+	c.AddSeries("errors/s", errs, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: dots, YAxisIndex: 1}))
 	return c
 }
 

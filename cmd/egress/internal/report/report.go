@@ -247,7 +247,7 @@ func Build(m Meta, res *load.Result) *Report {
 		ResetCodes: c.ResetCodes, GoAwayFailures: c.GoAwayFailures,
 	}
 	prev := 0.0
-	for _, s := range res.Timeline {
+	for _, s := range foldLastInterval(res.Timeline) {
 		t := s.End.Seconds()
 		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99),
 			AskedRate: round3(s.AskedRate), AskedConns: s.AskedConns, OpenConns: s.OpenConns}
@@ -292,6 +292,39 @@ func Build(m Meta, res *load.Result) *Report {
 	}
 	r.setHistogram(res.Latency)
 	return r
+}
+
+// foldLastInterval folds a run's last interval into the one before when
+// it is shorter than half of that one. A run rarely ends on an interval's
+// boundary: the last interval holds what completed in the moments after
+// the previous one closed (often the requests in flight at the end, or
+// nothing at all), and a rate over a few milliseconds is noise that a
+// chart draws as a spike or a fall to 0. Folded, the counts stay whole
+// and the rate is over the time they took; the percentiles are those of
+// the interval with more responses, the levels (connections) the last's.
+func foldLastInterval(tl []load.Sample) []load.Sample {
+	n := len(tl)
+	if n < 2 {
+		return tl
+	}
+	prevStart := time.Duration(0)
+	if n > 2 {
+		prevStart = tl[n-3].End
+	}
+	a, b := tl[n-2], tl[n-1]
+	da, db := a.End-prevStart, b.End-a.End
+	if db*2 >= da {
+		return tl
+	}
+	f := b
+	f.Requests, f.Errors, f.Sent = a.Requests+b.Requests, a.Errors+b.Errors, a.Sent+b.Sent
+	if a.Requests-a.Errors >= b.Requests-b.Errors {
+		f.P50, f.P99 = a.P50, a.P99
+	}
+	if d := da + db; d > 0 {
+		f.AskedRate = (a.AskedRate*da.Seconds() + b.AskedRate*db.Seconds()) / d.Seconds()
+	}
+	return append(tl[:n-2:n-2], f)
 }
 
 // non2xx counts the responses whose status is outside 200-299.
