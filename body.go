@@ -195,10 +195,16 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 // held.
 func (p *bodyPipe) took(n int) {
 	if p.creditAll {
-		// Credit is owed even for bytes read after the body ended: an
-		// HTTP/2 connection's window counts every stream's bytes.
+		if p.err != nil {
+			// The body is complete, so its stream has closed, and the
+			// connection took back the credit of whatever was unread
+			// then (http2.Conn.Consumed): nothing is owed, and a post to
+			// the loop per small response is saved.
+			p.consumed = 0
+			return
+		}
 		p.consumed += n
-		if p.consumed >= p.window/2 || (p.err != nil && p.r == len(p.buf)) {
+		if p.consumed >= p.window/2 {
 			n, p.consumed = p.consumed, 0
 			p.isFull = false
 			p.flow.drained(n)
@@ -221,14 +227,7 @@ func (p *bodyPipe) Close() error {
 		return nil
 	}
 	p.closed = true
-	complete := p.err != nil
-	if complete && p.creditAll {
-		// Bytes dropped unread are credited like bytes read.
-		if n := p.consumed + len(p.buf) - p.r; n > 0 {
-			p.consumed = 0
-			p.flow.drained(n)
-		}
-	}
+	complete := p.err != nil // then nothing is owed (see took)
 	p.release()
 	p.cond.Broadcast()
 	if !complete {

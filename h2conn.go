@@ -115,6 +115,14 @@ func (h *h2conn) OnData(c *engine.Conn, b []byte) {
 	h.reads++
 	err := h.proto.Feed(b)
 	h.flush()
+	held := &h.t.held[c.Loop().ID()]
+	for hs := *held; hs != nil; {
+		next := hs.nextHeld
+		hs.nextHeld = nil
+		hs.x.snk.delivered(hs.x)
+		hs = next
+	}
+	*held = nil
 	if err != nil {
 		h.closeWith(err)
 	} else if h.proto.Done() {
@@ -311,9 +319,10 @@ type h2stream struct {
 	openFn  func()
 	upFn    func()
 
-	pulled  bool // a body pipe reports what its reader consumed
-	paused  bool // Exchange.Pause: credit is withheld
-	unacked int  // body bytes delivered while paused
+	nextHeld *h2stream // Transport.held's list
+	pulled   bool      // a body pipe reports what its reader consumed
+	paused   bool      // Exchange.Pause: credit is withheld
+	unacked  int       // body bytes delivered while paused
 
 	// The header and body timeouts, as h1conn has them: one engine timer
 	// per loop met, kept with the exchange.
@@ -455,6 +464,14 @@ func (hs *h2stream) Head(s *http2.Stream, rh *http2.ResponseHead) {
 		hs.arm(phaseBody, d)
 	}
 	x.snk.head(x, &hs.head)
+	// A RoundTrip's caller is woken at the end of this read (OnData),
+	// once, with the body and end that came in the same read if they did.
+	// (A round trip is never sent again, so its stream cannot be listed
+	// twice; an Exchange wakes nobody.)
+	if _, ok := x.snk.(*roundTrip); ok {
+		held := &hs.hc.t.held[hs.hc.c.Loop().ID()]
+		hs.nextHeld, *held = *held, hs
+	}
 }
 
 func (hs *h2stream) Data(s *http2.Stream, p []byte) {

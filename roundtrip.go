@@ -439,15 +439,11 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 	rt.mu.Lock()
 	if p.HasBody() {
 		rt.resp = resp
-		if x.conn.multiplexed() {
-			rt.cond.Broadcast()
-		} else {
-			// The rest of this read may hold the whole body and its end:
-			// the caller is woken once the loop has delivered it
-			// (delivered, or done), so that a small response costs it one
-			// wake-up, not one for the head and another for the end.
-			rt.headHeld = true
-		}
+		// The rest of this read may hold the whole body and its end: the
+		// caller is woken once the loop has delivered it (delivered, or
+		// done), so that a small response costs it one wake-up, not one
+		// for the head and another for the end.
+		rt.headHeld = true // HTTP/1.1: h1conn.onData; HTTP/2: h2conn.OnData
 	} else {
 		// Nothing follows the head: hand the response over in done, once
 		// the connection is back in the pool, so that the caller's next

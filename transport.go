@@ -112,6 +112,12 @@ type Transport struct {
 
 	h2mu    sync.Mutex
 	h2conns map[*h2conn]struct{} // see trackH2
+
+	// held lists, per loop (by Loop.ID), the HTTP/2 streams whose head
+	// came in the read the loop is handling, so that their callers are
+	// woken once at its end (h2conn.OnData). Loop-owned; a list per loop
+	// rather than per connection keeps an idle h2conn small.
+	held []*h2stream
 }
 
 type transportCounters struct {
@@ -165,6 +171,7 @@ func NewTransport(opts Options) (*Transport, error) {
 		}
 		t.eng, t.ownEng = e, true
 	}
+	t.held = make([]*h2stream, t.eng.NumLoops())
 	pc := pool.DefaultConfig()
 	if opts.Pool != nil {
 		pc = *opts.Pool
