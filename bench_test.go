@@ -31,7 +31,10 @@ type cannedServer struct {
 var cannedResponse = []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, egress")
 
 // serveCanned answers every request head on c with cannedResponse.
-func serveCanned(c net.Conn) {
+func serveCanned(c net.Conn) { serveEach(c, cannedResponse) }
+
+// serveEach answers every request head on c with resp.
+func serveEach(c net.Conn, resp []byte) {
 	buf := make([]byte, 8192)
 	have := 0
 	for {
@@ -45,7 +48,7 @@ func serveCanned(c net.Conn) {
 			if i < 0 {
 				break
 			}
-			if _, err := c.Write(cannedResponse); err != nil {
+			if _, err := c.Write(resp); err != nil {
 				return
 			}
 			have = copy(buf, buf[i+4:have])
@@ -161,27 +164,7 @@ func TestExchangeSteadyStateAllocs(t *testing.T) {
 func newBigBenchServer(tb testing.TB) string {
 	body := bytes.Repeat([]byte("egress!!"), 1<<17)
 	resp := append([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"), body...)
-	return "http://" + testkit.NewServer(tb, func(c net.Conn) {
-		buf := make([]byte, 8192)
-		have := 0
-		for {
-			n, err := c.Read(buf[have:])
-			if err != nil {
-				return
-			}
-			have += n
-			for {
-				i := bytes.Index(buf[:have], []byte("\r\n\r\n"))
-				if i < 0 {
-					break
-				}
-				if _, err := c.Write(resp); err != nil {
-					return
-				}
-				have = copy(buf, buf[i+4:have])
-			}
-		}
-	}).Addr()
+	return "http://" + testkit.NewServer(tb, func(c net.Conn) { serveEach(c, resp) }).Addr()
 }
 
 func BenchmarkGet1MiBRoundTrip(b *testing.B) {

@@ -286,6 +286,12 @@ func (c *Conn) enqueueLocked(b []byte, oob bool) error {
 		c.mu.Unlock()
 		return ErrWriteQueueFull
 	}
+	return c.pushLocked(b, oob)
+}
+
+// pushLocked queues b for the loop to send. Called with c.mu held;
+// releases it.
+func (c *Conn) pushLocked(b []byte, oob bool) error {
 	c.wq.push(b, oob)
 	c.mu.Unlock()
 	c.loop.ctr.queued.Add(int64(len(b)))

@@ -107,11 +107,7 @@ func (c *Conn) WriteRaw(b []byte) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.wq.push(b, false)
-	c.mu.Unlock()
-	c.loop.ctr.queued.Add(int64(len(b)))
-	c.loop.schedule(c, opFlush)
-	return nil
+	return c.pushLocked(b, false)
 }
 
 // WriteQueueRoom reports how many more bytes may be queued before Write

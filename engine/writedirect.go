@@ -84,9 +84,5 @@ func (c *Conn) writeDirectLocked(b []byte) error {
 		// and, for an error, closes the connection as its own write
 		// would have.
 	}
-	c.wq.push(b, false)
-	c.mu.Unlock()
-	c.loop.ctr.queued.Add(int64(len(b)))
-	c.loop.schedule(c, opFlush)
-	return nil
+	return c.pushLocked(b, false)
 }
