@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"github.com/egress-go/egress/bench/internal/harness"
-	"github.com/egress-go/egress/bench/internal/measure"
 )
 
 // The azblob scenario (issue 14): the drop-in path through a real SDK.
@@ -128,12 +127,10 @@ func azTable(op string, size int64, rows []harness.Row) harness.Table {
 // azurite is an Azurite blob service child, storing into a temporary
 // folder that Stop removes.
 type azurite struct {
-	cmd  *exec.Cmd
+	peerProc
 	URL  string // the development account's URL
 	addr string
-	dir  string
 	out  bytes.Buffer
-	done chan struct{}
 }
 
 // startAzurite starts azurite-blob pinned to cpu (unless cpu < 0) on a
@@ -160,9 +157,8 @@ func startAzurite(cpu int) (*azurite, error) {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
 	s := &azurite{
-		cmd:  exec.Command(args[0], args[1:]...),
-		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		dir:  dir, done: make(chan struct{}),
+		peerProc: peerProc{cmd: exec.Command(args[0], args[1:]...), dir: dir, done: make(chan struct{})},
+		addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 	}
 	s.URL = "http://" + s.addr + "/" + azAccount
 	s.cmd.Dir = dir
@@ -209,17 +205,5 @@ func (s *azurite) createContainer() error {
 	return nil
 }
 
-// CPU returns the CPU time Azurite has used so far.
-func (s *azurite) CPU() time.Duration { return measure.ProcTreeCPU(s.cmd.Process.Pid) }
-
-// Stop shuts Azurite down (SIGTERM), waits for it and removes its folder.
-func (s *azurite) Stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.dir)
-}
+// Stop shuts Azurite down (see peerProc.stop).
+func (s *azurite) Stop() { s.stop(10 * time.Second) }

@@ -11,18 +11,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/egress-go/egress/bench/internal/measure"
 )
 
 // redisServer is a redis-server child: no persistence (so that no fork
 // or disk write lands in a measurement), on a free loopback port, in a
 // temporary folder that Stop removes.
 type redisServer struct {
-	cmd  *exec.Cmd
+	peerProc
 	Addr string
-	dir  string
-	done chan struct{}
 }
 
 // startRedis starts redis-server pinned to cpu (unless cpu < 0) and waits
@@ -45,7 +41,7 @@ func startRedis(cpu int) (*redisServer, error) {
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
-	s := &redisServer{cmd: exec.Command(args[0], args[1:]...), Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
+	s := &redisServer{peerProc: peerProc{cmd: exec.Command(args[0], args[1:]...), dir: dir, done: make(chan struct{})}, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	var out bytes.Buffer
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	// The server dies with the harness, even when the harness is killed.
@@ -119,21 +115,8 @@ func appendCommand(b []byte, args []string) []byte {
 	return b
 }
 
-// CPU returns the CPU time the server has used so far.
-func (s *redisServer) CPU() time.Duration { return measure.ProcTreeCPU(s.cmd.Process.Pid) }
-
-// Stop shuts the server down (SIGTERM), waits for it and removes its
-// folder.
-func (s *redisServer) Stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.dir)
-}
+// Stop shuts the server down (see peerProc.stop).
+func (s *redisServer) Stop() { s.stop(5 * time.Second) }
 
 func freeLoopbackPort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
