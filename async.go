@@ -130,11 +130,17 @@ func (ex *Exchange) Pause() {
 	}
 }
 
-// Resume undoes Pause; it may be called from any goroutine.
+// Resume undoes Pause; it may be called from any goroutine while the
+// exchange is in flight. The carrier is looked up on its loop: the caller's
+// goroutine must not read it.
 func (ex *Exchange) Resume() {
 	x := &ex.x
-	if c := x.conn; c != nil {
-		c.loop().Post(func() { c.resume(x) })
+	if l := x.loopAt.Load(); l != nil {
+		l.Post(func() {
+			if c := x.conn; c != nil {
+				c.resume(x)
+			}
+		})
 	}
 }
 

@@ -104,8 +104,9 @@ type exchange struct {
 	h2   h2stream // the exchange's stream while it runs over HTTP/2
 
 	// While attached to a connection.
-	conn     carrier   // loop-owned
-	direct   *bodyPipe // loop: the response body's pipe, when its blocking reader may read the socket itself (HTTP/1.1)
+	conn     carrier                     // loop-owned
+	loopAt   atomic.Pointer[engine.Loop] // conn's loop, for Exchange.Resume from any goroutine
+	direct   *bodyPipe                   // loop: the response body's pipe, when its blocking reader may read the socket itself (HTTP/1.1)
 	pc       *pool.Conn
 	reused   bool
 	gotByte  bool
@@ -164,6 +165,7 @@ func (x *exchange) GotConn(pc *pool.Conn, err error) {
 // connection's events can reach c.
 func (x *exchange) attach(c carrier, pc *pool.Conn) {
 	x.conn, x.pc, x.reused = c, pc, pc.Reused()
+	x.loopAt.Store(c.loop())
 	if x.watched() {
 		x.mu.Lock()
 		x.cur = c
@@ -175,6 +177,7 @@ func (x *exchange) attach(c carrier, pc *pool.Conn) {
 // Loop, or before anything was written.
 func (x *exchange) unattach() {
 	x.conn, x.pc = nil, nil
+	x.loopAt.Store(nil)
 	if x.watched() {
 		x.mu.Lock()
 		x.cur = nil
