@@ -135,6 +135,14 @@ last full second, the errors so far and the connections open; it is cleared
 before the report, and never written to a file, a pipe or the JSON output.
 -q/--no-progress turns it off.
 
+Distributed runs: run bench on N machines (or as the N pods of a Kubernetes
+Indexed Job, naming each log by JOB_COMPLETION_INDEX) with the same flags,
+--fail-if none and --hdr worker-N.hdr, then egress merge worker-*.hdr: the
+latencies, counts and timeline are summed as runs side by side (each worker
+sends its own -R). --hdr writes an HdrHistogram log as the run goes, one
+interval a second, with egress's counts (errors, connections) in comment
+lines that other HdrHistogram readers skip. See egress merge --help.
+
 Thresholds and exit status: --fail-if METRIC OP VALUE fails the run when the
 condition holds; give it several times (or comma-separated) for several.
 Metrics: p50, p90, p99, p99.9 or any pN, min, mean and max latency (a
@@ -161,7 +169,8 @@ bad flags or arguments.`,
   egress bench --stage 20s:50c --stage 1m:50c --html ramp.html http://host/api
   egress bench -H 'X-Request-Id: {{seq}}' 'http://host/items/{{rand:10000}}'
   egress bench --fail-if 'p99>250ms' --fail-if 'errors>0.1%' --fail-if 'non2xx>0' http://host/api
-  egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api`,
+  egress bench -R 5000 -d 1m --fail-if 'p99.9>1s,rps<4900,sent<99%' http://host/api
+  egress bench -R 2000 -d 5m --fail-if none --hdr worker-$JOB_COMPLETION_INDEX.hdr http://host/api   # then egress merge worker-*.hdr`,
 		Args: b.args,
 		RunE: b.run,
 	}
@@ -301,7 +310,7 @@ func (b *benchCmd) run(cmd *cobra.Command, args []string) error {
 		var werr error
 		cfg.OnInterval = func(iv load.Interval) {
 			if werr == nil {
-				werr = hdr.Interval(iv.Hist)
+				werr = hdr.WriteInterval(iv)
 			}
 		}
 		defer func() {

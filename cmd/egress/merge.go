@@ -31,15 +31,26 @@ log are added up. Throughput adds up the runs' rates, as for runs side by
 side. Runs that mixed protocols (HTTP/1.1, HTTP/2) or models (closed, open)
 are merged with a warning on stderr.
 
-So a run spread over many machines (a Kubernetes Indexed Job, say) is summed
-with no service in between: collect the files and merge them.
+The timeline (requests per second, p50, p99, errors and connections open
+over time, in --json and --html) is the runs' intervals summed by wall-clock
+time, one point a second from the first run's start to the last one's end,
+from the interval times each log keeps (in milliseconds since the epoch: keep
+the machines' clocks in sync). --hdr writes the merged result as a log of the
+same kind, timeline included, to be merged again.
+
+So a run spread over many machines is summed with no service in between: run
+egress bench --hdr on each (say as a Kubernetes Indexed Job, each pod naming
+its log by JOB_COMPLETION_INDEX), collect the files and merge them. Give the
+workers --fail-if none and the merge the thresholds, which judge the whole.
+docs/distributed.md has a Job's YAML.
 
 --fail-if checks thresholds on the merged result as bench does (see egress
 bench --help; sent does not apply) and exits 99 when one is not met. merge
 checks no threshold unless asked.`,
 		Example: `  egress merge run-*.hdr
   egress merge --json --hdr all.hdr a.hdr b.hdr
-  egress merge --fail-if 'p99>250ms,errors>0.1%' worker-*.hdr`,
+  egress merge --fail-if 'p99>250ms,errors>0.1%' worker-*.hdr
+  egress merge --html all.html --hdr all.hdr /results/worker-*.hdr`,
 		Args: argsRange(1, 1<<30, "one or more files"),
 		RunE: m.run,
 	}

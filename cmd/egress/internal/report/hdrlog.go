@@ -23,6 +23,24 @@ import (
 // and errors as well as latencies.
 const summaryPrefix = "#egress-summary "
 
+// intervalPrefix starts the comment line egress writes before each
+// interval histogram: the interval's times in milliseconds since the
+// epoch (the log's own timestamps are relative to a base time that the
+// format keeps in whole seconds) and its counts, which the histogram
+// alone lacks (errors, connections open). egress merge sums the runs'
+// intervals by these times into one timeline.
+const intervalPrefix = "#egress-interval "
+
+// intervalLine is the content of an interval comment.
+type intervalLine struct {
+	StartMs  int64 `json:"start_ms"`
+	EndMs    int64 `json:"end_ms"`
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Sent     int64 `json:"sent,omitempty"`
+	Conns    int64 `json:"connections_open"`
+}
+
 // LogWriter writes a run's latencies as a standard HdrHistogram interval
 // log (format 1.3): one compressed histogram per interval, values in
 // nanoseconds, timestamps relative to the start, Interval_Max in
@@ -59,6 +77,25 @@ func (l *LogWriter) Interval(h *hdrhistogram.Histogram) error {
 		return err
 	}
 	return l.w.Flush() // a run cut short still leaves a readable log
+}
+
+// WriteInterval writes one interval of a run: its counts as an
+// egress-interval comment, then its histogram, whose start and end times
+// must be set in milliseconds since the epoch.
+func (l *LogWriter) WriteInterval(iv load.Interval) error {
+	return l.interval(iv.Hist, intervalLine{StartMs: iv.Hist.StartTimeMs(), EndMs: iv.Hist.EndTimeMs(),
+		Requests: iv.Requests, Errors: iv.Errors, Sent: iv.Sent, Conns: iv.OpenConns})
+}
+
+func (l *LogWriter) interval(h *hdrhistogram.Histogram, il intervalLine) error {
+	b, err := json.Marshal(il)
+	if err != nil {
+		return err
+	}
+	if _, err := l.w.WriteString(intervalPrefix + string(b) + "\n"); err != nil {
+		return err
+	}
+	return l.Interval(h)
 }
 
 // Close writes the run's summary comment and flushes.
@@ -112,6 +149,7 @@ func Merge(files []string) (*Report, error) {
 		Warnings: []string{}}
 	urls := map[string]bool{}
 	var streams []int
+	var runs [][]span
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -128,6 +166,7 @@ func Merge(files []string) (*Report, error) {
 			}
 		}
 		total.Merge(fileHist)
+		runs = append(runs, spansOf(data, hists))
 		r.Sources = append(r.Sources, name)
 		sums := summaries(data)
 		if len(sums) == 0 {
@@ -154,6 +193,8 @@ func Merge(files []string) (*Report, error) {
 		r.Throughput.Requests = float64(r.Requests) / r.Elapsed
 	}
 	r.setHistogram(total)
+	r.bins = mergeTimeline(runs)
+	r.Timeline = timelinePoints(samplesOf(r.bins))
 	return r, nil
 }
 
@@ -315,12 +356,32 @@ func summaries(data []byte) []summary {
 	return out
 }
 
-// WriteMergedLog writes h as a single-interval HdrHistogram log, for a
-// merged result to be merged again or read by other tools.
+// WriteMergedLog writes a merged report as an HdrHistogram log, for it to
+// be merged again or read by other tools: its timeline's intervals, each
+// with its egress-interval comment, or if it has none its histogram as
+// one interval.
 func WriteMergedLog(w io.Writer, r *Report) error {
-	lw, err := NewLogWriter(w, time.Now(), "egress merge of "+strings.Join(r.Sources, " "))
+	start := time.Now()
+	if len(r.bins) > 0 {
+		start = time.UnixMilli(r.bins[0].startMs)
+	}
+	lw, err := NewLogWriter(w, start, "egress merge of "+strings.Join(r.Sources, " "))
 	if err != nil {
 		return err
+	}
+	if len(r.bins) > 0 {
+		for _, b := range r.bins {
+			h := b.hist
+			if h == nil {
+				h = load.NewHistogram()
+			}
+			h.SetStartTimeMs(b.startMs)
+			h.SetEndTimeMs(b.endMs)
+			if err := lw.interval(h, b.il); err != nil {
+				return err
+			}
+		}
+		return lw.Close(r)
 	}
 	h := r.Hist()
 	if h == nil {

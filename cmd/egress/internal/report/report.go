@@ -65,6 +65,8 @@ type Report struct {
 	Warnings   []string    `json:"warnings"`
 
 	hist *hdrhistogram.Histogram
+	// bins are a merged report's timeline before folding, for its log.
+	bins []timeBin
 }
 
 // TargetReport is one target of a mix, as given (placeholders and all),
@@ -246,18 +248,7 @@ func Build(m Meta, res *load.Result) *Report {
 		ServerMaxStreams: c.ServerMaxStreams, BeyondAsked: max(c.Peak-int64(c.Asked), 0),
 		ResetCodes: c.ResetCodes, GoAwayFailures: c.GoAwayFailures,
 	}
-	prev := 0.0
-	for _, s := range foldLastInterval(res.Timeline) {
-		t := s.End.Seconds()
-		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99),
-			AskedRate: round3(s.AskedRate), AskedConns: s.AskedConns, OpenConns: s.OpenConns}
-		if t > prev {
-			p.Rate = round3(float64(s.Requests) / (t - prev))
-			p.SentRate = round3(float64(s.Sent) / (t - prev))
-		}
-		prev = t
-		r.Timeline = append(r.Timeline, p)
-	}
+	r.Timeline = timelinePoints(res.Timeline)
 	if m.Rate > 0 {
 		r.Model = "open"
 		rs := res.Rate
@@ -292,6 +283,26 @@ func Build(m Meta, res *load.Result) *Report {
 	}
 	r.setHistogram(res.Latency)
 	return r
+}
+
+// timelinePoints makes the report's timeline of a run's intervals (the
+// last folded into the one before if short), rates over each interval's
+// real length.
+func timelinePoints(tl []load.Sample) []Point {
+	var out []Point
+	prev := 0.0
+	for _, s := range foldLastInterval(tl) {
+		t := s.End.Seconds()
+		p := Point{T: round3(t), Requests: s.Requests, Errors: s.Errors, P50: ms(s.P50), P99: ms(s.P99),
+			AskedRate: round3(s.AskedRate), AskedConns: s.AskedConns, OpenConns: s.OpenConns}
+		if t > prev {
+			p.Rate = round3(float64(s.Requests) / (t - prev))
+			p.SentRate = round3(float64(s.Sent) / (t - prev))
+		}
+		prev = t
+		out = append(out, p)
+	}
+	return out
 }
 
 // foldLastInterval folds a run's last interval into the one before when

@@ -105,3 +105,48 @@ func TestHTMLErrorsAndConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeTimeline sums two runs' intervals by wall-clock time when the
+// second started half a second after the first: each merged second gets
+// the share of each run's interval that fell in it, the counts and the
+// latencies stay whole, and the connections open are summed.
+func TestMergeTimeline(t *testing.T) {
+	const t0 = 1_700_000_000_000
+	sp := func(from, to, reqs, conns int64) span {
+		h := load.NewHistogram()
+		for i := int64(0); i < reqs; i++ {
+			h.RecordValue(int64(time.Millisecond))
+		}
+		return span{t0 + from, t0 + to, intervalLine{StartMs: t0 + from, EndMs: t0 + to, Requests: reqs, Conns: conns}, h}
+	}
+	a := []span{sp(0, 1000, 100, 4), sp(1000, 2000, 100, 4)}
+	b := []span{sp(500, 1500, 50, 2), sp(1500, 2500, 50, 2)}
+	bins := mergeTimeline([][]span{a, b})
+	type want struct{ start, end, reqs, conns int64 }
+	wants := []want{{0, 1000, 125, 6}, {1000, 2000, 150, 6}, {2000, 2500, 25, 2}}
+	if len(bins) != len(wants) {
+		t.Fatalf("%d intervals: %+v", len(bins), bins)
+	}
+	var hist int64
+	for i, w := range wants {
+		g := bins[i]
+		if g.startMs-t0 != w.start || g.endMs-t0 != w.end || g.il.Requests != w.reqs || g.il.Conns != w.conns {
+			t.Errorf("interval %d: %d-%d ms, %d requests, %d connections; want %+v", i, g.startMs-t0, g.endMs-t0, g.il.Requests, g.il.Conns, w)
+		}
+		if g.hist != nil {
+			hist += g.hist.TotalCount()
+		}
+	}
+	if hist != 300 {
+		t.Errorf("the intervals' histograms hold %d latencies, want 300", hist)
+	}
+	// Shares that do not fall on whole requests still add up.
+	c := []span{sp(0, 300, 1, 1), sp(300, 1300, 1, 1), sp(1300, 2300, 1, 1)}
+	var sum int64
+	for _, g := range mergeTimeline([][]span{c}) {
+		sum += g.il.Requests
+	}
+	if sum != 3 {
+		t.Errorf("3 requests merged into %d", sum)
+	}
+}
