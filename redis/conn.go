@@ -247,6 +247,11 @@ func (c *Client) sendDedicated(ctx context.Context, r replier, args []string) er
 	}
 	c.pool.RequestAsync(ctx, c.key, d.k, func(pc *pool.Conn, err error) {
 		if err != nil {
+			if c.isClosed() {
+				// Close ended the dial (its pool or engine went): the
+				// command fails as one in flight does at Close.
+				err = ErrClosed
+			}
 			d.k.finish()
 			d.p.dialFailed(err)
 			return
@@ -254,6 +259,13 @@ func (c *Client) sendDedicated(ctx context.Context, r replier, args []string) er
 		d.connected(pc)
 	})
 	return nil
+}
+
+// isClosed reports whether Close has been called.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // releaser passes a blocking command's reply on and gives its dedicated

@@ -359,3 +359,53 @@ func TestQueuedDuringRedial(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWhileBlockingCommandDials: Client.Close while a blocking
+// command's own connection is still being set up (its AUTH unanswered)
+// fails the command with ErrClosed, as for one in flight. (The handshake
+// is HELLO with AUTH, or AUTH alone.)
+func TestCloseWhileBlockingCommandDials(t *testing.T) {
+	testkit.CheckLeaks(t)
+	authSeen := make(chan struct{}, 4)
+	f := newCountingFakeServer(t, func(c net.Conn, n int) {
+		r := bufio.NewReader(c)
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			if (args[0] == "AUTH" || args[0] == "HELLO") && n > 1 {
+				authSeen <- struct{}{} // and no answer: the set-up hangs
+				continue
+			}
+			c.Write([]byte("+OK\r\n"))
+		}
+	})
+	c, err := NewClient(Options{Addr: f.Addr(), Password: "pw", Conns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	blpop := make(chan error, 1)
+	go func() {
+		_, _, err := c.BLPop(ctx, 0, "k")
+		blpop <- err
+	}()
+	select {
+	case <-authSeen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking command's connection never sent AUTH")
+	}
+	c.Close()
+	select {
+	case err := <-blpop:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("blpop closed during its dial: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("blpop did not end at Close")
+	}
+}
