@@ -75,7 +75,9 @@ func TestDistributedMerge(t *testing.T) {
 		runs = append(runs, r)
 	}
 
-	out, errOut, code := cli(t, "merge", "--json", "--html", filepath.Join(dir, "merged.html"), workers[0].log, workers[1].log)
+	merged := filepath.Join(dir, "merged.hdr")
+	out, errOut, code := cli(t, "merge", "--json", "--html", filepath.Join(dir, "merged.html"), "--hdr", merged,
+		workers[0].log, workers[1].log)
 	var m distReport
 	if err := json.Unmarshal([]byte(out), &m); err != nil || code != 0 {
 		t.Fatalf("merge: exit %d %v\n%s%s", code, err, out, errOut)
@@ -111,6 +113,23 @@ func TestDistributedMerge(t *testing.T) {
 	page, err := os.ReadFile(filepath.Join(dir, "merged.html"))
 	if err != nil || !strings.Contains(string(page), `id="timeline"`) || !strings.Contains(string(page), `id="connections"`) {
 		t.Errorf("merged HTML report without its charts over time (%v)", err)
+	}
+
+	// The merged log keeps the timeline: merged again, alone, it gives
+	// the same points.
+	again, errOut, code := cli(t, "merge", "--json", merged)
+	var m2 distReport
+	if err := json.Unmarshal([]byte(again), &m2); err != nil || code != 0 {
+		t.Fatalf("merge of the merged log: exit %d %v\n%s%s", code, err, again, errOut)
+	}
+	if m2.Requests != m.Requests || len(m2.Timeline) != len(m.Timeline) {
+		t.Errorf("merged again: %d requests, timeline %+v", m2.Requests, m2.Timeline)
+	} else {
+		for i := range m.Timeline {
+			if m2.Timeline[i] != m.Timeline[i] {
+				t.Errorf("merged again: point %d is %+v, was %+v", i, m2.Timeline[i], m.Timeline[i])
+			}
+		}
 	}
 
 	// With the closed-model worker: merged all the same, with a warning.
