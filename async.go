@@ -137,6 +137,11 @@ func (ex *Exchange) Resume() {
 	x := &ex.x
 	if l := x.loopAt.Load(); l != nil {
 		l.Post(func() {
+			// Still on this loop, not sent again elsewhere meanwhile: only
+			// then is the carrier this loop's to read.
+			if x.loopAt.Load() != l {
+				return
+			}
 			if c := x.conn; c != nil {
 				c.resume(x)
 			}

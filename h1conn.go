@@ -172,6 +172,18 @@ func (hc *h1conn) fail(err error) {
 func (hc *h1conn) onClose(reason error) {
 	x := hc.x
 	p := &hc.parser
+	if d := hc.direct; d != nil && d.pipe.directStarted() {
+		// The body's reader holds the parser (h1direct.go) and is woken
+		// by this close with its reason; the exchange ends here, without
+		// the parser, and the reader's own verdict finds the lease gone.
+		err := x.aborted
+		if err == nil {
+			err = &closedError{cause: reason}
+		}
+		hc.detach(false)
+		x.end(err, false)
+		return
+	}
 	if x.aborted == nil && x.gotByte {
 		// A close-delimited body ends here; anything else is truncated.
 		if err := p.EOF(); err == nil {

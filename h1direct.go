@@ -140,10 +140,18 @@ func (d *h1Direct) decode(b, in []byte) (n int, end bool) {
 			d.x.snk.trailers(d.x, p)
 		case http1.EventDone:
 			// Bytes after the response: the framing and the server
-			// disagree, so the connection is not reused.
+			// disagree, so the connection is not reused. Those read with
+			// the body's last are in; the socket, or crypto/tls's buffers,
+			// may hold more, which the loop would otherwise hand to the
+			// next response: one read that does not wait tells.
 			keepAlive := p.KeepAlive()
 			if _, _, err := p.Feed(in); err != nil {
 				keepAlive = false
+			} else if keepAlive {
+				var extra [1]byte
+				if k, err := d.rl.ReadNow(extra[:]); k > 0 || !errors.Is(err, engine.ErrWouldBlock) {
+					keepAlive = false // more bytes, the peer's close, or a failure
+				}
 			}
 			d.post(nil, keepAlive)
 			return n, true

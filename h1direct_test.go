@@ -483,3 +483,96 @@ func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestDirectBodyTransportClosed: closing the transport (its engine) while
+// a Read is blocked in the socket ends the Read with an error at once, and
+// the loop leaves the parser to the reader (run under -race).
+func TestDirectBodyTransportClosed(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const size = 4 << 20
+	rs, _ := stallingServer(t, nil, bodyPattern(size), nil)
+	tr, err := NewTransport(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), rs.url(false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := blockedRead(t, resp.Body, size/2)
+	tr.Close()
+	if err := waitErr(t, done); err == nil || err == io.EOF {
+		t.Fatalf("blocked Read after the transport closed: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// TestDirectBodyExtraBytesNotReused: a server that sends more than the
+// Content-Length body it announced (here, a whole second response) has
+// lost the framing: the connection is not reused, and the next request
+// never gets those bytes as its answer. Plain and TLS, where the extra
+// bytes may wait in crypto/tls rather than in the socket.
+func TestDirectBodyExtraBytesNotReused(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srvTLS, cliTLS := directTLS(t)
+	const size = 1 << 20
+	body := bodyPattern(size)
+	for _, tlsOn := range []bool{false, true} {
+		name, sc, scheme := "plain", (*tls.Config)(nil), "http://"
+		if tlsOn {
+			name, sc, scheme = "tls", srvTLS, "https://"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := testkit.NewServer(t, func(c net.Conn) {
+				if sc != nil {
+					c = tls.Server(c, sc)
+				}
+				br := bufio.NewReader(c)
+				for n := 0; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					w := bufio.NewWriterSize(c, 2<<20)
+					if req.URL.Path == "/first" {
+						fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+						w.Write(body)
+						w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil") // in the same flush
+					} else {
+						w.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")
+					}
+					if w.Flush() != nil {
+						return
+					}
+				}
+			})
+			tr := newTestTransport(t, Options{TLSClientConfig: cliTLS})
+			client := &http.Client{Transport: tr}
+			resp, err := client.Get(scheme + srv.Addr() + "/first")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAllSized(resp.Body, 64<<10)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("first body: %d bytes, %v", len(got), err)
+			}
+			if !wentDirect(t, resp.Body) {
+				t.Fatal("the first body went through the loop")
+			}
+			resp, err = client.Get(scheme + srv.Addr() + "/second")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(b) != "good" {
+				t.Fatalf("second response: %q, %v (the first one's extra bytes?)", b, err)
+			}
+			if d := tr.Stats().Pool.Dials; d != 2 {
+				t.Fatalf("%d dials: the connection that sent extra bytes was reused", d)
+			}
+		})
+	}
+}

@@ -80,9 +80,16 @@ func (c *Conn) LeaseRead(holder LeaseHolder) *ReadLease {
 	x.lease = rl
 	c.ops.Or(flagLeased)
 	if c.loop.reading != c {
-		// Not within a read of this connection: nothing more will be
-		// delivered, so the lease is the holder's at once.
-		rl.grant()
+		// Not within the loop's read of this connection, so no readiness
+		// event will hand it over; but a layer may be delivering outside
+		// one (TLS bytes that came with the handshake), and may touch its
+		// state once the callback returns. The grant waits for the loop's
+		// next turn.
+		c.loop.Post(func() {
+			if x.lease == rl && c.state == stateOpen {
+				rl.grant()
+			}
+		})
 	}
 	return rl
 }
@@ -124,16 +131,38 @@ func (rl *ReadLease) closeWith(err error) {
 func (rl *ReadLease) Read(p []byte) (int, error) {
 	if x := rl.c.x.Load(); x != nil {
 		if lr, ok := x.layer.(LayerReader); ok {
-			return lr.ReadLeased(rl.c, p, rawLease{rl})
+			return lr.ReadLeased(rl.c, p, rawLease{rl: rl})
 		}
 	}
-	return rl.readRaw(p)
+	return rl.readRaw(p, false)
 }
 
-// rawLease reads the socket itself for a layer.
-type rawLease struct{ rl *ReadLease }
+// ReadNow is Read without waiting: when nothing can be read at once it
+// returns ErrWouldBlock. A holder asks it, once its message has ended, to
+// learn whether the peer sent more than the message (a connection that
+// must not be reused) or closed its side.
+func (rl *ReadLease) ReadNow(p []byte) (int, error) {
+	raw := rawLease{rl: rl, now: true}
+	if x := rl.c.x.Load(); x != nil {
+		if lr, ok := x.layer.(LayerReader); ok {
+			return lr.ReadLeased(rl.c, p, raw)
+		}
+	}
+	return raw.Read(p)
+}
 
-func (r rawLease) Read(p []byte) (int, error) { return r.rl.readRaw(p) }
+// ErrWouldBlock is ReadNow's answer when nothing can be read at once. It
+// is a temporary net.Error, so that a layer's decoder (crypto/tls) keeps
+// its state and reports it as it is.
+var ErrWouldBlock error = &timeoutError{"egress: nothing to read now"}
+
+// rawLease reads the socket itself for a layer; now: without waiting.
+type rawLease struct {
+	rl  *ReadLease
+	now bool
+}
+
+func (r rawLease) Read(p []byte) (int, error) { return r.rl.readRaw(p, r.now) }
 
 // Return gives the read side back to the loop, which reads again at once
 // (bytes or an end of stream may have arrived meanwhile). The holder must

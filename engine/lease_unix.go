@@ -11,7 +11,7 @@ import (
 
 // readRaw reads the socket for the lease holder, waiting for the loop's
 // signal while it is empty.
-func (rl *ReadLease) readRaw(p []byte) (int, error) {
+func (rl *ReadLease) readRaw(p []byte, now bool) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -34,6 +34,9 @@ func (rl *ReadLease) readRaw(p []byte) (int, error) {
 		case err == nil:
 			return 0, io.EOF
 		case err == unix.EAGAIN:
+			if now {
+				return 0, ErrWouldBlock
+			}
 			<-rl.wake // readiness, or the close that the next turn reports
 		case err == unix.EINTR:
 		default:

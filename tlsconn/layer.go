@@ -2,6 +2,7 @@ package tlsconn
 
 import (
 	"crypto/tls"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -158,7 +159,7 @@ func (l *layer) ReadLeased(c *engine.Conn, p []byte, raw io.Reader) (int, error)
 	l.leased = raw
 	n, err := l.tc.Read(p)
 	l.leased = nil
-	if err == nil || err == io.EOF {
+	if err == nil || err == io.EOF || errors.Is(err, engine.ErrWouldBlock) {
 		return n, err
 	}
 	return n, classifyRead(err)
