@@ -75,9 +75,18 @@ func (h *ResponseHead) Get(name string) string {
 // allocates; it is meant for the http.RoundTripper path.
 func (h *ResponseHead) Header() http.Header {
 	hd := make(http.Header, len(h.Fields))
-	for _, f := range h.Fields {
+	// One slab holds every field's value slice, instead of a slice
+	// allocated per field; the three-index slices keep an append to one
+	// key (a repeated field, or the caller's Add) off the next key's.
+	vals := make([]string, len(h.Fields))
+	for i, f := range h.Fields {
 		k := textproto.CanonicalMIMEHeaderKey(f.Name)
-		hd[k] = append(hd[k], f.Value)
+		if vv, ok := hd[k]; ok {
+			hd[k] = append(vv, f.Value)
+			continue
+		}
+		vals[i] = f.Value
+		hd[k] = vals[i : i+1 : i+1]
 	}
 	return hd
 }

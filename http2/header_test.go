@@ -317,7 +317,17 @@ func TestResponseHeadAccessors(t *testing.T) {
 		t.Error("Get")
 	}
 	hd := h.Header()
-	if hd.Get("Content-Type") != "a" || len(hd["Set-Cookie"]) != 2 || hd["X-Custom-Thing"][0] != "y" {
+	if hd.Get("Content-Type") != "a" || len(hd["Set-Cookie"]) != 2 || hd["Set-Cookie"][1] != "2" || hd["X-Custom-Thing"][0] != "y" {
 		t.Errorf("Header: %v", hd)
+	}
+	// The values share one slab: adding to one key must not write into
+	// the next key's value.
+	hd.Add("Content-Type", "b")
+	if hd.Get("Set-Cookie") != "1" || hd["X-Custom-Thing"][0] != "y" || len(hd["Content-Type"]) != 2 {
+		t.Errorf("Header after Add: %v", hd)
+	}
+	common := ResponseHead{Status: 200, Fields: []HeaderField{{"content-type", "a"}, {"content-length", "1"}, {"date", "d"}, {"server", "s"}}}
+	if a := testing.AllocsPerRun(100, func() { common.Header() }); a > 3 {
+		t.Errorf("Header: %v allocations for 4 common fields, want the map's two and one slab", a)
 	}
 }
