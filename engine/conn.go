@@ -242,7 +242,10 @@ func (c *Conn) Stats() ConnStats {
 // call. Writes made while dialing go out once connected. It fails with
 // ErrWriteQueueFull, queuing nothing, when the connection's write-queue
 // limit would be passed, and with ErrClosed after Close or CloseWrite.
-func (c *Conn) Write(b []byte) error {
+func (c *Conn) Write(b []byte) error { return c.write(b, false) }
+
+// write is Write, or WriteDirect when direct is set.
+func (c *Conn) write(b []byte, direct bool) error {
 	if len(b) == 0 {
 		return nil
 	}
@@ -253,9 +256,12 @@ func (c *Conn) Write(b []byte) error {
 		if closed {
 			return ErrClosed
 		}
+		if dw, ok := l.(LayerDirectWriter); ok && direct {
+			return dw.WriteDirect(c, b)
+		}
 		return l.Write(c, b)
 	}
-	return c.enqueueLocked(b, false)
+	return c.enqueueLocked(b, false, direct)
 }
 
 // SendUrgent queues b to be sent as TCP urgent (out-of-band) data, in order
@@ -273,11 +279,13 @@ func (c *Conn) enqueue(b []byte, oob bool) error {
 		return nil
 	}
 	c.mu.Lock()
-	return c.enqueueLocked(b, oob)
+	return c.enqueueLocked(b, oob, false)
 }
 
-// enqueueLocked queues b; it is called with c.mu held and releases it.
-func (c *Conn) enqueueLocked(b []byte, oob bool) error {
+// enqueueLocked queues b, or with direct writes what the socket takes of
+// it first (writeDirectLocked); it is called with c.mu held and releases
+// it.
+func (c *Conn) enqueueLocked(b []byte, oob, direct bool) error {
 	if c.wclosed {
 		c.mu.Unlock()
 		return ErrClosed
@@ -285,6 +293,9 @@ func (c *Conn) enqueueLocked(b []byte, oob bool) error {
 	if c.wq.n+len(b) > c.writeLimit() {
 		c.mu.Unlock()
 		return ErrWriteQueueFull
+	}
+	if direct {
+		return c.writeDirectLocked(b)
 	}
 	return c.pushLocked(b, oob)
 }

@@ -25,32 +25,7 @@ type LayerDirectWriter interface {
 // (the caller knows them sent: WriteDirect returned). It is Write on the
 // net backend, during a dial, and for a layer that is not a
 // LayerDirectWriter.
-func (c *Conn) WriteDirect(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	c.mu.Lock()
-	if l := c.layer(); l != nil {
-		closed := c.wclosed
-		c.mu.Unlock()
-		if closed {
-			return ErrClosed
-		}
-		if dw, ok := l.(LayerDirectWriter); ok {
-			return dw.WriteDirect(c, b)
-		}
-		return l.Write(c, b)
-	}
-	if c.wclosed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if c.wq.n+len(b) > c.writeLimit() {
-		c.mu.Unlock()
-		return ErrWriteQueueFull
-	}
-	return c.writeDirectLocked(b)
-}
+func (c *Conn) WriteDirect(b []byte) error { return c.write(b, true) }
 
 // WriteRawDirect is WriteRaw with a direct write first, for a layer's
 // LayerDirectWriter. Like WriteRaw it ignores the write-queue limit.

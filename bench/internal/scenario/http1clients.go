@@ -110,24 +110,7 @@ func httpNetHTTP(params []byte) error {
 // close it. Each goroutine reuses its request, as a careful caller would.
 func roundTripLoop(p Params, c *http.Client) error {
 	var m meter
-	err := m.loop(p, func(int) (func() error, error) {
-		req, err := http.NewRequest("GET", p.URL, nil)
-		if err != nil {
-			return nil, err
-		}
-		return func() error {
-			resp, err := c.Do(req)
-			if err != nil {
-				return err
-			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && (resp.StatusCode != 200 || n != int64(p.Size)) {
-				err = errResponse
-			}
-			return err
-		}, nil
-	})
+	err := m.loop(p, func(int) (func() error, error) { return getOp(c, p) })
 	if err != nil {
 		return err
 	}
@@ -166,4 +149,26 @@ func httpFasthttp(params []byte) error {
 	}
 	ready("started")
 	return emit(m.window(p))
+}
+
+// getOp makes one goroutine's operation for the http.Client loops: GET
+// p.URL with a request made once, read the body to its end, check the
+// status and the size.
+func getOp(c *http.Client, p Params) (func() error, error) {
+	req, err := http.NewRequest("GET", p.URL, nil)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && (resp.StatusCode != 200 || n != int64(p.Size)) {
+			err = errResponse
+		}
+		return err
+	}, nil
 }

@@ -180,23 +180,7 @@ func h2RoundTripLoop(p Params, rts []http.RoundTripper) error {
 	all := p
 	all.Conns = len(rts) * p.Streams
 	err := m.loop(all, func(i int) (func() error, error) {
-		c := clients[i/p.Streams]
-		req, err := http.NewRequest("GET", p.URL, nil)
-		if err != nil {
-			return nil, err
-		}
-		return func() error {
-			resp, err := c.Do(req)
-			if err != nil {
-				return err
-			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && (resp.StatusCode != 200 || n != int64(p.Size)) {
-				err = errResponse
-			}
-			return err
-		}, nil
+		return getOp(clients[i/p.Streams], p)
 	})
 	if err != nil {
 		return err
