@@ -20,13 +20,25 @@ import (
 // CPU per request: the tool's whole process is charged, start-up and the
 // 50 connections' set-up included.
 func RedisBenchmark(cpu int, addr string, conns, n, size, depth int, test string) (Result, error) {
+	return redisBenchmark(cpu, addr, conns, n, size, depth, test)
+}
+
+// RedisBenchmarkCluster is RedisBenchmark against a Redis Cluster that
+// addr is a node of (--cluster): the tool reads the slot map, spreads its
+// conns connections over the masters and gives each a key that the
+// master it talks to serves.
+func RedisBenchmarkCluster(cpu int, addr string, conns, n, size, depth int, test string) (Result, error) {
+	return redisBenchmark(cpu, addr, conns, n, size, depth, test, "--cluster")
+}
+
+func redisBenchmark(cpu int, addr string, conns, n, size, depth int, test string, extra ...string) (Result, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return Result{}, err
 	}
-	out, used, err := run(cpu, "redis-benchmark", "-h", host, "-p", port,
+	out, used, err := run(cpu, "redis-benchmark", append([]string{"-h", host, "-p", port,
 		"-c", strconv.Itoa(conns), "-n", strconv.Itoa(n), "-d", strconv.Itoa(size),
-		"-P", strconv.Itoa(depth), "-t", test, "--csv")
+		"-P", strconv.Itoa(depth), "-t", test, "--csv"}, extra...)...)
 	if err != nil {
 		return Result{}, err
 	}

@@ -9,7 +9,8 @@ import (
 
 // The goals of issues 3 and 7, checked against the rows of this run; those
 // of issue 8 are in redisgoals.go, those of issue 13 in http2goals.go,
-// those of issue 14 in http1goals.go and azblobgoals.go.
+// those of issue 14 in http1goals.go and azblobgoals.go, those of issue
+// 16 in redisclustergoals.go.
 const (
 	goalCPUvsWrk     = 1.00 // http1-small pinned: egress CPU/request at most this times wrk's
 	goalCPUvsFast    = 0.85 // ... and at most this times fasthttp's
@@ -103,6 +104,7 @@ func Goals(rows []harness.Row) []Goal {
 		}
 	}
 	gs = append(gs, redisGoals(rows)...)
+	gs = append(gs, redisClusterGoals(rows)...)
 	gs = append(gs, http2Goals(rows)...)
 	gs = append(gs, dropInGoals(rows)...)
 	return append(gs, azblobGoals(rows)...)

@@ -112,11 +112,19 @@ func redisOnce(o Options, rb *redisBench, addr, client, op string, depth int) (h
 // redisBench runs redis-benchmark, which stops after a number of
 // requests rather than a time: it remembers each mode's rate so that the
 // next run of that mode lasts about the window, and calibrates a mode
-// with a short run the first time.
-type redisBench struct{ rate map[string]float64 }
+// with a short run the first time. tool runs it (anchor.RedisBenchmark
+// when nil; redis-cluster's runs it with --cluster).
+type redisBench struct {
+	rate map[string]float64
+	tool func(cpu int, addr string, conns, n, size, depth int, test string) (anchor.Result, error)
+}
 
 func (b *redisBench) run(addr, op string, depth int, d time.Duration) (harness.Row, time.Duration, error) {
 	mode := fmt.Sprintf("%s-%d", op, depth)
+	tool := b.tool
+	if tool == nil {
+		tool = anchor.RedisBenchmark
+	}
 	var calib time.Duration
 	if b.rate[mode] == 0 {
 		// About a second at the rates this machine gives.
@@ -124,14 +132,14 @@ func (b *redisBench) run(addr, op string, depth int, d time.Duration) (harness.R
 		if depth > 1 {
 			n = 1_000_000
 		}
-		res, err := anchor.RedisBenchmark(clientCore, addr, redisClients, n, redisSize, depth, op)
+		res, err := tool(clientCore, addr, redisClients, n, redisSize, depth, op)
 		if err != nil {
 			return harness.Row{}, 0, err
 		}
 		b.rate[mode], calib = res.RPS, res.CPU
 	}
 	n := max(int(b.rate[mode]*d.Seconds()), redisClients*depth)
-	res, err := anchor.RedisBenchmark(clientCore, addr, redisClients, n, redisSize, depth, op)
+	res, err := tool(clientCore, addr, redisClients, n, redisSize, depth, op)
 	if err != nil {
 		return harness.Row{}, 0, err
 	}

@@ -98,6 +98,19 @@ func startRedisEgress(p redisParams, m *meter) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	egressRedisLoad(c, p, m)
+	return func() { c.Close() }, nil
+}
+
+// asyncDoer is what egressRedisLoad drives: a redis.Client or a
+// redis.ClusterClient.
+type asyncDoer interface {
+	DoAsync(ctx context.Context, cb redis.Callback, args ...string) error
+}
+
+// egressRedisLoad starts p.Conns virtual clients on c, each sending its
+// next command or batch from the callback of the last reply.
+func egressRedisLoad(c asyncDoer, p redisParams, m *meter) {
 	ctx := context.Background() // cannot end: DoAsync allocates nothing
 	depth := max(p.Depth, 1)
 	for i := 0; i < p.Conns; i++ {
@@ -132,16 +145,21 @@ func startRedisEgress(p redisParams, m *meter) (func(), error) {
 		}
 		send()
 	}
-	return func() { c.Close() }, nil
 }
 
 // startRedisGoRedis is go-redis as its users write it: a goroutine per
 // virtual client, a pool of p.Conns connections; Get/Set at depth 1 and
 // Pipelined at depth n.
 func startRedisGoRedis(p redisParams, m *meter) (func(), error) {
-	c := goredis.NewClient(&goredis.Options{Addr: p.Addrs[0], PoolSize: p.Conns})
+	return goRedisLoad(goredis.NewClient(&goredis.Options{Addr: p.Addrs[0], PoolSize: p.Conns}), p, m)
+}
+
+// goRedisLoad runs the virtual clients on a go-redis Client or
+// ClusterClient and returns the function that closes it.
+func goRedisLoad(c goredis.UniversalClient, p redisParams, m *meter) (func(), error) {
 	ctx := context.Background()
 	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
 		return nil, err
 	}
 	value := redisValue(p.Size)
@@ -195,8 +213,10 @@ func startRedisGoRedis(p redisParams, m *meter) (func(), error) {
 // virtual client; at depth 1 the client pipelines the concurrent Do calls
 // by itself (auto-pipelining), at depth n each goroutine sends its batch
 // with DoMulti. Commands are built per call: rueidis recycles them.
+// Pointed at a cluster's nodes, the same client routes by slot itself
+// (redis-cluster).
 func startRedisRueidis(p redisParams, m *meter) (func(), error) {
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{p.Addrs[0]}})
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: p.Addrs})
 	if err != nil {
 		return nil, err
 	}

@@ -21,9 +21,9 @@ type redisServer struct {
 	Addr string
 }
 
-// startRedis starts redis-server pinned to cpu (unless cpu < 0) and waits
-// until it answers PING.
-func startRedis(cpu int) (*redisServer, error) {
+// startRedis starts redis-server pinned to cpu (unless cpu < 0) with
+// extra options after the scenario's own, and waits until it answers PING.
+func startRedis(cpu int, extra ...string) (*redisServer, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("redis-server not installed (scripts/install-deps.sh): %w", err)
 	}
@@ -38,6 +38,7 @@ func startRedis(cpu int) (*redisServer, error) {
 	}
 	args := []string{"redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""}
+	args = append(args, extra...)
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}

@@ -48,6 +48,7 @@ var All = []Scenario{
 	{Name: "tls-idle", Doc: "client memory per idle TLS keep-alive connection, at 10,000", Run: runTLSIdle},
 	{Name: "h2-idle", Doc: "client memory per idle pooled HTTP/2 connection over TLS, at 10,000 (one host each)", Run: runH2Idle},
 	{Name: "redis", Doc: "GET and SET of 16-byte values, 50 clients, depth 1 and 16, against redis-server", Run: runRedis},
+	{Name: "redis-cluster", Doc: "the redis load against a Redis Cluster of 3 masters: egress, go-redis and rueidis cluster clients", Run: runRedisCluster},
 	{Name: "azblob", Doc: "Azure SDK blob client against Azurite: 1 GiB upload (8 MiB blocks x 4) and streamed download, egress vs net/http as its transport", Run: runAzblob},
 }
 
