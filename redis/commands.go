@@ -15,11 +15,15 @@ import (
 type cmds struct {
 	cl *Client
 	cn *Conn
+	cc *ClusterClient
 }
 
 func (c *cmds) call(ctx context.Context, conv convFunc, args []string) (*waiter, error) {
-	if c.cn != nil {
+	switch {
+	case c.cn != nil:
 		return c.cn.call(ctx, conv, args)
+	case c.cc != nil:
+		return c.cc.call(ctx, conv, args)
 	}
 	return c.cl.call(ctx, conv, args)
 }

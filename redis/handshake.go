@@ -102,9 +102,15 @@ func (h *handshake) appendRESP2(buf []byte) []byte {
 	return h.appendSelect(buf)
 }
 
+// appendSelect adds what follows authentication in both protocols:
+// SELECT, and READONLY for a cluster client reading from replicas.
 func (h *handshake) appendSelect(buf []byte) []byte {
 	if db := h.cl.opts.DB; db != 0 {
 		buf = resp.AppendCommand(buf, "SELECT", strconv.Itoa(db))
+		h.steps = append(h.steps, stepOK)
+	}
+	if h.cl.opts.readOnly {
+		buf = resp.AppendCommand(buf, "READONLY")
 		h.steps = append(h.steps, stepOK)
 	}
 	return buf

@@ -88,6 +88,10 @@ type Options struct {
 	// Limits bound the replies accepted (bulk length, nesting, ...); zero
 	// fields take resp's defaults.
 	Limits resp.Limits
+
+	// readOnly sends READONLY on every connection: a ClusterClient's node
+	// clients do when ClusterOptions.ReadFromReplicas is set.
+	readOnly bool
 }
 
 func (o *Options) setDefaults() {

@@ -110,6 +110,22 @@ func (p *pipe) sendBatch(r replier, n int, b []byte) error {
 	return nil
 }
 
+// sendEach queues the commands encoded in b, answered in order to rs (one
+// replier per reply), with nothing from another caller between them: a
+// cluster pipeline's commands for one node.
+func (p *pipe) sendEach(rs []replier, b []byte) error {
+	p.mu.Lock()
+	if err := p.admitLocked(); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	p.buf = append(p.buf, b...)
+	p.queue = append(p.queue, rs...)
+	p.kickLocked()
+	p.mu.Unlock()
+	return nil
+}
+
 // kickLocked makes sure the current connection will flush. Posting under
 // p.mu is safe: the loop never holds its own lock while it runs a task.
 func (p *pipe) kickLocked() {

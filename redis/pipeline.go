@@ -18,7 +18,8 @@ type Pipeline struct {
 	tx     bool
 	buf    []byte
 	n      int
-	err    error // the first command refused by Do
+	err    error      // the first command refused by Do
+	spans  []pipeSpan // on a ClusterClient: where each command is in buf
 }
 
 // batchSender is where a pipeline's commands go: a Client's shared pipe
@@ -78,8 +79,17 @@ func (p *Pipeline) Do(args ...string) {
 	if p.n == 0 && p.tx {
 		p.buf = resp.AppendCommand(p.buf, "MULTI")
 	}
+	start := len(p.buf)
 	p.buf = resp.AppendCommand(p.buf, args...)
 	p.n++
+	if _, ok := p.target.(clusterTarget); ok {
+		slot, ro, err := commandSlot(args)
+		if err != nil {
+			p.err = err
+			return
+		}
+		p.spans = append(p.spans, pipeSpan{start: start, end: len(p.buf), slot: slot, ro: ro, name: args[0]})
+	}
 }
 
 func isTxControl(name string) bool {
@@ -144,8 +154,8 @@ func (p *Pipeline) ExecAsync(ctx context.Context, cb func([]Reply, error)) error
 		ctx = context.Background()
 	}
 	err := p.err
-	n, buf, tx := p.n, p.buf, p.tx
-	p.n, p.buf, p.err = 0, nil, nil
+	n, buf, tx, spans := p.n, p.buf, p.tx, p.spans
+	p.n, p.buf, p.err, p.spans = 0, nil, nil, nil
 	if err != nil {
 		return err
 	}
@@ -172,7 +182,12 @@ func (p *Pipeline) ExecAsync(ctx context.Context, cb func([]Reply, error)) error
 			}
 		})
 	}
-	if err := p.target.sendBatch(ctx, b, expect, buf); err != nil {
+	if ct, ok := p.target.(clusterTarget); ok {
+		err = ct.c.sendPipeline(ctx, b, buf, spans)
+	} else {
+		err = p.target.sendBatch(ctx, b, expect, buf)
+	}
+	if err != nil {
 		if b.stop != nil {
 			b.stop()
 		}
@@ -217,6 +232,12 @@ func (b *batch) reply(v *resp.Value, err error) {
 	if b.got < b.expect {
 		return
 	}
+	b.complete()
+}
+
+// complete hands the replies, or the batch's error, to the callback,
+// unless the context ended first.
+func (b *batch) complete() {
 	if b.stop != nil {
 		b.stop()
 	}

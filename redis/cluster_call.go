@@ -1,0 +1,301 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/resp"
+)
+
+// clusterCall carries one command through the cluster: it is the replier
+// of the node it was sent to, and on a redirection or a failure to
+// deliver it sends the command again, to the node named or after a
+// back-off, before the caller's replier (final) sees anything. It runs on
+// the loops of the nodes' connections, one at a time: a command is on at
+// most one connection or timer at once.
+type clusterCall struct {
+	c     *ClusterClient
+	ctx   context.Context
+	final replier
+	args  []string // the command (Do, DoAsync)
+	raw   []byte   // or the command encoded (a pipeline's)
+	slot  int      // -1 without a key
+	ro    bool     // read-only: may go to a replica
+	node  *clusterNode
+	hops  int // redirections followed
+	tries int // deliveries retried
+	skip  int // replies to drop before the command's own (ASKING's)
+	until time.Time
+	timer *engine.Timer
+
+	// A pipeline's command reports to its split batch instead.
+	split *splitBatch
+	idx   int
+
+	retryFn func()
+}
+
+var clusterCalls = sync.Pool{New: func() any { return new(clusterCall) }}
+
+func getClusterCall() *clusterCall {
+	cc := clusterCalls.Get().(*clusterCall)
+	if cc.retryFn == nil {
+		cc.retryFn = cc.retry // bound once per pooled call
+	}
+	return cc
+}
+
+func (cc *clusterCall) recycle() {
+	if cc.split != nil {
+		return // a pipeline's: not pooled
+	}
+	clear(cc.args)
+	args, fn := cc.args[:0], cc.retryFn
+	*cc = clusterCall{args: args, retryFn: fn}
+	clusterCalls.Put(cc)
+}
+
+// send hands the command to node n.
+func (cc *clusterCall) send(n *clusterNode) error {
+	cc.node = n
+	if cc.raw != nil {
+		return n.cl.pick().sendBatch(cc, 1, cc.raw)
+	}
+	return n.cl.route(cc.ctx, cc, cc.args)
+}
+
+// ask sends ASKING and the command to n with nothing between them, as an
+// ASK redirection asks; ASKING's reply is dropped.
+func (cc *clusterCall) ask(n *clusterNode) error {
+	buf := resp.AppendCommand(nil, "ASKING")
+	if cc.raw != nil {
+		buf = append(buf, cc.raw...)
+	} else {
+		buf = resp.AppendCommand(buf, cc.args...)
+	}
+	cc.node = n
+	cc.skip = 1
+	if err := n.cl.pick().sendBatch(cc, 2, buf); err != nil {
+		cc.skip = 0
+		return err
+	}
+	return nil
+}
+
+func (cc *clusterCall) reply(v *resp.Value, err error) {
+	if cc.skip > 0 {
+		cc.skip-- // ASKING's +OK, or its share of a connection failure
+		return
+	}
+	if err != nil {
+		if err = cc.handle(v, err); err == nil {
+			return // sent again, or to be
+		}
+	}
+	cc.finish(v, err)
+}
+
+// finish gives the outcome to the caller.
+func (cc *clusterCall) finish(v *resp.Value, err error) {
+	final, sb, i := cc.final, cc.split, cc.idx
+	cc.recycle()
+	if sb != nil {
+		sb.put(i, v, err)
+		return
+	}
+	final.reply(v, err)
+}
+
+// handle deals with an error reply or a failure: it returns nil when the
+// command was sent again or will be, and otherwise the error for the
+// caller.
+func (cc *clusterCall) handle(v *resp.Value, err error) error {
+	c := cc.c
+	if v != nil {
+		if kind, slot, addr, ok := redirection(v); ok {
+			return cc.redirect(kind, slot, addr, err)
+		}
+		switch {
+		case errorCode(v, "TRYAGAIN"):
+			return cc.retryLater("tryagain", err)
+		case errorCode(v, "CLUSTERDOWN"):
+			c.requestRefresh()
+			return cc.retryLater("down", err)
+		}
+		return err // the command's own error reply
+	}
+	var ce *ConnError
+	if errors.As(err, &ce) {
+		c.requestRefresh()
+		if !ce.Sent {
+			return cc.undelivered(err)
+		}
+		return &ClusterError{Kind: "conn", Node: cc.node.addr, Slot: cc.slot, Err: err}
+	}
+	return err
+}
+
+// redirect follows MOVED (the slot has a new owner: the map learns it at
+// once) or ASK (this command only, during a migration).
+func (cc *clusterCall) redirect(kind string, slot int, addr string, err error) error {
+	c := cc.c
+	if addr[0] == ':' {
+		// A node that does not know its own address names ":port".
+		if host, _, e := net.SplitHostPort(cc.node.addr); e == nil {
+			addr = net.JoinHostPort(host, addr[1:])
+		}
+	}
+	if kind == "moved" {
+		c.noteMoved(slot, addr)
+	}
+	cc.hops++
+	if cc.hops > c.opts.MaxRedirects {
+		return &ClusterError{Kind: "redirects", Node: addr, Slot: cc.slot, Err: err}
+	}
+	if e := cc.ctx.Err(); e != nil {
+		return &ClusterError{Kind: "timeout", Node: addr, Slot: cc.slot, Err: e}
+	}
+	n, nerr := c.node(addr)
+	if nerr != nil {
+		return &ClusterError{Kind: kind, Node: addr, Slot: cc.slot, Err: nerr}
+	}
+	var serr error
+	if kind == "moved" {
+		serr = cc.send(n)
+	} else {
+		if cc.args != nil && classify(cc.args) == kindBlocking {
+			// ASKING must precede the command on its connection, and a
+			// blocking command has a connection of its own.
+			return &ClusterError{Kind: "ask", Node: addr, Slot: cc.slot, Err: err}
+		}
+		serr = cc.ask(n)
+	}
+	if serr == nil {
+		return nil
+	}
+	return cc.undelivered(serr)
+}
+
+// undelivered decides about a command that did not reach a connection: a
+// node that cannot be reached (in back-off, or closed because it left the
+// map) is retried later, anything else is the caller's error.
+func (cc *clusterCall) undelivered(err error) error {
+	var ce *ConnError
+	if errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !cc.c.isClosed()) {
+		return cc.retryLater("conn", err)
+	}
+	return err
+}
+
+// retryLater sends the command again after a back-off, as long as that is
+// before its context's deadline and ClusterOptions.MaxRetryTime; else it
+// returns the *ClusterError for the caller.
+func (cc *clusterCall) retryLater(kind string, err error) error {
+	c := cc.c
+	now := time.Now()
+	if cc.until.IsZero() {
+		cc.until = now.Add(c.opts.MaxRetryTime)
+		if dl, ok := cc.ctx.Deadline(); ok && dl.Before(cc.until) {
+			cc.until = dl
+		}
+	}
+	d := clusterBackoff(cc.tries)
+	cc.tries++
+	if cc.ctx.Err() != nil || now.Add(d).After(cc.until) || !c.track(cc, d) {
+		return &ClusterError{Kind: kind, Node: cc.node.addr, Slot: cc.slot, Err: err}
+	}
+	return nil
+}
+
+// retry runs on the home loop when the back-off has passed: the command
+// goes to the slot's node as the map now has it.
+func (cc *clusterCall) retry() {
+	c := cc.c
+	if !c.untrack(cc) {
+		return // Close has failed it
+	}
+	cc.timer = nil
+	if err := cc.ctx.Err(); err != nil {
+		cc.finish(nil, err)
+		return
+	}
+	n := c.pick(cc.slot, cc.ro)
+	if n == nil {
+		cc.finish(nil, ErrClosed)
+		return
+	}
+	if err := cc.send(n); err != nil {
+		if err = cc.undelivered(err); err != nil {
+			cc.finish(nil, err)
+		}
+	}
+}
+
+// track arms cc's retry in d and records it for Close to fail; false once
+// the client is closed. The timer is set under c.mu so that Close finds
+// it: the retry itself waits for the lock before it runs.
+func (c *ClusterClient) track(cc *clusterCall, d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.retrying == nil {
+		c.retrying = map[*clusterCall]struct{}{}
+	}
+	c.retrying[cc] = struct{}{}
+	cc.timer = c.home.AfterFunc(d, cc.retryFn)
+	return true
+}
+
+// untrack takes a call out of the retry set; false if Close took it.
+func (c *ClusterClient) untrack(cc *clusterCall) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.retrying[cc]; !ok {
+		return false
+	}
+	delete(c.retrying, cc)
+	return true
+}
+
+// failRetrying ends the calls waiting for a retry, at Close.
+func (c *ClusterClient) failRetrying() {
+	c.mu.Lock()
+	calls := make([]*clusterCall, 0, len(c.retrying))
+	for cc := range c.retrying {
+		calls = append(calls, cc)
+	}
+	c.retrying = nil
+	c.mu.Unlock()
+	for _, cc := range calls {
+		cc.timer.Stop()
+		cc.finish(nil, ErrClosed)
+	}
+}
+
+func (c *ClusterClient) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// noteMoved records what a MOVED reply said: slot is served by addr. The
+// map is read again soon, for the other slots that moved with it.
+func (c *ClusterClient) noteMoved(slot int, addr string) {
+	c.mu.Lock()
+	if n, err := c.nodeLocked(addr); err == nil {
+		s := c.byAddr[addr]
+		if s == nil {
+			s = &shard{master: n}
+			c.byAddr[addr] = s
+		}
+		c.slots[slot].Store(s)
+	}
+	c.mu.Unlock()
+	c.requestRefresh()
+}
