@@ -111,7 +111,7 @@ func TestRedisCluster(t *testing.T) {
 	}
 
 	starts := map[string]func(redisParams, *meter) (func(), error){
-		"goredis": startRedisClusterGoRedis, "rueidis": startRedisRueidis,
+		"egress": startRedisClusterEgress, "goredis": startRedisClusterGoRedis, "rueidis": startRedisRueidis,
 	}
 	for name, start := range starts {
 		for _, mode := range redisModes {
