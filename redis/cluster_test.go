@@ -279,6 +279,36 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("SSubscribe", func(t *testing.T) {
+		cc := newClusterClient(t, tc, ClusterOptions{RefreshInterval: time.Hour})
+		chA, chB := "{ssub}a", "other-shard"
+		if hashSlot(chA) == hashSlot(chB) {
+			t.Fatal("test channels share a slot")
+		}
+		ps, err := cc.SSubscribe(ctx, chA, chB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ps.Close()
+		expectMessage(t, cc, ps, chA, "one")
+		expectMessage(t, cc, ps, chB, "two")
+		// The slot moves: the server drops the subscription, and the
+		// client subscribes again at the new owner.
+		slot := hashSlot(chA)
+		tc.MigrateSlot(slot, otherMaster(tc, tc.MasterOf(slot)), nil)
+		m := receive(t, ps)
+		if m.Kind != "reconnected" || m.Channel != chA {
+			t.Fatalf("after the slot moved: %+v, want a reconnected notice for %s", m, chA)
+		}
+		expectMessage(t, cc, ps, chA, "three")
+		expectMessage(t, cc, ps, chB, "four")
+		if err := ps.SUnsubscribe(ctx, chB); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, cc, chB, "lost")
+		expectMessage(t, cc, ps, chA, "five") // and nothing for chB before it
+	})
+
 	t.Run("URL", func(t *testing.T) {
 		m := tc.Masters()
 		o, err := ParseClusterURL("redis://" + m[0] + "?addr=" + m[1] + "&addr=" + m[2] + "&client_name=c1")
@@ -321,4 +351,55 @@ func replicaGets(reps []string) int {
 		}
 	}
 	return n
+}
+
+func publish(t *testing.T, cc *ClusterClient, ch, msg string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cc.Do(ctx, "SPUBLISH", ch, msg); err != nil {
+		t.Fatalf("SPUBLISH %s: %v", ch, err)
+	}
+}
+
+// expectMessage publishes msg on ch and checks it is the next message.
+func expectMessage(t *testing.T, cc *ClusterClient, ps *ClusterPubSub, ch, msg string) {
+	t.Helper()
+	publish(t, cc, ch, msg)
+	if m := receive(t, ps); m.Kind != "smessage" || m.Channel != ch || m.Payload != msg {
+		t.Fatalf("got %+v, want smessage %q on %s", m, msg, ch)
+	}
+}
+
+// TestClusterSSubscribeFailover: a shard channel follows its slot to the
+// replica promoted when its master dies.
+func TestClusterSSubscribeFailover(t *testing.T) {
+	testkit.CheckLeaks(t)
+	tc := startCluster(t, 3, 1)
+	cc := newClusterClient(t, tc, ClusterOptions{Addrs: tc.Addrs()})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch := "{fail}news"
+	ps, err := cc.SSubscribe(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	expectMessage(t, cc, ps, ch, "before")
+	dead := tc.MasterOf(hashSlot(ch))
+	tc.Kill(dead)
+	promoted := tc.WaitFailover(dead, 20*time.Second)
+	for {
+		m := receive(t, ps)
+		if m.Kind == "reconnected" && m.Channel == ch {
+			break
+		}
+		if m.Kind != "reconnected" {
+			t.Fatalf("before the notice of the gap: %+v", m)
+		}
+	}
+	if got := cc.NodeFor(ch); got != promoted {
+		t.Fatalf("client routes %s to %s, promoted replica is %s", ch, got, promoted)
+	}
+	expectMessage(t, cc, ps, ch, "after")
 }

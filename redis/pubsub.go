@@ -98,6 +98,10 @@ type PubSub struct {
 	head      int
 	paused    *engine.Conn               // the connection whose reads deliver paused
 	subs      map[string]map[string]bool // confirmed, by kind: "subscribe", "psubscribe", "ssubscribe"
+
+	// dropped, when set (by a ClusterPubSub), is told on the loop of a
+	// shard channel the server unsubscribed by itself: its slot moved.
+	dropped func(channel string)
 }
 
 type psState uint8
@@ -197,6 +201,14 @@ func (ps *PubSub) PUnsubscribe(ctx context.Context, patterns ...string) error {
 // given.
 func (ps *PubSub) SUnsubscribe(ctx context.Context, channels ...string) error {
 	return ps.op(ctx, "sunsubscribe", "SUNSUBSCRIBE", channels)
+}
+
+// connected reports whether the subscription connection is open with
+// every subscription restored.
+func (ps *PubSub) connected() bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.state == psUp
 }
 
 // Channels returns the channels and patterns the server has confirmed.
@@ -678,17 +690,23 @@ func (ps *PubSub) event(k *link, v *resp.Value) bool {
 		} else {
 			delete(ps.subs[set], name)
 		}
+		dropped := ps.dropped
 		ps.mu.Unlock()
-		if o, ok := k.inflight.peek().(*psOp); ok && o.kind == string(kind) {
-			o.got++
-			if o.got >= o.want {
-				k.inflight.pop()
-				k.pending.Add(-1)
-				if o.restore {
-					ps.restored(k)
-				} else {
-					o.done <- nil
-				}
+		o, ok := k.inflight.peek().(*psOp)
+		if !ok || o.kind != string(kind) {
+			if string(kind) == "sunsubscribe" && dropped != nil {
+				dropped(name) // not asked for: the slot left this node
+			}
+			return true
+		}
+		o.got++
+		if o.got >= o.want {
+			k.inflight.pop()
+			k.pending.Add(-1)
+			if o.restore {
+				ps.restored(k)
+			} else {
+				o.done <- nil
 			}
 		}
 	default:

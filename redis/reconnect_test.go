@@ -33,8 +33,13 @@ func killPubSubs(t *testing.T, c *Client, ctx context.Context) int64 {
 	return n
 }
 
+// receiver is a PubSub or a ClusterPubSub.
+type receiver interface {
+	Receive(context.Context) (Message, error)
+}
+
 // receive is Receive bounded by a short time.
-func receive(t *testing.T, ps *PubSub) Message {
+func receive(t *testing.T, ps receiver) Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
