@@ -89,4 +89,27 @@
 // again to what it had; messages published meanwhile are lost, and a
 // "reconnected" Message marks the gap (see PubSub). A Conn does not
 // reconnect: its state (WATCH, SELECT, ...) would be lost with it.
+//
+// # Redis Cluster
+//
+// ClusterClient has the same command API for a Redis Cluster:
+//
+//	c, err := redis.NewClusterClient(redis.ClusterOptions{
+//		Addrs: []string{"10.0.0.1:6379", "10.0.0.2:6379"}, // any nodes: seeds
+//	})
+//	// or redis.NewClusterClientURL("redis://10.0.0.1:6379?addr=10.0.0.2:6379")
+//
+// Each command goes to the master of its key's hash slot (CRC16 of the
+// key, or of the part in {braces}: a hash tag keeps related keys in one
+// slot), on that node's shared auto-pipelined connections; every node's
+// connections run on one engine. A command whose keys are in different
+// slots fails before it is sent, with a *CrossSlotError. MOVED and ASK
+// redirections are followed, TRYAGAIN, CLUSTERDOWN and an unreachable
+// node are retried with back-off within the command's deadline, and the
+// slot map is read again after any of them, merged into one read. A
+// Pipeline is split by node and its replies come back in order; a
+// TxPipeline must stay in one slot. ClusterClient.SSubscribe subscribes
+// to shard channels and follows their slots. Errors that come from the
+// cluster rather than the command are *ClusterError values naming the
+// node, the slot and what happened.
 package redis

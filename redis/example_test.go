@@ -136,3 +136,35 @@ func ExampleClient_Subscribe() {
 		fmt.Println(m.Channel, m.Payload)
 	}
 }
+
+// A Redis Cluster: the same commands, routed by hash slot.
+func ExampleNewClusterClient() {
+	c, err := redis.NewClusterClient(redis.ClusterOptions{
+		Addrs: []string{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+
+	// {user:42} is a hash tag: both keys are in one slot, so they may
+	// be used together.
+	if err := c.Set(ctx, "{user:42}:name", "Ada", 0); err != nil {
+		var ce *redis.ClusterError
+		if errors.As(err, &ce) {
+			log.Fatalf("%s at node %s, slot %d: %v", ce.Kind, ce.Node, ce.Slot, ce.Err)
+		}
+		log.Fatal(err)
+	}
+	vals, err := c.Do(ctx, "MGET", "{user:42}:name", "{user:42}:email")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(vals.String())
+
+	// Keys in different slots cannot be used in one command.
+	_, err = c.Do(ctx, "MGET", "user:1", "user:2")
+	fmt.Println(errors.Is(err, redis.ErrCrossSlot))
+}
