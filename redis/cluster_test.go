@@ -403,3 +403,31 @@ func TestClusterSSubscribeFailover(t *testing.T) {
 	}
 	expectMessage(t, cc, ps, ch, "after")
 }
+
+// TestClusterAllocs: routing by slot costs nothing per command beyond
+// what the single-server client allocates (the result of a blocking call).
+func TestClusterAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts need the race detector off")
+	}
+	testkit.CheckLeaks(t)
+	tc := startCluster(t, 3, 0)
+	cc := newClusterClient(t, tc, ClusterOptions{})
+	ctx := context.Background()
+	k, val := "alloc:{k}", "0123456789abcdef"
+	if err := cc.Set(ctx, k, val, 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 1)
+	cb := Callback(func(v *resp.Value, err error) { done <- struct{}{} })
+	asyncGet := testkit.AllocsPerOp(20, testkit.AllocBatch, func() {
+		cc.DoAsync(ctx, cb, "GET", k)
+		<-done
+	})
+	get := testkit.AllocsPerOp(20, testkit.AllocBatch, func() { cc.Get(ctx, k) })
+	set := testkit.AllocsPerOp(20, testkit.AllocBatch, func() { cc.Set(ctx, k, val, 0) })
+	t.Logf("allocs per command: DoAsync GET %.4f, Get %.4f, Set %.4f", asyncGet, get, set)
+	if asyncGet != 0 || set != 0 || get > 1 {
+		t.Errorf("cluster routing allocates: DoAsync GET %.4f (want 0), Set %.4f (want 0), Get %.4f (want 1, its string)", asyncGet, set, get)
+	}
+}
