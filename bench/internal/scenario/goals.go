@@ -116,7 +116,7 @@ func PrintGoals(w io.Writer, rows []harness.Row) {
 	if len(gs) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\ngoals (issues 3, 7, 8, 13 and 14)\n")
+	fmt.Fprintf(w, "\ngoals (issues 3, 7, 8, 13, 14 and 16)\n")
 	for _, g := range gs {
 		fmt.Fprintf(w, "  %s\n", g)
 	}
