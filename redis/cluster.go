@@ -332,6 +332,22 @@ func (c *ClusterClient) NodeFor(key string) string {
 	return ""
 }
 
+// errClusterWait refuses WAIT and WAITAOF without a node: they wait for
+// the writes of one connection, and a cluster spreads writes over many.
+var errClusterWait = errors.New("redis: WAIT and WAITAOF have no key to route by in a cluster; send them with NodeClient(key) to the node of the writes")
+
+// NodeClient returns the client of the master serving key's slot as the
+// map has it now, or nil before the map is known. It is the client the
+// ClusterClient itself sends that slot's commands through, so WAIT on it
+// waits for them (with Node.Conns 1, for all of them); it is also the way
+// to send a command to one node (SCAN, INFO, ...). It must not be closed.
+func (c *ClusterClient) NodeClient(key string) *Client {
+	if s := c.slots[hashSlot(key)].Load(); s != nil {
+		return s.master.cl
+	}
+	return nil
+}
+
 // route checks a command and hands it to a clusterCall, which keeps a copy
 // of the arguments for redirections (DoAsync's caller may reuse its slice
 // at once; and a copy keeps the typed commands' slices on their stack).
@@ -343,6 +359,9 @@ func (c *ClusterClient) route(ctx context.Context, final replier, args []string)
 	case kindNormal, kindBlocking:
 	default:
 		return "", -1, ErrStateful
+	}
+	if isWait(args[0]) {
+		return "", -1, errClusterWait
 	}
 	slot, ro, err := commandSlot(args)
 	if err != nil {
@@ -364,6 +383,10 @@ func (c *ClusterClient) route(ctx context.Context, final replier, args []string)
 		}
 	}
 	return n.addr, slot, nil
+}
+
+func isWait(name string) bool {
+	return (len(name) == 4 && equalFold(name, "WAIT")) || (len(name) == 7 && equalFold(name, "WAITAOF"))
 }
 
 // DoAsync sends a command to the node serving its keys and returns at
@@ -408,8 +431,16 @@ func (c *ClusterClient) call(ctx context.Context, conv convFunc, args []string) 
 		w.recycle()
 		return nil, err
 	}
-	if err := w.wait(ctx); err != nil {
-		return nil, &ClusterError{Kind: "timeout", Node: addr, Slot: slot, Err: err}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		if n := w.node.Load(); n != nil {
+			addr = n.addr
+		}
+		if w.state.CompareAndSwap(wWaiting, wAbandoned) {
+			return nil, &ClusterError{Kind: "timeout", Node: addr, Slot: slot, Err: ctx.Err()}
+		}
+		<-w.done
 	}
 	if w.err != nil {
 		err := w.err

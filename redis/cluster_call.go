@@ -61,7 +61,7 @@ func (cc *clusterCall) recycle() {
 
 // send hands the command to node n.
 func (cc *clusterCall) send(n *clusterNode) error {
-	cc.node = n
+	cc.at(n)
 	if cc.raw != nil {
 		return n.cl.pick().sendBatch(cc, 1, cc.raw)
 	}
@@ -77,7 +77,7 @@ func (cc *clusterCall) ask(n *clusterNode) error {
 	} else {
 		buf = resp.AppendCommand(buf, cc.args...)
 	}
-	cc.node = n
+	cc.at(n)
 	cc.skip = 1
 	if err := n.cl.pick().sendBatch(cc, 2, buf); err != nil {
 		cc.skip = 0
@@ -186,6 +186,7 @@ func (cc *clusterCall) redirect(kind string, slot int, addr string, err error) e
 func (cc *clusterCall) undelivered(err error) error {
 	var ce *ConnError
 	if errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !cc.c.isClosed()) {
+		cc.c.requestRefresh()
 		return cc.retryLater("conn", err)
 	}
 	return err
@@ -298,4 +299,13 @@ func (c *ClusterClient) noteMoved(slot int, addr string) {
 	}
 	c.mu.Unlock()
 	c.requestRefresh()
+}
+
+// at records the node the command is sent to; a blocking caller's waiter
+// keeps it too, so that a timeout names the node it was waiting on.
+func (cc *clusterCall) at(n *clusterNode) {
+	cc.node = n
+	if w, ok := cc.final.(*waiter); ok {
+		w.node.Store(n)
+	}
 }

@@ -272,16 +272,21 @@ func parseShards(v *resp.Value, host string, useTLS bool) ([]shardInfo, error) {
 					si.ranges = append(si.ranges, [2]int{lo, hi})
 				}
 			case "nodes":
+				failed := ""
 				for j := range x.Elems {
 					addr, role, health := shardNode(&x.Elems[j], host, useTLS)
-					if addr == "" || health != "online" {
-						continue
-					}
-					if role == "master" {
+					switch {
+					case addr == "":
+					case role == "master" && health == "online":
 						si.master = addr
-					} else {
+					case role == "master":
+						failed = addr
+					case health == "online":
 						si.replicas = append(si.replicas, addr)
 					}
+				}
+				if si.master == "" {
+					si.master = failed
 				}
 			}
 		})

@@ -254,8 +254,13 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		master := tc.MasterOf(hashSlot(key))
-		if _, err := tcCommand(master, 5*time.Second, "WAIT", "1", "2000"); err != nil {
+		if r, err := cc.NodeClient(key).Do(ctx, "WAIT", "1", "2000"); err != nil {
 			t.Fatal(err)
+		} else if n, _ := r.Int(); n != 1 {
+			t.Fatalf("WAIT: %d replicas have the write", n)
+		}
+		if _, err := cc.Do(ctx, "WAIT", "1", "10"); !errors.Is(err, errClusterWait) {
+			t.Fatalf("WAIT through the cluster = %v, want errClusterWait", err)
 		}
 		reps := tc.ReplicasOf(master)
 		for _, r := range reps {

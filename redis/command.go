@@ -29,8 +29,14 @@ func classify(args []string) cmdKind {
 		up[i] = c
 	}
 	switch string(up[:len(name)]) {
-	case "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF":
+	case "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP":
 		return kindBlocking
+	case "WAIT", "WAITAOF":
+		// They wait for the writes made on their own connection: on a
+		// dedicated one, which has made none, they would return at once
+		// and prove nothing. So they go on the shared connection that
+		// carried the writes, holding it up to their timeout.
+		return kindNormal
 	case "XREAD", "XREADGROUP":
 		for _, a := range args[1:] {
 			if strings.EqualFold(a, "BLOCK") {

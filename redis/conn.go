@@ -226,7 +226,7 @@ func (d *Conn) abort(err error) {
 	}
 }
 
-// sendDedicated runs a blocking command (BLPOP, XREAD BLOCK, WAIT...) on a
+// sendDedicated runs a blocking command (BLPOP, XREAD BLOCK, ...) on a
 // connection of its own, so that it holds up no one: a connection is
 // checked out of the pool (an idle one is reused), the command is sent,
 // and the connection goes back to the pool when the reply has come. If

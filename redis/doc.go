@@ -37,11 +37,14 @@
 // MULTI, CLIENT REPLY...) are refused there with ErrStateful: they belong
 // on a dedicated Conn (Client.Conn), which is still pipelined but private.
 //
-// Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK, WAIT...)
+// Blocking commands (BLPOP, BRPOP, BLMOVE, BZPOPMIN, XREAD BLOCK...)
 // would hold up every command behind them, so each call runs on a
 // connection of its own, checked out of the pool (idle ones are reused)
 // and given back when the reply has come. Pub/sub has dedicated
-// connections too (Client.Subscribe, NewPubSub).
+// connections too (Client.Subscribe, NewPubSub). WAIT and WAITAOF are the
+// exception: they wait for the writes of their own connection, so they
+// run on the shared connection that carried the writes (with Conns 1, all
+// of the client's), and hold it up to their timeout.
 //
 // # Where callbacks run
 //

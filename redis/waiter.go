@@ -21,6 +21,7 @@ type waiter struct {
 	done  chan struct{}
 	state atomic.Uint32
 	conv  convFunc
+	node  atomic.Pointer[clusterNode] // where a cluster command waits now
 
 	err error
 	s   string
@@ -48,6 +49,7 @@ func getWaiter(conv convFunc) *waiter {
 
 func (w *waiter) recycle() {
 	w.state.Store(wWaiting)
+	w.node.Store(nil)
 	w.conv, w.err, w.s, w.n, w.f, w.b, w.ss, w.m, w.r = nil, nil, "", 0, 0, false, nil, nil, Reply{}
 	waiters.Put(w)
 }
