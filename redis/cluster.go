@@ -532,7 +532,9 @@ func redirection(v *resp.Value) (kind string, slot int, addr string, ok bool) {
 	}
 	i := 0
 	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-		slot = slot*10 + int(rest[i]-'0')
+		if slot = slot*10 + int(rest[i]-'0'); slot >= numSlots {
+			return "", 0, "", false // and no overflow
+		}
 		i++
 	}
 	if i == 0 || i >= len(rest) || rest[i] != ' ' || slot >= numSlots {
