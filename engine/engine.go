@@ -51,7 +51,13 @@ type Config struct {
 	Loops int
 	// Backend selects epoll/kqueue or Go's net package; default BackendAuto.
 	Backend Backend
-	// ReadBufferSize is the size of each loop's read buffer; default 64 KiB.
+	// ReadBufferSize is the size of each loop's read buffer; default
+	// 256 KiB. It is one buffer per loop, not per connection: a larger one
+	// costs no idle memory, and a connection receiving a large body is
+	// drained in fewer reads, which frees the sender's window sooner (a
+	// 1 MiB GET at 64 connections: 1.6x the requests per second of 64 KiB
+	// through http.Client, 1.05x through the Exchange API; 1 MiB was
+	// slower again, the buffer no longer fitting the cache).
 	ReadBufferSize int
 	// WriteQueueLimit bounds the bytes a connection may have queued but not
 	// yet written; Write fails with ErrWriteQueueFull beyond it. Default
@@ -91,7 +97,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Loops = runtime.GOMAXPROCS(0)
 	}
 	if cfg.ReadBufferSize <= 0 {
-		cfg.ReadBufferSize = 64 << 10
+		cfg.ReadBufferSize = 256 << 10
 	}
 	if cfg.WriteQueueLimit <= 0 {
 		cfg.WriteQueueLimit = 4 << 20
