@@ -194,6 +194,11 @@ func (c *Client) route(ctx context.Context, r replier, args []string) error {
 	switch classify(args) {
 	case kindNormal:
 		return c.pick().send(r, args)
+	case kindWait:
+		if err := checkWait(args); err != nil {
+			return err
+		}
+		return c.pick().send(r, args)
 	case kindBlocking:
 		return c.sendDedicated(ctx, r, args)
 	}

@@ -101,11 +101,11 @@ type ClusterClient struct {
 	masters atomic.Pointer[[]*clusterNode] // for keyless commands
 	rr      atomic.Uint32
 
-	ctx    context.Context // ends at Close
-	cancel context.CancelFunc
-	kick   chan struct{} // asks the refresher for a map read
-	done   chan struct{} // closed when the refresher has stopped
-	loadMu sync.Mutex    // one map read at a time
+	ctx     context.Context // ends at Close
+	cancel  context.CancelFunc
+	kick    chan struct{} // asks the refresher for a map read
+	done    chan struct{} // closed when the refresher has stopped
+	loading chan struct{} // holds a token while a map read runs: one at a time
 
 	mu     sync.Mutex
 	closed bool
@@ -113,7 +113,7 @@ type ClusterClient struct {
 	byAddr map[string]*shard // the shards of the last map, by master
 	loaded bool              // a map has been read
 
-	retrying map[*clusterCall]struct{} // waiting for a retry's timer
+	retrying map[retrier]*engine.Timer // commands waiting for a retry, with its timer
 }
 
 // clusterNode is one server of the cluster and the Client that talks to
@@ -153,7 +153,7 @@ func NewClusterClient(opts ClusterOptions) (*ClusterClient, error) {
 		}
 	}
 	c := &ClusterClient{opts: opts, nodes: map[string]*clusterNode{}, byAddr: map[string]*shard{},
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+		kick: make(chan struct{}, 1), done: make(chan struct{}), loading: make(chan struct{}, 1)}
 	c.cmds.cc = c
 	c.eng = node.Engine
 	if c.eng == nil {
@@ -357,11 +357,10 @@ func (c *ClusterClient) route(ctx context.Context, final replier, args []string)
 	}
 	switch classify(args) {
 	case kindNormal, kindBlocking:
+	case kindWait:
+		return "", -1, errClusterWait
 	default:
 		return "", -1, ErrStateful
-	}
-	if isWait(args[0]) {
-		return "", -1, errClusterWait
 	}
 	slot, ro, err := commandSlot(args)
 	if err != nil {
@@ -383,10 +382,6 @@ func (c *ClusterClient) route(ctx context.Context, final replier, args []string)
 		}
 	}
 	return n.addr, slot, nil
-}
-
-func isWait(name string) bool {
-	return (len(name) == 4 && equalFold(name, "WAIT")) || (len(name) == 7 && equalFold(name, "WAITAOF"))
 }
 
 // DoAsync sends a command to the node serving its keys and returns at

@@ -30,32 +30,23 @@ type clusterCall struct {
 	tries int // deliveries retried
 	skip  int // replies to drop before the command's own (ASKING's)
 	until time.Time
-	timer *engine.Timer
 
 	// A pipeline's command reports to its split batch instead.
 	split *splitBatch
 	idx   int
-
-	retryFn func()
 }
 
 var clusterCalls = sync.Pool{New: func() any { return new(clusterCall) }}
 
-func getClusterCall() *clusterCall {
-	cc := clusterCalls.Get().(*clusterCall)
-	if cc.retryFn == nil {
-		cc.retryFn = cc.retry // bound once per pooled call
-	}
-	return cc
-}
+func getClusterCall() *clusterCall { return clusterCalls.Get().(*clusterCall) }
 
 func (cc *clusterCall) recycle() {
 	if cc.split != nil {
 		return // a pipeline's: not pooled
 	}
 	clear(cc.args)
-	args, fn := cc.args[:0], cc.retryFn
-	*cc = clusterCall{args: args, retryFn: fn}
+	args := cc.args[:0]
+	*cc = clusterCall{args: args}
 	clusterCalls.Put(cc)
 }
 
@@ -135,6 +126,11 @@ func (cc *clusterCall) handle(v *resp.Value, err error) error {
 			return cc.undelivered(err)
 		}
 		return &ClusterError{Kind: "conn", Node: cc.node.addr, Slot: cc.slot, Err: err}
+	}
+	if errors.Is(err, ErrClosed) {
+		// Queued on a node the map dropped (its client was closed), or
+		// at Close: undelivered tells them apart.
+		return cc.undelivered(err)
 	}
 	return err
 }
@@ -219,7 +215,6 @@ func (cc *clusterCall) retry() {
 	if !c.untrack(cc) {
 		return // Close has failed it
 	}
-	cc.timer = nil
 	if err := cc.ctx.Err(); err != nil {
 		cc.finish(nil, err)
 		return
@@ -236,46 +231,50 @@ func (cc *clusterCall) retry() {
 	}
 }
 
-// track arms cc's retry in d and records it for Close to fail; false once
+// retrier is a command or transaction waiting to be sent again.
+type retrier interface {
+	retry()          // on the home loop, when its back-off has passed
+	abort(err error) // at Close
+}
+
+func (cc *clusterCall) abort(err error) { cc.finish(nil, err) }
+
+// track arms r's retry in d and records it for Close to fail; false once
 // the client is closed. The timer is set under c.mu so that Close finds
-// it: the retry itself waits for the lock before it runs.
-func (c *ClusterClient) track(cc *clusterCall, d time.Duration) bool {
+// it: the retry itself waits for the lock (untrack) before it runs.
+func (c *ClusterClient) track(r retrier, d time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
 	}
 	if c.retrying == nil {
-		c.retrying = map[*clusterCall]struct{}{}
+		c.retrying = map[retrier]*engine.Timer{}
 	}
-	c.retrying[cc] = struct{}{}
-	cc.timer = c.home.AfterFunc(d, cc.retryFn)
+	c.retrying[r] = c.home.AfterFunc(d, r.retry)
 	return true
 }
 
-// untrack takes a call out of the retry set; false if Close took it.
-func (c *ClusterClient) untrack(cc *clusterCall) bool {
+// untrack takes r out of the retry set; false if Close took it.
+func (c *ClusterClient) untrack(r retrier) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.retrying[cc]; !ok {
+	if _, ok := c.retrying[r]; !ok {
 		return false
 	}
-	delete(c.retrying, cc)
+	delete(c.retrying, r)
 	return true
 }
 
-// failRetrying ends the calls waiting for a retry, at Close.
+// failRetrying ends what waits for a retry, at Close.
 func (c *ClusterClient) failRetrying() {
 	c.mu.Lock()
-	calls := make([]*clusterCall, 0, len(c.retrying))
-	for cc := range c.retrying {
-		calls = append(calls, cc)
-	}
+	waiting := c.retrying
 	c.retrying = nil
 	c.mu.Unlock()
-	for _, cc := range calls {
-		cc.timer.Stop()
-		cc.finish(nil, ErrClosed)
+	for r, t := range waiting {
+		t.Stop()
+		r.abort(ErrClosed)
 	}
 }
 

@@ -92,8 +92,12 @@ func (c *ClusterClient) attemptTimeout() time.Duration {
 // the current map in random order, then the seeds, then the rest) and
 // installs it.
 func (c *ClusterClient) load(ctx context.Context) error {
-	c.loadMu.Lock()
-	defer c.loadMu.Unlock()
+	select {
+	case c.loading <- struct{}{}: // one read at a time
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.loading }()
 	var firstErr error
 	for _, n := range c.candidates() {
 		actx, cancel := context.WithTimeout(ctx, c.attemptTimeout())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/egress-go/egress/resp"
 )
@@ -15,7 +16,7 @@ type pipeSpan struct {
 	start, end int
 	slot       int
 	ro         bool
-	name       string
+	key        string // the command's first argument, for a CrossSlotError
 }
 
 // Pipeline returns an empty pipeline on the cluster. Exec splits it by
@@ -66,7 +67,6 @@ func (c *ClusterClient) sendPipeline(ctx context.Context, b *batch, buf []byte, 
 			return ErrClosed
 		}
 		cc := &clusterCall{c: c, ctx: ctx, raw: buf[sp.start:sp.end], slot: sp.slot, ro: sp.ro, node: n, split: sb, idx: i}
-		cc.retryFn = cc.retry
 		g := at[n]
 		if g == nil {
 			g = &group{n: n}
@@ -125,7 +125,7 @@ func (c *ClusterClient) sendTx(ctx context.Context, b *batch, buf []byte, spans 
 		}
 		if sp.slot != slot {
 			return &CrossSlotError{Command: "MULTI",
-				Keys:  [2]string{spans[first].name + " ...", sp.name + " ..."},
+				Keys:  [2]string{spans[first].key, sp.key},
 				Slots: [2]int{slot, sp.slot}}
 		}
 	}
@@ -133,13 +133,20 @@ func (c *ClusterClient) sendTx(ctx context.Context, b *batch, buf []byte, spans 
 	if n == nil {
 		return ErrClosed
 	}
-	t := &clusterTx{c: c, ctx: ctx, b: b, buf: buf, slot: slot, node: n}
-	return n.cl.pick().sendBatch(t, b.expect, buf)
+	t := &clusterTx{c: c, ctx: ctx, b: b, buf: buf, slot: slot}
+	if err := t.send(n); err != nil {
+		if err = t.undelivered(err); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// clusterTx passes a transaction's replies to its batch, watching for a
-// slot that moved: its commands are refused with MOVED and EXEC aborts,
-// so nothing ran, and the whole transaction can go to the new owner.
+// clusterTx carries a transaction through the cluster. It passes the
+// replies to its batch, watching for what makes the whole transaction
+// worth sending again, since then nothing of it ran: a slot that moved
+// (its commands are refused with MOVED or ASK and EXEC aborts), or a
+// connection that failed before the transaction was sent.
 type clusterTx struct {
 	c     *ClusterClient
 	ctx   context.Context
@@ -147,50 +154,166 @@ type clusterTx struct {
 	buf   []byte
 	slot  int
 	node  *clusterNode
-	seen  int
-	moved string
+	seen  int    // replies seen of this attempt
+	skip  int    // ASKING's reply, to drop
+	moved string // a queued command was refused with MOVED to this node
+	asked string // or with ASK
+	lost  error  // the connection failed
 	hops  int
+	tries int
+	until time.Time
+}
+
+// send sends the transaction to n, after ASKING when asking.
+func (t *clusterTx) send(n *clusterNode) error {
+	t.node, t.seen, t.moved, t.asked, t.lost = n, 0, "", "", nil
+	t.b.got, t.b.err = 0, nil
+	clear(t.b.replies)
+	return n.cl.pick().sendBatch(t, t.b.expect, t.buf)
+}
+
+func (t *clusterTx) sendAsking(n *clusterNode) error {
+	t.node, t.seen, t.moved, t.asked, t.lost = n, 0, "", "", nil
+	t.b.got, t.b.err = 0, nil
+	clear(t.b.replies)
+	t.skip = 1
+	buf := append(resp.AppendCommand(nil, "ASKING"), t.buf...)
+	if err := n.cl.pick().sendBatch(t, t.b.expect+1, buf); err != nil {
+		t.skip = 0
+		return err
+	}
+	return nil
 }
 
 func (t *clusterTx) reply(v *resp.Value, err error) {
+	if t.skip > 0 {
+		t.skip--
+		return
+	}
 	i := t.seen
 	t.seen++
-	if v != nil && i >= 1 && i <= t.b.n {
-		if kind, _, addr, ok := redirection(v); ok && kind == "moved" {
-			t.moved = addr
+	switch {
+	case v == nil:
+		if t.lost == nil {
+			t.lost = err
+		}
+	case i >= 1 && i <= t.b.n:
+		if kind, _, addr, ok := redirection(v); ok {
+			if kind == "moved" {
+				t.moved = addr
+			} else {
+				t.asked = addr
+			}
 		}
 	}
-	if i == t.b.expect-1 && t.moved != "" && v != nil && errorCode(v, "EXECABORT") {
-		if t.resend() {
-			return
-		}
+	if i == t.b.expect-1 && t.again(v) {
+		return
 	}
 	t.b.reply(v, err)
 }
 
-// resend sends the transaction to the node its slot moved to, with the
-// batch emptied of the aborted attempt's replies. It reports false when
-// it cannot (too many hops, context over, node unreachable): the abort
-// then stands.
-func (t *clusterTx) resend() bool {
+// again decides, at the transaction's last reply, whether to send it once
+// more; it reports true if it was sent or will be.
+func (t *clusterTx) again(last *resp.Value) bool {
+	c := t.c
+	if t.lost != nil {
+		c.requestRefresh()
+		var ce *ConnError
+		if errors.As(t.lost, &ce) && !ce.Sent {
+			if t.retryLater("conn", t.lost) {
+				return true
+			}
+		}
+		t.b.err = &ClusterError{Kind: "conn", Node: t.node.addr, Slot: t.slot, Err: t.lost}
+		return false
+	}
+	if last == nil || !errorCode(last, "EXECABORT") || (t.moved == "" && t.asked == "") {
+		return false
+	}
 	t.hops++
-	if t.hops > t.c.opts.MaxRedirects || t.ctx.Err() != nil {
+	if t.hops > c.opts.MaxRedirects || t.ctx.Err() != nil {
+		return false // the abort stands
+	}
+	var err error
+	if t.moved != "" {
+		if t.slot >= 0 {
+			c.noteMoved(t.slot, t.moved)
+		}
+		var n *clusterNode
+		if n, err = c.node(t.moved); err == nil {
+			err = t.send(n)
+		}
+	} else {
+		var n *clusterNode
+		if n, err = c.node(t.asked); err == nil {
+			err = t.sendAsking(n)
+		}
+	}
+	if err == nil {
+		return true
+	}
+	if err = t.undelivered(err); err == nil {
+		return true
+	}
+	t.b.got, t.b.err = t.b.expect-1, err
+	return false
+}
+
+// undelivered retries a transaction that did not reach a connection, as
+// clusterCall.undelivered does a command.
+func (t *clusterTx) undelivered(err error) error {
+	var ce *ConnError
+	if errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !t.c.isClosed()) {
+		t.c.requestRefresh()
+		if t.retryLater("conn", err) {
+			return nil
+		}
+		return &ClusterError{Kind: "conn", Node: t.node.addr, Slot: t.slot, Err: err}
+	}
+	return err
+}
+
+// retryLater sends the transaction again after a back-off, within its
+// deadline and MaxRetryTime; false if that is over.
+func (t *clusterTx) retryLater(kind string, err error) bool {
+	now := time.Now()
+	if t.until.IsZero() {
+		t.until = now.Add(t.c.opts.MaxRetryTime)
+		if dl, ok := t.ctx.Deadline(); ok && dl.Before(t.until) {
+			t.until = dl
+		}
+	}
+	d := clusterBackoff(t.tries)
+	t.tries++
+	if t.ctx.Err() != nil || now.Add(d).After(t.until) {
 		return false
 	}
-	if t.slot >= 0 {
-		t.c.noteMoved(t.slot, t.moved)
+	return t.c.track(t, d)
+}
+
+func (t *clusterTx) retry() {
+	if !t.c.untrack(t) {
+		return
 	}
-	n, err := t.c.node(t.moved)
-	if err != nil {
-		return false
+	if err := t.ctx.Err(); err != nil {
+		t.abort(err)
+		return
 	}
-	t.b.got, t.b.err = 0, nil
-	clear(t.b.replies)
-	t.seen, t.moved, t.node = 0, "", n
-	if err := n.cl.pick().sendBatch(t, t.b.expect, t.buf); err != nil {
-		t.b.err = &ClusterError{Kind: "moved", Node: n.addr, Slot: t.slot, Err: err}
-		t.b.got = t.b.expect - 1
-		return false
+	n := t.c.pick(t.slot, false)
+	if n == nil {
+		t.abort(ErrClosed)
+		return
 	}
-	return true
+	if err := t.send(n); err != nil {
+		if err = t.undelivered(err); err != nil {
+			t.abort(err)
+		}
+	}
+}
+
+// abort ends the transaction with err (at Close, or when a retry cannot
+// be made).
+func (t *clusterTx) abort(err error) {
+	t.b.got, t.b.err = t.b.expect, err
+	t.b.complete()
 }

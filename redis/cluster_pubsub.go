@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/egress-go/egress/resp"
 )
 
 // ClusterPubSub is a sharded pub/sub subscription (SSUBSCRIBE) on a
@@ -31,6 +33,9 @@ type ClusterPubSub struct {
 	home   map[string]*nodeSub // where each is subscribed; absent while it moves
 	byNode map[string]*nodeSub // the subscription connection of each node
 	why    map[string]string   // why a channel is being moved, for its notice
+	// placing counts the SSubscribe calls placing each channel: the
+	// fixer leaves those channels alone.
+	placing map[string]int
 }
 
 // nodeSub is the subscription connection to one node.
@@ -47,7 +52,8 @@ func (c *ClusterClient) SSubscribe(ctx context.Context, channels ...string) (*Cl
 		return nil, errNoCommand
 	}
 	ps := &ClusterPubSub{c: c, out: make(chan Message, lowWater), kick: make(chan struct{}, 1),
-		want: map[string]bool{}, home: map[string]*nodeSub{}, byNode: map[string]*nodeSub{}, why: map[string]string{}}
+		want: map[string]bool{}, home: map[string]*nodeSub{}, byNode: map[string]*nodeSub{}, why: map[string]string{},
+		placing: map[string]int{}}
 	ps.ctx, ps.cancel = context.WithCancel(c.ctx)
 	ps.wg.Add(1)
 	go ps.fixer()
@@ -68,11 +74,32 @@ func (ps *ClusterPubSub) SSubscribe(ctx context.Context, channels ...string) err
 		ps.mu.Unlock()
 		return ErrClosed
 	}
+	var added []string
 	for _, ch := range channels {
-		ps.want[ch] = true
+		if !ps.want[ch] {
+			ps.want[ch] = true
+			added = append(added, ch)
+		}
+		ps.placing[ch]++
 	}
 	ps.mu.Unlock()
-	return ps.place(ctx, channels, "")
+	err := ps.place(ctx, channels, "")
+	ps.mu.Lock()
+	for _, ch := range channels {
+		if ps.placing[ch]--; ps.placing[ch] <= 0 {
+			delete(ps.placing, ch)
+		}
+	}
+	if err != nil {
+		// Not subscribed: the fixer must not place them later.
+		for _, ch := range added {
+			if ps.home != nil && ps.home[ch] == nil {
+				delete(ps.want, ch)
+			}
+		}
+	}
+	ps.mu.Unlock()
+	return err
 }
 
 // SUnsubscribe removes shard channels.
@@ -199,12 +226,18 @@ func (ps *ClusterPubSub) placeSlot(ctx context.Context, chs []string, why string
 			}
 			return nil
 		}
-		// MOVED (the map is stale), or the node is unreachable: read
-		// the map again and retry, until ctx ends.
-		if ctx.Err() != nil || ps.ctx.Err() != nil {
-			return &ClusterError{Kind: "conn", Node: n.addr, Slot: slot, Err: err}
+		// MOVED (the map is stale), or the node is unreachable: the
+		// map is read again (merged with other requests) and the
+		// channels placed after a back-off, until ctx ends. Anything
+		// else (an ACL refusal, say) is the caller's answer.
+		kind := placeRetry(err)
+		if kind == "" {
+			return err
 		}
-		ps.c.Refresh(ctx)
+		if ctx.Err() != nil || ps.ctx.Err() != nil {
+			return &ClusterError{Kind: kind, Node: n.addr, Slot: slot, Err: err}
+		}
+		ps.c.requestRefresh()
 		t := time.NewTimer(clusterBackoff(tries))
 		select {
 		case <-t.C:
@@ -214,6 +247,28 @@ func (ps *ClusterPubSub) placeSlot(ctx context.Context, chs []string, why string
 			t.Stop()
 		}
 	}
+}
+
+// placeRetry says whether a failure to subscribe is worth another try
+// after a map read, and of what kind it is for the error if not.
+func placeRetry(err error) string {
+	var re *resp.Error
+	var ce *ConnError
+	switch {
+	case errors.As(err, &re):
+		switch re.Prefix() {
+		case "MOVED", "ASK":
+			return "moved"
+		case "TRYAGAIN":
+			return "tryagain"
+		case "CLUSTERDOWN":
+			return "down"
+		}
+		return ""
+	case errors.As(err, &ce), errors.Is(err, ErrClosed):
+		return "conn"
+	}
+	return ""
 }
 
 // nodeSub returns the subscription connection to n, opening it if needed.
@@ -247,8 +302,8 @@ func (ps *ClusterPubSub) nodeSub(ctx context.Context, n *clusterNode) (*nodeSub,
 		return other, nil
 	}
 	ps.byNode[n.addr] = ns
+	ps.wg.Add(1) // under mu, after the closed check: Close's Wait sees it
 	ps.mu.Unlock()
-	ps.wg.Add(1)
 	go ps.pump(ns)
 	return ns, nil
 }
@@ -338,15 +393,18 @@ func (ps *ClusterPubSub) fix() {
 	}
 	ps.mu.Unlock()
 	if len(down) > 0 {
-		ctx, cancel := context.WithTimeout(ps.ctx, time.Second)
-		ps.c.Refresh(ctx)
-		cancel()
+		ps.c.requestRefresh() // the next look sees the map it reads
 	}
 	ps.mu.Lock()
 	// A node whose connection is down and that no longer serves one of
-	// its channels' slots is given up: all its channels are placed anew.
+	// its channels' slots is given up, as is one whose PubSub has ended:
+	// all its channels are placed anew.
 	var abandon []*nodeSub
 	for _, ns := range down {
+		if ns.ps.ended() {
+			abandon = append(abandon, ns)
+			continue
+		}
 		for ch, h := range ps.home {
 			if h == ns {
 				if s := ps.c.slots[hashSlot(ch)].Load(); s != nil && s.master.addr != ns.addr {
@@ -367,7 +425,7 @@ func (ps *ClusterPubSub) fix() {
 	}
 	byWhy := map[string][]string{}
 	for ch := range ps.want {
-		if ps.home[ch] == nil {
+		if ps.home[ch] == nil && ps.placing[ch] == 0 {
 			w := ps.why[ch]
 			if w == "" {
 				w = "resubscribed"

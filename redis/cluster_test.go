@@ -153,6 +153,11 @@ func TestCluster(t *testing.T) {
 		if _, err := p.Exec(ctx); !errors.Is(err, ErrCrossSlot) {
 			t.Fatalf("pipeline with a cross-slot MGET = %v", err)
 		}
+		p.Do("SET", "pipe:1", "x")
+		p.Do("WAIT", "1", "10")
+		if _, err := p.Exec(ctx); !errors.Is(err, errClusterWait) {
+			t.Fatalf("cluster pipeline with WAIT = %v, want errClusterWait", err)
+		}
 	})
 
 	t.Run("Tx", func(t *testing.T) {

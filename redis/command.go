@@ -1,6 +1,9 @@
 package redis
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // cmdKind says where a command may run.
 type cmdKind uint8
@@ -11,6 +14,7 @@ const (
 	kindStateful                // changes its connection's state: Conn only
 	kindPubSub                  // switches the connection to pub/sub: PubSub only
 	kindNoReply                 // breaks reply matching (CLIENT REPLY, MONITOR)
+	kindWait                    // WAIT, WAITAOF: the shared connection, with a timeout
 )
 
 // classify looks at a command's name (and for a few, its arguments)
@@ -36,7 +40,7 @@ func classify(args []string) cmdKind {
 		// dedicated one, which has made none, they would return at once
 		// and prove nothing. So they go on the shared connection that
 		// carried the writes, holding it up to their timeout.
-		return kindNormal
+		return kindWait
 	case "XREAD", "XREADGROUP":
 		for _, a := range args[1:] {
 			if strings.EqualFold(a, "BLOCK") {
@@ -60,4 +64,20 @@ func classify(args []string) cmdKind {
 		}
 	}
 	return kindNormal
+}
+
+// checkWait refuses a WAIT or WAITAOF that could hold a shared connection
+// forever: a timeout of 0 (or one that is not a number).
+func checkWait(args []string) error {
+	i := 2 // WAIT numreplicas timeout
+	if len(args[0]) == 7 {
+		i = 3 // WAITAOF numlocal numreplicas timeout
+	}
+	if len(args) <= i {
+		return nil // the server answers the wrong arity
+	}
+	if n, err := strconv.ParseInt(args[i], 10, 64); err != nil || n <= 0 {
+		return ErrWaitUnbounded
+	}
+	return nil
 }

@@ -29,6 +29,12 @@ var (
 	// grow memory.
 	ErrBufferFull = errors.New("redis: write buffer limit exceeded")
 
+	// ErrWaitUnbounded is returned for WAIT or WAITAOF with a timeout of 0
+	// sent on the shared connections: they run there, after the writes
+	// they wait for, and would hold every command behind them forever if
+	// the replicas never answered. Give a timeout, or use a Conn.
+	ErrWaitUnbounded = errors.New("redis: WAIT/WAITAOF without a timeout would hold the shared connection; give a timeout or use a Conn")
+
 	// ErrTxAborted is returned by a transaction's Exec when EXEC replied
 	// with a null: a key watched with WATCH changed, so nothing ran.
 	ErrTxAborted = errors.New("redis: transaction aborted (watched key changed)")

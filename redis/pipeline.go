@@ -64,6 +64,15 @@ func (p *Pipeline) Do(args ...string) {
 	}
 	switch classify(args) {
 	case kindNormal:
+	case kindWait:
+		if _, ok := p.target.(clusterTarget); ok {
+			p.err = errClusterWait
+			return
+		}
+		if err := checkWait(args); err != nil && !p.target.dedicatedTarget() {
+			p.err = err
+			return
+		}
 	case kindBlocking, kindStateful:
 		if !p.target.dedicatedTarget() || (p.tx && isTxControl(args[0])) {
 			p.err = ErrStateful
@@ -88,7 +97,11 @@ func (p *Pipeline) Do(args ...string) {
 			p.err = err
 			return
 		}
-		p.spans = append(p.spans, pipeSpan{start: start, end: len(p.buf), slot: slot, ro: ro, name: args[0]})
+		key := ""
+		if len(args) > 1 {
+			key = args[1]
+		}
+		p.spans = append(p.spans, pipeSpan{start: start, end: len(p.buf), slot: slot, ro: ro, key: key})
 	}
 }
 

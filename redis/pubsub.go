@@ -203,6 +203,14 @@ func (ps *PubSub) SUnsubscribe(ctx context.Context, channels ...string) error {
 	return ps.op(ctx, "sunsubscribe", "SUNSUBSCRIBE", channels)
 }
 
+// ended reports whether the PubSub has ended (Close, or a failure it does
+// not recover from).
+func (ps *PubSub) ended() bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.state == psClosed
+}
+
 // connected reports whether the subscription connection is open with
 // every subscription restored.
 func (ps *PubSub) connected() bool {
@@ -478,7 +486,15 @@ func (ps *PubSub) attached(d *Conn) {
 			for name := range set {
 				names = append(names, name)
 			}
-			restore = append(restore, &psOp{ps: ps, kind: kind, cmd: strings.ToUpper(kind), names: names, restore: true})
+			groups := [][]string{names}
+			if kind == "ssubscribe" {
+				// A cluster node refuses shard channels of several
+				// slots in one SSUBSCRIBE (CROSSSLOT).
+				groups = bySlot(names)
+			}
+			for _, g := range groups {
+				restore = append(restore, &psOp{ps: ps, kind: kind, cmd: strings.ToUpper(kind), names: g, restore: true})
+			}
 		}
 	}
 	ps.restoring = len(restore)

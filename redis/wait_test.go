@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"syscall"
 	"testing"
 	"time"
@@ -59,5 +60,44 @@ func TestWaitCoversClientWrites(t *testing.T) {
 	// Other commands queued behind it were answered after it, in order.
 	if s, err := c.Get(ctx, "wait:k"); err != nil || s != "1" {
 		t.Fatalf("GET after WAIT = %q, %v", s, err)
+	}
+}
+
+// TestWaitUnbounded: a WAIT that could hold the shared connection forever
+// (timeout 0) is refused there, and allowed on a Conn of its own.
+func TestWaitUnbounded(t *testing.T) {
+	testkit.CheckLeaks(t)
+	s := startServer(t, serverConfig{})
+	c := newTestClient(t, Options{Addr: s.Addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, args := range [][]string{{"WAIT", "1", "0"}, {"wait", "0", "x"}, {"WAITAOF", "0", "1", "0"}} {
+		if _, err := c.Do(ctx, args...); !errors.Is(err, ErrWaitUnbounded) {
+			t.Errorf("%v on the shared connection = %v, want ErrWaitUnbounded", args, err)
+		}
+	}
+	p := c.Pipeline()
+	p.Do("SET", "k", "v")
+	p.Do("WAIT", "1", "0")
+	if _, err := p.Exec(ctx); !errors.Is(err, ErrWaitUnbounded) {
+		t.Errorf("pipeline with WAIT 1 0 = %v, want ErrWaitUnbounded", err)
+	}
+	// No replica: WAIT 0 0 returns at once with 0 on a Conn.
+	d, err := c.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if r, err := d.Do(ctx, "WAIT", "0", "0"); err != nil {
+		t.Fatalf("WAIT 0 0 on a Conn: %v", err)
+	} else if n, _ := r.Int(); n != 0 {
+		t.Fatalf("WAIT 0 0 = %d", n)
+	}
+	// The shared connection is not held: a bounded WAIT, then a GET.
+	if _, err := c.Do(ctx, "WAIT", "0", "10"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, "PING"); err != nil {
+		t.Fatal(err)
 	}
 }
