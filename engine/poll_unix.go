@@ -23,6 +23,20 @@ const (
 // iteration before the others get their turn.
 const maxReadsPerEvent = 8
 
+// bulkSpinPolls is how many times a loop that has just woken a reader
+// holding a ReadLease polls without sleeping before it blocks: about
+// 20 µs. A lease is taken for a body that did not come whole with its
+// head, that is a bulk transfer, and while the loop sleeps each arrival of
+// data makes the sender's side of the kernel wake the loop's thread to
+// pass the readiness on; on loopback that work is charged to the sender.
+// Polling through the short gaps between arrivals avoids those wake-ups:
+// a 1 MiB GET through http.Client at 64 connections went from 4,878 to
+// 7,521 requests per second against nginx (bench/run http1-big), and from
+// 159 to 128 µs of client CPU per request. The same spin after the loop's own large reads
+// (the Exchange API) cost client CPU without moving its rate, so it is
+// kept to leases; small exchanges never take one and pay nothing.
+const bulkSpinPolls = 50
+
 // pollBackend runs a loop on epoll or kqueue, edge-triggered: each socket
 // is registered once for reading and writing and never modified, so the
 // hot path makes no epoll_ctl calls.
@@ -32,6 +46,7 @@ type pollBackend struct {
 	fds       *fdTable // the engine's, shared by its loops
 	listeners map[int]*listenSock
 	iov       []unix.Iovec // writev scratch
+	bulk      bool         // a lease holder was woken since the last wait
 }
 
 func newPollBackend(l *Loop) (loopBackend, error) {
@@ -46,7 +61,17 @@ func (b *pollBackend) wake()  { b.p.wake() }
 func (b *pollBackend) close() { b.p.close() }
 
 func (b *pollBackend) wait(timeoutMs int) error {
-	n, err := b.p.wait(timeoutMs)
+	var n int
+	var err error
+	if b.bulk && timeoutMs != 0 {
+		b.bulk = false
+		for i := 0; i < bulkSpinPolls && n == 0 && err == nil; i++ {
+			n, err = b.p.wait(0)
+		}
+	}
+	if n == 0 && err == nil {
+		n, err = b.p.wait(timeoutMs)
+	}
 	b.l.awake() // the drain after this dispatch picks up what callbacks queue
 	if err != nil {
 		return err
@@ -124,6 +149,7 @@ func (b *pollBackend) connectDone(c *Conn) bool {
 // came with this edge and no further edge will announce it.
 func (b *pollBackend) readable(c *Conn, hup bool) {
 	if c.ops.Load()&flagLeased != 0 {
+		b.bulk = true
 		c.leased() // the lease holder reads
 		return
 	}
