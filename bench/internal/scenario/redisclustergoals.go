@@ -18,23 +18,7 @@ const (
 
 // redisClusterGoals evaluates them for every mode that this run measured.
 func redisClusterGoals(rows []harness.Row) []Goal {
-	type mode struct {
-		op    string
-		depth int
-	}
-	by := map[mode]map[string]harness.Row{}
-	var order []mode
-	for _, r := range rows {
-		if r.Scenario != "redis-cluster" || r.Skipped != "" || r.CPUUsPerReq <= 0 {
-			continue
-		}
-		k := mode{r.Op, r.Pipeline}
-		if by[k] == nil {
-			by[k] = map[string]harness.Row{}
-			order = append(order, k)
-		}
-		by[k][r.Client] = r
-	}
+	order, by := redisRowsByMode(rows, "redis-cluster")
 	var gs []Goal
 	for _, k := range order {
 		e, ok := by[k]["egress"]

@@ -15,25 +15,34 @@ const (
 	goalRedisVsGoRedis = 0.70
 )
 
-// redisGoals evaluates them for every mode that this run measured.
-func redisGoals(rows []harness.Row) []Goal {
-	type mode struct {
-		op    string
-		depth int
-	}
-	by := map[mode]map[string]harness.Row{}
-	var order []mode
+// redisMode is one table of a redis scenario: an op at a depth.
+type redisMode struct {
+	op    string
+	depth int
+}
+
+// redisRowsByMode groups a redis scenario's measured rows by mode, in the
+// order the modes ran, and by client within each.
+func redisRowsByMode(rows []harness.Row, scenario string) ([]redisMode, map[redisMode]map[string]harness.Row) {
+	by := map[redisMode]map[string]harness.Row{}
+	var order []redisMode
 	for _, r := range rows {
-		if r.Scenario != "redis" || r.Skipped != "" || r.CPUUsPerReq <= 0 {
+		if r.Scenario != scenario || r.Skipped != "" || r.CPUUsPerReq <= 0 {
 			continue
 		}
-		k := mode{r.Op, r.Pipeline}
+		k := redisMode{r.Op, r.Pipeline}
 		if by[k] == nil {
 			by[k] = map[string]harness.Row{}
 			order = append(order, k)
 		}
 		by[k][r.Client] = r
 	}
+	return order, by
+}
+
+// redisGoals evaluates them for every mode that this run measured.
+func redisGoals(rows []harness.Row) []Goal {
+	order, by := redisRowsByMode(rows, "redis")
 	var gs []Goal
 	for _, k := range order {
 		m := by[k]
