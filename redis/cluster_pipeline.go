@@ -164,18 +164,22 @@ type clusterTx struct {
 	until time.Time
 }
 
-// send sends the transaction to n, after ASKING when asking.
-func (t *clusterTx) send(n *clusterNode) error {
+// reset starts an attempt at n: what the last one saw is forgotten.
+func (t *clusterTx) reset(n *clusterNode) {
 	t.node, t.seen, t.moved, t.asked, t.lost = n, 0, "", "", nil
 	t.b.got, t.b.err = 0, nil
 	clear(t.b.replies)
+}
+
+// send sends the transaction to n.
+func (t *clusterTx) send(n *clusterNode) error {
+	t.reset(n)
 	return n.cl.pick().sendBatch(t, t.b.expect, t.buf)
 }
 
+// sendAsking sends it to n after ASKING, whose reply is dropped.
 func (t *clusterTx) sendAsking(n *clusterNode) error {
-	t.node, t.seen, t.moved, t.asked, t.lost = n, 0, "", "", nil
-	t.b.got, t.b.err = 0, nil
-	clear(t.b.replies)
+	t.reset(n)
 	t.skip = 1
 	buf := append(resp.AppendCommand(nil, "ASKING"), t.buf...)
 	if err := n.cl.pick().sendBatch(t, t.b.expect+1, buf); err != nil {
