@@ -114,6 +114,7 @@ type ClusterClient struct {
 	loaded bool              // a map has been read
 
 	retrying map[retrier]*engine.Timer // commands waiting for a retry, with its timer
+	retiring sync.WaitGroup            // closing the nodes a map read dropped
 }
 
 // clusterNode is one server of the cluster and the Client that talks to
@@ -255,6 +256,7 @@ func (c *ClusterClient) shutdown() {
 	for _, n := range nodes {
 		n.cl.Close()
 	}
+	c.retiring.Wait()
 	if c.ownEng {
 		c.eng.Close()
 	}

@@ -235,10 +235,19 @@ func (c *ClusterClient) apply(list []shardInfo) error {
 			stale = append(stale, n)
 		}
 	}
-	c.mu.Unlock()
-	for _, n := range stale {
-		n.cl.Close()
+	if len(stale) > 0 {
+		// Closed apart: Close waits for a connection still in its
+		// handshake, which would hold up this map read (and every
+		// Refresh behind it) for up to DialTimeout.
+		c.retiring.Add(1)
+		go func() {
+			defer c.retiring.Done()
+			for _, n := range stale {
+				n.cl.Close()
+			}
+		}()
 	}
+	c.mu.Unlock()
 	return nil
 }
 
