@@ -83,6 +83,16 @@ func comparableHeader(h http.Header) http.Header {
 	for _, k := range []string{"Transfer-Encoding", "Connection", "Content-Length", "Cache-Control", "Trailer"} {
 		delete(h, k)
 	}
+	// A value folded onto a last line of only spaces keeps a trailing
+	// space in net/http ("a\r\n \r\n" reads "a "); a field value has no
+	// trailing whitespace (RFC 9110 §5.5), and we drop it.
+	for k, vs := range h {
+		trimmed := make([]string, len(vs))
+		for i, v := range vs {
+			trimmed[i] = strings.TrimRight(v, " \t")
+		}
+		h[k] = trimmed
+	}
 	return h
 }
 

@@ -198,6 +198,9 @@ func checkErrorType(t *testing.T, err error) {
 
 var bwsBeforeExt = regexp.MustCompile(`[0-9a-fA-F][ \t]+;`)
 
+// obsFold finds a header line continued on the next (obs-fold).
+var obsFold = regexp.MustCompile("\n[ \t]")
+
 func differential(t *testing.T, method string, data []byte) {
 	ours := parseForDiff(method, data)
 	if !ours.headSeen {
@@ -209,6 +212,13 @@ func differential(t *testing.T, method string, data []byte) {
 		// CONNECT; a 101 has no content); http.ReadResponse still checks
 		// them and leaves tunnels to the Transport.
 		if strings.Contains(err.Error(), "bad trailer key") || ours.tunnel {
+			return
+		}
+		// net/http keeps the space that ends a value folded onto a
+		// blank line ("chunked\r\n \r\n" reads "chunked "), and then
+		// refuses the coding; the fold is a space and the value has
+		// no trailing whitespace (RFC 9112 §5.2, RFC 9110 §5.5).
+		if strings.Contains(err.Error(), "unsupported transfer encoding") && obsFold.Match(data) {
 			return
 		}
 		t.Fatalf("we accepted a head that net/http refuses: %v\n%q", err, data)
