@@ -18,18 +18,17 @@ import (
 // the loops of the nodes' connections, one at a time: a command is on at
 // most one connection or timer at once.
 type clusterCall struct {
-	c     *ClusterClient
-	ctx   context.Context
-	final replier
-	args  []string // the command (Do, DoAsync)
-	raw   []byte   // or the command encoded (a pipeline's)
-	slot  int      // -1 without a key
-	ro    bool     // read-only: may go to a replica
-	node  *clusterNode
-	hops  int // redirections followed
-	tries int // deliveries retried
-	skip  int // replies to drop before the command's own (ASKING's)
-	until time.Time
+	c      *ClusterClient
+	ctx    context.Context
+	final  replier
+	args   []string // the command (Do, DoAsync)
+	raw    []byte   // or the command encoded (a pipeline's)
+	slot   int      // -1 without a key
+	ro     bool     // read-only: may go to a replica
+	node   *clusterNode
+	hops   int // redirections followed
+	skip   int // replies to drop before the command's own (ASKING's)
+	budget retryBudget
 
 	// A pipeline's command reports to its split batch instead.
 	split *splitBatch
@@ -180,29 +179,47 @@ func (cc *clusterCall) redirect(kind string, slot int, addr string, err error) e
 // node that cannot be reached (in back-off, or closed because it left the
 // map) is retried later, anything else is the caller's error.
 func (cc *clusterCall) undelivered(err error) error {
-	var ce *ConnError
-	if errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !cc.c.isClosed()) {
+	if cc.c.unreachable(err) {
 		cc.c.requestRefresh()
 		return cc.retryLater("conn", err)
 	}
 	return err
 }
 
-// retryLater sends the command again after a back-off, as long as that is
-// before its context's deadline and ClusterOptions.MaxRetryTime; else it
-// returns the *ClusterError for the caller.
-func (cc *clusterCall) retryLater(kind string, err error) error {
-	c := cc.c
+// unreachable reports whether err says a command never reached a node's
+// connection: the node is in back-off, or its client was closed because
+// it left the map (not because the ClusterClient was).
+func (c *ClusterClient) unreachable(err error) bool {
+	var ce *ConnError
+	return errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !c.isClosed())
+}
+
+// retryBudget spaces the retries of a command or transaction and ends
+// them at its context's deadline or ClusterOptions.MaxRetryTime.
+type retryBudget struct {
+	until time.Time
+	tries int
+}
+
+// next returns the back-off before the next try, or false when that try
+// would come too late.
+func (b *retryBudget) next(ctx context.Context, maxTime time.Duration) (time.Duration, bool) {
 	now := time.Now()
-	if cc.until.IsZero() {
-		cc.until = now.Add(c.opts.MaxRetryTime)
-		if dl, ok := cc.ctx.Deadline(); ok && dl.Before(cc.until) {
-			cc.until = dl
+	if b.until.IsZero() {
+		b.until = now.Add(maxTime)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(b.until) {
+			b.until = dl
 		}
 	}
-	d := clusterBackoff(cc.tries)
-	cc.tries++
-	if cc.ctx.Err() != nil || now.Add(d).After(cc.until) || !c.track(cc, d) {
+	d := clusterBackoff(b.tries)
+	b.tries++
+	return d, ctx.Err() == nil && !now.Add(d).After(b.until)
+}
+
+// retryLater sends the command again after a back-off, within its budget;
+// else it returns the *ClusterError for the caller.
+func (cc *clusterCall) retryLater(kind string, err error) error {
+	if d, ok := cc.budget.next(cc.ctx, cc.c.opts.MaxRetryTime); !ok || !cc.c.track(cc, d) {
 		return &ClusterError{Kind: kind, Node: cc.node.addr, Slot: cc.slot, Err: err}
 	}
 	return nil

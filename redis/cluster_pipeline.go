@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/egress-go/egress/resp"
 )
@@ -148,20 +147,19 @@ func (c *ClusterClient) sendTx(ctx context.Context, b *batch, buf []byte, spans 
 // (its commands are refused with MOVED or ASK and EXEC aborts), or a
 // connection that failed before the transaction was sent.
 type clusterTx struct {
-	c     *ClusterClient
-	ctx   context.Context
-	b     *batch
-	buf   []byte
-	slot  int
-	node  *clusterNode
-	seen  int    // replies seen of this attempt
-	skip  int    // ASKING's reply, to drop
-	moved string // a queued command was refused with MOVED to this node
-	asked string // or with ASK
-	lost  error  // the connection failed
-	hops  int
-	tries int
-	until time.Time
+	c      *ClusterClient
+	ctx    context.Context
+	b      *batch
+	buf    []byte
+	slot   int
+	node   *clusterNode
+	seen   int    // replies seen of this attempt
+	skip   int    // ASKING's reply, to drop
+	moved  string // a queued command was refused with MOVED to this node
+	asked  string // or with ASK
+	lost   error  // the connection failed
+	hops   int
+	budget retryBudget
 }
 
 // reset starts an attempt at n: what the last one saw is forgotten.
@@ -224,7 +222,7 @@ func (t *clusterTx) again(last *resp.Value) bool {
 		c.requestRefresh()
 		var ce *ConnError
 		if errors.As(t.lost, &ce) && !ce.Sent {
-			if t.retryLater("conn", t.lost) {
+			if t.retryLater() {
 				return true
 			}
 		}
@@ -266,10 +264,9 @@ func (t *clusterTx) again(last *resp.Value) bool {
 // undelivered retries a transaction that did not reach a connection, as
 // clusterCall.undelivered does a command.
 func (t *clusterTx) undelivered(err error) error {
-	var ce *ConnError
-	if errors.As(err, &ce) || (errors.Is(err, ErrClosed) && !t.c.isClosed()) {
+	if t.c.unreachable(err) {
 		t.c.requestRefresh()
-		if t.retryLater("conn", err) {
+		if t.retryLater() {
 			return nil
 		}
 		return &ClusterError{Kind: "conn", Node: t.node.addr, Slot: t.slot, Err: err}
@@ -278,21 +275,10 @@ func (t *clusterTx) undelivered(err error) error {
 }
 
 // retryLater sends the transaction again after a back-off, within its
-// deadline and MaxRetryTime; false if that is over.
-func (t *clusterTx) retryLater(kind string, err error) bool {
-	now := time.Now()
-	if t.until.IsZero() {
-		t.until = now.Add(t.c.opts.MaxRetryTime)
-		if dl, ok := t.ctx.Deadline(); ok && dl.Before(t.until) {
-			t.until = dl
-		}
-	}
-	d := clusterBackoff(t.tries)
-	t.tries++
-	if t.ctx.Err() != nil || now.Add(d).After(t.until) {
-		return false
-	}
-	return t.c.track(t, d)
+// budget; false if that is over.
+func (t *clusterTx) retryLater() bool {
+	d, ok := t.budget.next(t.ctx, t.c.opts.MaxRetryTime)
+	return ok && t.c.track(t, d)
 }
 
 func (t *clusterTx) retry() {
