@@ -274,6 +274,11 @@ func canonicalKey(name []byte) string {
 // line, which continues no field.
 func unfoldSection(sec []byte) ([]byte, bool) {
 	out := make([]byte, 0, len(sec))
+	// A continuation is appended trimmed, so only a field's first line
+	// can end in whitespace that belongs to the fold. Once a fold has
+	// been written, the space it left is kept: a blank continuation line
+	// is a fold of its own, and each fold is one space.
+	folding := false
 	for len(sec) > 0 {
 		i := bytes.IndexByte(sec, '\n')
 		if i < 0 {
@@ -286,12 +291,17 @@ func unfoldSection(sec []byte) ([]byte, bool) {
 			if len(out) == 0 {
 				return nil, false
 			}
-			out = trimRightOWS(out[:len(out)-2]) // the previous line's CRLF
+			out = out[:len(out)-2] // the previous line's CRLF
+			if !folding {
+				out = trimRightOWS(out)
+			}
 			out = append(out, ' ')
 			out = append(out, trimOWS(line[:len(line)-2])...)
 			out = append(out, '\r', '\n')
+			folding = true
 			continue
 		}
+		folding = false
 		out = append(out, line...)
 	}
 	return out, true

@@ -61,6 +61,14 @@ var validResponses = []respCase{
 		body:    "hi",
 	},
 	{
+		// A blank continuation line is a fold of its own: two folds, two
+		// spaces (as net/http reads it).
+		name:    "obs-fold onto a blank line",
+		in:      okHead + "X: a\r\n \r\n b\r\nContent-Length: 0\r\n\r\n",
+		summary: "200 cl=0 keep",
+		events:  `head 200 "OK" [X="a  b", Content-Length="0"] | done`,
+	},
+	{
 		name:    "content-length",
 		in:      okHead + "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
 		summary: "200 cl=5 keep body",
