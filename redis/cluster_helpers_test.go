@@ -710,6 +710,73 @@ func (c *testCluster) formed(masters int) string {
 	return ""
 }
 
+// WaitReplicated waits, up to timeout, until every replica of master has
+// applied all of master's replication stream as it stood when the wait
+// began: writes made by any connection, MIGRATE's RESTOREs among them.
+//
+// WAIT cannot say this for the harness: it counts the replicas that
+// acknowledged the writes of its own connection, and a fresh admin
+// connection has written nothing, so it answers at once. Right after a
+// diskless full sync a Redis 7 master also holds its stream back until
+// the replica's first REPLCONF ACK (up to a second later) while WAIT
+// already counts that replica: a master killed then takes writes with it
+// that no replica has.
+func (c *testCluster) WaitReplicated(master string, timeout time.Duration) {
+	c.t.Helper()
+	replicas := c.ReplicasOf(master)
+	if len(replicas) == 0 {
+		c.t.Fatalf("WaitReplicated(%s): it has no replica", master)
+	}
+	want, why := tcInfoInt(master, "master_repl_offset")
+	if why != "" {
+		c.t.Fatalf("WaitReplicated(%s): %s", master, why)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		why = ""
+		for _, r := range replicas {
+			got, bad := tcInfoInt(r, "slave_repl_offset")
+			if bad != "" {
+				why = bad
+				break
+			}
+			if got < want {
+				why = fmt.Sprintf("%s has applied %s's stream up to offset %d of %d", r, master, got, want)
+				break
+			}
+		}
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("replicas of %s not caught up within %v: %s", master, timeout, why)
+		}
+		time.Sleep(tcPoll)
+	}
+}
+
+// tcInfoInt reads one integer field of the node's INFO replication, or
+// says why it cannot.
+func tcInfoInt(addr, field string) (int64, string) {
+	v, err := tcCommand(addr, tcAdminTimeout, "INFO", "replication")
+	if err == nil {
+		err = v.Err()
+	}
+	if err != nil {
+		return 0, fmt.Sprintf("%s: INFO replication: %v", addr, err)
+	}
+	for _, line := range strings.Split(string(v.Str), "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return 0, fmt.Sprintf("%s: INFO replication %s:%s", addr, field, s)
+			}
+			return n, ""
+		}
+	}
+	return 0, fmt.Sprintf("%s: INFO replication has no %s", addr, field)
+}
+
 // tcStateOK returns "" if the node reports cluster_state:ok, else
 // why not.
 func tcStateOK(addr string) string {
