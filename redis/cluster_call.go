@@ -225,13 +225,11 @@ func (cc *clusterCall) retryLater(kind string, err error) error {
 	return nil
 }
 
-// retry runs on the home loop when the back-off has passed: the command
-// goes to the slot's node as the map now has it.
+// retry runs on the home loop when the back-off has passed (and Close
+// has not failed the command): the command goes to the slot's node as the
+// map now has it.
 func (cc *clusterCall) retry() {
 	c := cc.c
-	if !c.untrack(cc) {
-		return // Close has failed it
-	}
 	if err := cc.ctx.Err(); err != nil {
 		cc.finish(nil, err)
 		return
@@ -250,7 +248,7 @@ func (cc *clusterCall) retry() {
 
 // retrier is a command or transaction waiting to be sent again.
 type retrier interface {
-	retry()          // on the home loop, when its back-off has passed
+	retry()          // on the home loop, when its back-off has passed, unless Close took it
 	abort(err error) // at Close
 }
 
@@ -258,7 +256,9 @@ func (cc *clusterCall) abort(err error) { cc.finish(nil, err) }
 
 // track arms r's retry in d and records it for Close to fail; false once
 // the client is closed. The timer is set under c.mu so that Close finds
-// it: the retry itself waits for the lock (untrack) before it runs.
+// it. When it fires, it takes r out of the set (untrack, under the lock)
+// before it touches r: a timer that has fired cannot be stopped, and if
+// Close took r first it has failed r, which may be recycled already.
 func (c *ClusterClient) track(r retrier, d time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -268,7 +268,11 @@ func (c *ClusterClient) track(r retrier, d time.Duration) bool {
 	if c.retrying == nil {
 		c.retrying = map[retrier]*engine.Timer{}
 	}
-	c.retrying[r] = c.home.AfterFunc(d, r.retry)
+	c.retrying[r] = c.home.AfterFunc(d, func() {
+		if c.untrack(r) {
+			r.retry()
+		}
+	})
 	return true
 }
 

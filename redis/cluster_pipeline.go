@@ -282,9 +282,6 @@ func (t *clusterTx) retryLater() bool {
 }
 
 func (t *clusterTx) retry() {
-	if !t.c.untrack(t) {
-		return
-	}
 	if err := t.ctx.Err(); err != nil {
 		t.abort(err)
 		return

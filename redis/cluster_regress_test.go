@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/resp"
 )
@@ -542,5 +545,115 @@ func TestClusterRefreshHonoursContext(t *testing.T) {
 	}
 	if took > 2*time.Second {
 		t.Errorf("Refresh with a 250 ms context returned after %v", took)
+	}
+}
+
+// TestClusterCloseWhileRetriesFire closes clients while their commands'
+// retry timers fire on the home loop. A timer that has fired cannot be
+// stopped, so Close and the retry both reach the command: Close fails it
+// (and recycles it) unless the retry took it first. The retry used to
+// read the command's fields before it knew which, a data race with the
+// recycling that -race reports here (and without -race a nil client to
+// lock, or a command reused meanwhile). To make the moment wide, the
+// test holds the client's lock from when Close has taken the commands
+// until it has failed them, as other users of the lock (commands, map
+// reads) can: a retry that fires then waits in the lock while Close fails
+// its command. Each command ends exactly once, with ErrClosed or a
+// *ClusterError.
+func TestClusterCloseWhileRetriesFire(t *testing.T) {
+	testkit.CheckLeaks(t)
+	// A seed that refuses connections: every command fails to be
+	// delivered and waits for a retry.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	const rounds, pending = 10, 200
+	for round := range rounds {
+		cc, err := NewClusterClient(ClusterOptions{Addrs: []string{dead}, MaxRetryTime: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var closing atomic.Bool
+		var ended atomic.Int32
+		results := make(chan error, pending)
+		for i := range pending {
+			err := cc.DoAsync(context.Background(), func(_ *resp.Value, err error) {
+				if closing.Load() {
+					// Close fails one command after the other: a little
+					// time for each lets the loop fire timers meanwhile.
+					for t0 := time.Now(); time.Since(t0) < 20*time.Microsecond; {
+					}
+				}
+				ended.Add(1)
+				results <- err
+			}, "GET", "rc:"+strconv.Itoa(i))
+			if err != nil {
+				t.Fatalf("round %d: DoAsync: %v", round, err)
+			}
+		}
+		// Close in the middle of the commands' fifth retries (a
+		// command's timer changes at each retry): back-offs double at
+		// each try, so retries come in waves, the fifth spread over some
+		// 150 ms, and Close at its middle runs while retries fire.
+		last := map[retrier]*engine.Timer{}
+		retried := -pending // the first timer of each is no retry
+		deadline := time.Now().Add(10 * time.Second)
+		for retried < 4*pending+pending/2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d retries of %d commands in 10 s", round, retried, pending)
+			}
+			time.Sleep(time.Millisecond) // polling the retry set
+			cc.mu.Lock()
+			for r, tm := range cc.retrying {
+				if last[r] != tm {
+					last[r] = tm
+					retried++
+				}
+			}
+			cc.mu.Unlock()
+		}
+		held := make(chan struct{})
+		go func() {
+			defer close(held)
+			for end := time.Now().Add(10 * time.Second); time.Now().Before(end); runtime.Gosched() {
+				cc.mu.Lock()
+				taken := cc.closed && cc.retrying == nil
+				if taken {
+					// Close has taken the commands: hold the lock while it
+					// fails them (bounded: some may end another way).
+					until := time.Now().Add(100 * time.Millisecond)
+					for ended.Load() < pending && time.Now().Before(until) {
+						runtime.Gosched()
+					}
+				}
+				cc.mu.Unlock()
+				if taken {
+					return
+				}
+			}
+		}()
+		closing.Store(true)
+		cc.Close()
+		<-held
+		timeout := time.After(5 * time.Second)
+		for i := range pending {
+			select {
+			case err := <-results:
+				var ce *ClusterError
+				if !errors.Is(err, ErrClosed) && !errors.As(err, &ce) {
+					t.Fatalf("round %d: a command pending at Close ended with %v", round, err)
+				}
+			case <-timeout:
+				t.Fatalf("round %d: %d of %d commands pending at Close still pending 5 s after it", round, pending-i, pending)
+			}
+		}
+		select {
+		case err := <-results:
+			t.Fatalf("round %d: a command ended twice, the second time with %v", round, err)
+		default:
+		}
 	}
 }
