@@ -107,6 +107,14 @@ type ClusterClient struct {
 	done    chan struct{} // closed when the refresher has stopped
 	loading chan struct{} // holds a token while a map read runs: one at a time
 
+	// Map reads are numbered as they begin. A refresh asked for once
+	// reads up to wantAfter had begun is met by any later read that
+	// succeeded, so a request that a read already answered (Refresh's, or
+	// one begun after a redirection) costs no second read.
+	readsBegun atomic.Uint64
+	wantAfter  atomic.Uint64
+	lastGood   uint64 // the number of the last read that succeeded; with the loading token
+
 	mu     sync.Mutex
 	closed bool
 	nodes  map[string]*clusterNode

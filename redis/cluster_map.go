@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -27,6 +28,13 @@ var errEmptyMap = errors.New("redis: cluster map has no master with slots")
 // requestRefresh asks for the map to be read again. Requests made while a
 // read is under way, or within minRefreshGap of the last, are merged.
 func (c *ClusterClient) requestRefresh() {
+	begun := c.readsBegun.Load()
+	for {
+		want := c.wantAfter.Load()
+		if want >= begun || c.wantAfter.CompareAndSwap(want, begun) {
+			break
+		}
+	}
 	select {
 	case c.kick <- struct{}{}:
 	default:
@@ -38,8 +46,11 @@ func (c *ClusterClient) Refresh(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return c.load(ctx)
+	return c.load(ctx, readAnew)
 }
+
+// readAnew asks load for a read of its own, whatever reads came before.
+const readAnew = math.MaxUint64
 
 // refresher is the client's one background goroutine: it reads the map
 // when asked and every RefreshInterval, and no more often than
@@ -50,14 +61,16 @@ func (c *ClusterClient) refresher() {
 	defer t.Stop()
 	fails := 0
 	for {
+		after := uint64(readAnew) // a tick wants a new read
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.kick:
+			after = c.wantAfter.Load()
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, 2*c.opts.Node.DialTimeout)
-		err := c.load(ctx)
+		err := c.load(ctx, after)
 		cancel()
 		gap := minRefreshGap
 		if err != nil {
@@ -90,14 +103,19 @@ func (c *ClusterClient) attemptTimeout() time.Duration {
 
 // load reads the map from the first node that gives one (the masters of
 // the current map in random order, then the seeds, then the rest) and
-// installs it.
-func (c *ClusterClient) load(ctx context.Context) error {
+// installs it. A read numbered above after that succeeded meanwhile is
+// taken as this one (see readsBegun).
+func (c *ClusterClient) load(ctx context.Context, after uint64) error {
 	select {
 	case c.loading <- struct{}{}: // one read at a time
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-c.loading }()
+	if c.lastGood > after {
+		return nil
+	}
+	seq := c.readsBegun.Add(1)
 	var firstErr error
 	for _, n := range c.candidates() {
 		actx, cancel := context.WithTimeout(ctx, c.attemptTimeout())
@@ -107,6 +125,7 @@ func (c *ClusterClient) load(ctx context.Context) error {
 			err = c.apply(shards)
 		}
 		if err == nil {
+			c.lastGood = seq
 			return nil
 		}
 		if firstErr == nil {

@@ -48,6 +48,28 @@ func TestCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
+	t.Run("RefreshMerged", func(t *testing.T) {
+		// A refresh asked for once read n had begun is met by a later
+		// read that succeeded: the constructor's request, answered by
+		// newClusterClient's Refresh, reads nothing more, and a client
+		// does not learn of a change by a late read of its own (Moved
+		// below relies on that).
+		cc := newClusterClient(t, tc, ClusterOptions{RefreshInterval: time.Hour})
+		n := cc.readsBegun.Load()
+		if err := cc.load(ctx, n-1); err != nil {
+			t.Fatal(err)
+		}
+		if got := cc.readsBegun.Load(); got != n {
+			t.Fatalf("a request met by read %d read the map again (%d reads begun)", n, got)
+		}
+		if err := cc.load(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if got := cc.readsBegun.Load(); got != n+1 {
+			t.Fatalf("a request made once read %d had begun read nothing: %d reads begun", n, got)
+		}
+	})
+
 	t.Run("Routing", func(t *testing.T) {
 		cc := newClusterClient(t, tc, ClusterOptions{})
 		for i := 0; i < 300; i++ {
