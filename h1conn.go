@@ -244,7 +244,11 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 		}
 		return
 	}
-	if err := c.Write(out); err != nil {
+	// Written from this goroutine when the socket takes it, which it
+	// nearly always does (nothing is queued on a connection between
+	// exchanges): no copy into the write queue and no wake-up of the loop
+	// to send it.
+	if err := c.WriteDirect(out); err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
 	x.snk.attached(x, attempt) // only now may a streamed body follow the head
