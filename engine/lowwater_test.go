@@ -1,0 +1,135 @@
+//go:build linux
+
+package engine
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
+)
+
+// onLoop runs f on l and waits for it.
+func onLoop(t *testing.T, l *Loop, f func()) {
+	t.Helper()
+	ran := make(chan struct{})
+	if !l.Post(func() { f(); close(ran) }) {
+		t.Fatal("the loop refused a task")
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not run a task within 10 s")
+	}
+}
+
+// TestReadLowWater: with a mark set, bytes below it stay in the kernel
+// (ReadQueued counts them, OnData sees none); reaching the mark, or
+// lowering it, delivers them; a mark is capped below the receive buffer.
+func TestReadLowWater(t *testing.T) {
+	testkit.CheckLeaks(t)
+	send := make(chan int)
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		for n := range send {
+			if _, err := c.Write(make([]byte, n)); err != nil {
+				return
+			}
+		}
+	})
+	defer close(send)
+	e := newEngine(t, BackendPoll, Config{})
+	defer e.Close()
+	var got atomic.Int64
+	arrived := make(chan struct{}, 16)
+	opened := make(chan struct{})
+	c, err := e.Dial(context.Background(), "tcp", srv.Addr(), &HandlerFuncs{
+		Open: func(*Conn) { close(opened) },
+		Data: func(_ *Conn, b []byte) {
+			got.Add(int64(len(b)))
+			arrived <- struct{}{}
+		},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-opened
+	l := c.Loop()
+	setMark := func(n int) (set int) {
+		onLoop(t, l, func() {
+			var err error
+			if set, err = c.SetReadLowWater(n); err != nil {
+				t.Errorf("SetReadLowWater(%d): %v", n, err)
+			}
+		})
+		return set
+	}
+	queued := func() (n int) {
+		onLoop(t, l, func() {
+			var err error
+			if n, err = c.ReadQueued(); err != nil {
+				t.Errorf("ReadQueued: %v", err)
+			}
+		})
+		return n
+	}
+	// waitQueued waits for the peer's bytes to reach the receive queue.
+	waitQueued := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for queued() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes queued, want %d", queued(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitGot := func(want int64) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for got.Load() < want {
+			select {
+			case <-arrived:
+			case <-deadline:
+				t.Fatalf("OnData delivered %d bytes, want %d", got.Load(), want)
+			}
+		}
+	}
+
+	if set := setMark(4096); set != 4096 {
+		t.Fatalf("SetReadLowWater(4096) set %d", set)
+	}
+	send <- 1000
+	waitQueued(1000)
+	waitLoop(t, l)
+	if n := got.Load(); n != 0 {
+		t.Fatalf("OnData delivered %d bytes below a mark of 4096", n)
+	}
+	// Lowering the mark makes what is queued readable at once.
+	if set := setMark(1); set != 1 {
+		t.Fatalf("SetReadLowWater(1) set %d", set)
+	}
+	waitGot(1000)
+
+	// Reaching the mark delivers.
+	setMark(4096)
+	send <- 3000
+	waitQueued(3000)
+	waitLoop(t, l)
+	if n := got.Load(); n != 1000 {
+		t.Fatalf("OnData delivered %d bytes, want the first 1000 only", n)
+	}
+	send <- 1096
+	waitGot(5096)
+	if n := queued(); n != 0 {
+		t.Fatalf("%d bytes left queued after the mark was reached", n)
+	}
+
+	// A mark is never above a quarter of the receive buffer.
+	if set := setMark(1 << 30); set <= 1 || set >= 1<<30 {
+		t.Fatalf("SetReadLowWater(1 GiB) set %d, want a cap below it", set)
+	}
+	setMark(1)
+}

@@ -1,0 +1,155 @@
+package egress
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
+)
+
+// exchangeGet runs one GET through the Exchange API, whose bodies the
+// loop reads (and for which the read low-water mark is set).
+func exchangeGet(t *testing.T, tr *Transport, url string) ([]byte, error) {
+	t.Helper()
+	done := make(chan error, 1)
+	var got []byte
+	ex := &Exchange{
+		URL:    url,
+		OnBody: func(_ *Exchange, p []byte) { got = append(got, p...) },
+		OnDone: func(_ *Exchange, err error) { done <- err },
+	}
+	if err := tr.Send(ex); err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-done:
+		return got, err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("GET %s did not end within 20 s", url)
+		return nil, nil
+	}
+}
+
+// countConns counts the connections a test server accepts.
+func countConns(s *httptest.Server) *atomic.Int64 {
+	n := &atomic.Int64{}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return n
+}
+
+// TestExchangeLowWater: a large body of known length that the loop reads
+// under a low-water mark arrives whole and in order, plain and over TLS,
+// whatever the size of the server's writes; the connection then carries
+// a small response, which a mark left set would hold back.
+func TestExchangeLowWater(t *testing.T) {
+	testkit.CheckLeaks(t)
+	body := make([]byte, 1<<20+7)
+	for i := range body {
+		body[i] = byte(i * 7 % 251)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		piece, _ := strconv.Atoi(r.URL.Query().Get("piece"))
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		for off := 0; off < len(body); off += piece {
+			if _, err := w.Write(body[off:min(off+piece, len(body))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	})
+	for _, secure := range []bool{false, true} {
+		name := "plain"
+		if secure {
+			name = "TLS"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(h)
+			conns := countConns(srv)
+			var opts Options
+			if secure {
+				srv.StartTLS()
+				opts.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			tr := newTestTransport(t, opts)
+			for _, piece := range []int{1000, 16 << 10, 100 << 10, 2 << 20} {
+				got, err := exchangeGet(t, tr, srv.URL+"/big?piece="+strconv.Itoa(piece))
+				if err != nil {
+					t.Fatalf("pieces of %d: %v", piece, err)
+				}
+				if !bytes.Equal(got, body) {
+					t.Fatalf("pieces of %d: %d bytes, want the %d sent", piece, len(got), len(body))
+				}
+				got, err = exchangeGet(t, tr, srv.URL+"/small")
+				if err != nil || string(got) != "small" {
+					t.Fatalf("small response after pieces of %d: %q, %v", piece, got, err)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Fatalf("%d connections, want one carrying every response", n)
+			}
+		})
+	}
+}
+
+// TestExchangeLowWaterBodyIdle: the body idle timeout tells a body that
+// trickles in below the mark (bytes queued, no read) from one that
+// stopped.
+func TestExchangeLowWaterBodyIdle(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const size = 1 << 20
+	stop := make(chan struct{})
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		first := make([]byte, 200<<10)
+		w.Write(first)
+		w.(http.Flusher).Flush()
+		sent := len(first)
+		if r.URL.Path == "/stalls" {
+			<-stop
+			return
+		}
+		// 1 KiB every 10 ms for 600 ms: never a mark's worth within the
+		// idle timeout, never idle for as long.
+		for i := 0; i < 60; i++ {
+			time.Sleep(10 * time.Millisecond)
+			w.Write(make([]byte, 1<<10))
+			w.(http.Flusher).Flush()
+			sent += 1 << 10
+		}
+		w.Write(make([]byte, size-sent))
+	}))
+	defer close(stop)
+	tr := newTestTransport(t, Options{BodyIdleTimeout: 150 * time.Millisecond})
+
+	got, err := exchangeGet(t, tr, srv.URL+"/trickles")
+	if err != nil || len(got) != size {
+		t.Fatalf("a body trickling in: %d bytes, %v; want %d and no error", len(got), err, size)
+	}
+	start := time.Now()
+	_, err = exchangeGet(t, tr, srv.URL+"/stalls")
+	if !errors.Is(err, ErrBodyIdleTimeout) {
+		t.Fatalf("a body that stopped: %v, want ErrBodyIdleTimeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a body that stopped failed after %v, with a body idle timeout of 150 ms", d)
+	}
+}
