@@ -38,6 +38,28 @@ func exchangeGet(t *testing.T, tr *Transport, url string) ([]byte, error) {
 	}
 }
 
+// clientGet runs one GET through http.Client, whose body's reader reads
+// the socket itself in pieces of 64 KiB (bodyPipe.WriteTo) with no mark
+// (one made it slower: it waited for 64 KiB where the loop's short spin
+// had handed it less, sooner): the tests check that the two paths agree.
+func clientGet(t *testing.T, tr *Transport, url string) ([]byte, error) {
+	t.Helper()
+	resp, err := (&http.Client{Transport: tr}).Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = io.Copy(&b, resp.Body)
+	return b.Bytes(), err
+}
+
+// getters are the two ways a body is read: by the loop, by its reader.
+var getters = []struct {
+	name string
+	get  func(*testing.T, *Transport, string) ([]byte, error)
+}{{"Exchange", exchangeGet}, {"Client", clientGet}}
+
 // countConns counts the connections a test server accepts.
 func countConns(s *httptest.Server) *atomic.Int64 {
 	n := &atomic.Int64{}
@@ -49,11 +71,13 @@ func countConns(s *httptest.Server) *atomic.Int64 {
 	return n
 }
 
-// TestExchangeLowWater: a large body of known length that the loop reads
-// under a low-water mark arrives whole and in order, plain and over TLS,
+// TestLowWater: a large body of known length that the loop reads under
+// a low-water mark (the Exchange API) arrives whole and in order, plain
+// and over TLS,
 // whatever the size of the server's writes; the connection then carries
-// a small response, which a mark left set would hold back.
-func TestExchangeLowWater(t *testing.T) {
+// a small response, which a mark left set would hold back. The same
+// through http.Client, whose reader reads the socket itself.
+func TestLowWater(t *testing.T) {
 	testkit.CheckLeaks(t)
 	body := make([]byte, 1<<20+7)
 	for i := range body {
@@ -73,47 +97,49 @@ func TestExchangeLowWater(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	})
-	for _, secure := range []bool{false, true} {
-		name := "plain"
-		if secure {
-			name = "TLS"
-		}
-		t.Run(name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(h)
-			conns := countConns(srv)
-			var opts Options
+	for _, g := range getters {
+		for _, secure := range []bool{false, true} {
+			name := g.name + "/plain"
 			if secure {
-				srv.StartTLS()
-				opts.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
-			} else {
-				srv.Start()
+				name = g.name + "/TLS"
 			}
-			defer srv.Close()
-			tr := newTestTransport(t, opts)
-			for _, piece := range []int{1000, 16 << 10, 100 << 10, 2 << 20} {
-				got, err := exchangeGet(t, tr, srv.URL+"/big?piece="+strconv.Itoa(piece))
-				if err != nil {
-					t.Fatalf("pieces of %d: %v", piece, err)
+			t.Run(name, func(t *testing.T) {
+				srv := httptest.NewUnstartedServer(h)
+				conns := countConns(srv)
+				var opts Options
+				if secure {
+					srv.StartTLS()
+					opts.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+				} else {
+					srv.Start()
 				}
-				if !bytes.Equal(got, body) {
-					t.Fatalf("pieces of %d: %d bytes, want the %d sent", piece, len(got), len(body))
+				defer srv.Close()
+				tr := newTestTransport(t, opts)
+				for _, piece := range []int{1000, 16 << 10, 100 << 10, 2 << 20} {
+					got, err := g.get(t, tr, srv.URL+"/big?piece="+strconv.Itoa(piece))
+					if err != nil {
+						t.Fatalf("pieces of %d: %v", piece, err)
+					}
+					if !bytes.Equal(got, body) {
+						t.Fatalf("pieces of %d: %d bytes, want the %d sent", piece, len(got), len(body))
+					}
+					got, err = g.get(t, tr, srv.URL+"/small")
+					if err != nil || string(got) != "small" {
+						t.Fatalf("small response after pieces of %d: %q, %v", piece, got, err)
+					}
 				}
-				got, err = exchangeGet(t, tr, srv.URL+"/small")
-				if err != nil || string(got) != "small" {
-					t.Fatalf("small response after pieces of %d: %q, %v", piece, got, err)
+				if n := conns.Load(); n != 1 {
+					t.Fatalf("%d connections, want one carrying every response", n)
 				}
-			}
-			if n := conns.Load(); n != 1 {
-				t.Fatalf("%d connections, want one carrying every response", n)
-			}
-		})
+			})
+		}
 	}
 }
 
-// TestExchangeLowWaterBodyIdle: the body idle timeout tells a body that
+// TestLowWaterBodyIdle: the body idle timeout tells a body that
 // trickles in below the mark (bytes queued, no read) from one that
 // stopped.
-func TestExchangeLowWaterBodyIdle(t *testing.T) {
+func TestLowWaterBodyIdle(t *testing.T) {
 	testkit.CheckLeaks(t)
 	const size = 1 << 20
 	stop := make(chan struct{})
@@ -138,18 +164,21 @@ func TestExchangeLowWaterBodyIdle(t *testing.T) {
 		w.Write(make([]byte, size-sent))
 	}))
 	defer close(stop)
-	tr := newTestTransport(t, Options{BodyIdleTimeout: 150 * time.Millisecond})
-
-	got, err := exchangeGet(t, tr, srv.URL+"/trickles")
-	if err != nil || len(got) != size {
-		t.Fatalf("a body trickling in: %d bytes, %v; want %d and no error", len(got), err, size)
-	}
-	start := time.Now()
-	_, err = exchangeGet(t, tr, srv.URL+"/stalls")
-	if !errors.Is(err, ErrBodyIdleTimeout) {
-		t.Fatalf("a body that stopped: %v, want ErrBodyIdleTimeout", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("a body that stopped failed after %v, with a body idle timeout of 150 ms", d)
+	for _, g := range getters {
+		t.Run(g.name, func(t *testing.T) {
+			tr := newTestTransport(t, Options{BodyIdleTimeout: 150 * time.Millisecond})
+			got, err := g.get(t, tr, srv.URL+"/trickles")
+			if err != nil || len(got) != size {
+				t.Fatalf("a body trickling in: %d bytes, %v; want %d and no error", len(got), err, size)
+			}
+			start := time.Now()
+			_, err = g.get(t, tr, srv.URL+"/stalls")
+			if !errors.Is(err, ErrBodyIdleTimeout) {
+				t.Fatalf("a body that stopped: %v, want ErrBodyIdleTimeout", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("a body that stopped failed after %v, with a body idle timeout of 150 ms", d)
+			}
+		})
 	}
 }
