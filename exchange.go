@@ -234,6 +234,13 @@ func (x *exchange) end(err error, retry bool) {
 	x.snk.done(x, err, retry)
 }
 
+// pulled reports whether the response body goes to a blocking reader
+// (RoundTrip) rather than to callbacks on the loop (an Exchange).
+func (x *exchange) pulled() bool {
+	_, ok := x.snk.(*roundTrip)
+	return ok
+}
+
 // watched reports whether a goroutine other than the loop may act on the
 // exchange's carrier, so that x.cur must be kept.
 func (x *exchange) watched() bool { return x.stopCtx != nil || x.streamed }

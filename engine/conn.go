@@ -35,6 +35,7 @@ const (
 	flagClosing uint32 = 1 << 9  // Close was called, or the connection closed
 	flagLeased  uint32 = 1 << 10 // a ReadLease holds the read side; the loop reads nothing
 	flagDirect  uint32 = 1 << 11 // open on the poll backend: a writer may write the socket itself (WriteDirect)
+	flagSmall   uint32 = 1 << 12 // SetSmallReads: the loop reads at most smallRead bytes at a time
 )
 
 // Conn is one engine connection. Its methods are safe for concurrent use;
@@ -352,6 +353,24 @@ func (c *Conn) CloseWrite() error {
 	}
 	c.loop.schedule(c, opCloseWrite)
 	return nil
+}
+
+// smallRead is the most the loop reads at a time from a connection with
+// SetSmallReads on: a response head with a small body, in one read.
+const smallRead = 16 << 10
+
+// SetSmallReads, on, makes the loop read at most 16 KiB at a time from c
+// rather than a whole buffer. It is for a connection whose next message
+// will likely be read by a lease holder (LeaseRead) once its first bytes
+// are parsed: what the loop reads ahead of the lease it must hand over as
+// a copy, and a read of the loop's whole buffer would take a large body's
+// first 256 KiB that way. Any goroutine.
+func (c *Conn) SetSmallReads(on bool) {
+	if on {
+		c.ops.Or(flagSmall)
+	} else {
+		c.ops.And(^flagSmall)
+	}
 }
 
 // PauseRead stops reading from the socket: back-pressure, so the kernel's

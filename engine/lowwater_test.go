@@ -133,3 +133,83 @@ func TestReadLowWater(t *testing.T) {
 	}
 	setMark(1)
 }
+
+// TestSmallReads: with SetSmallReads on, the loop reads at most 16 KiB at
+// a time; off, bytes queued together come in one read.
+func TestSmallReads(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const burst = 100 << 10
+	send := make(chan int)
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		for n := range send {
+			if _, err := c.Write(make([]byte, n)); err != nil {
+				return
+			}
+		}
+	})
+	defer close(send)
+	e := newEngine(t, BackendPoll, Config{})
+	defer e.Close()
+	var got, largest atomic.Int64
+	arrived := make(chan struct{}, 64)
+	opened := make(chan struct{})
+	c, err := e.Dial(context.Background(), "tcp", srv.Addr(), &HandlerFuncs{
+		Open: func(*Conn) { close(opened) },
+		Data: func(_ *Conn, b []byte) {
+			got.Add(int64(len(b)))
+			if int64(len(b)) > largest.Load() {
+				largest.Store(int64(len(b)))
+			}
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+		},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-opened
+	l := c.Loop()
+	// burst queues 100 KiB while the loop is not reading, then lets it
+	// read them.
+	burstRead := func() {
+		t.Helper()
+		c.PauseRead()
+		waitLoop(t, l)
+		before := got.Load()
+		send <- burst
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			onLoop(t, l, func() { n, _ = c.ReadQueued() })
+			if n == burst {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes queued, want %d", n, burst)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		largest.Store(0)
+		c.ResumeRead()
+		timeout := time.After(10 * time.Second)
+		for got.Load() < before+burst {
+			select {
+			case <-arrived:
+			case <-timeout:
+				t.Fatalf("OnData delivered %d of %d bytes", got.Load()-before, burst)
+			}
+		}
+	}
+	c.SetSmallReads(true)
+	burstRead()
+	if n := largest.Load(); n > smallRead {
+		t.Fatalf("with small reads, a delivery of %d bytes", n)
+	}
+	c.SetSmallReads(false)
+	burstRead()
+	if n := largest.Load(); n <= smallRead {
+		t.Fatalf("without small reads, 100 KiB queued came in reads of at most %d bytes", n)
+	}
+}

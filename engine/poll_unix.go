@@ -157,11 +157,15 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 		return // ResumeRead reads again
 	}
 	l := b.l
+	buf := l.buf
+	if c.ops.Load()&flagSmall != 0 {
+		buf = buf[:min(len(buf), smallRead)]
+	}
 	for i := 0; i < maxReadsPerEvent; i++ {
-		n, err := sockRead(int(c.fd), l.buf)
+		n, err := sockRead(int(c.fd), buf)
 		if n > 0 {
 			l.reading = c
-			c.deliver(l.buf[:n])
+			c.deliver(buf[:n])
 			l.reading = nil
 			if c.state != stateOpen || c.ops.Load()&(flagClosing|flagPaused|flagLeased) != 0 {
 				if c.state == stateOpen && c.ops.Load()&(flagClosing|flagLeased) == flagLeased {
@@ -169,7 +173,7 @@ func (b *pollBackend) readable(c *Conn, hup bool) {
 				}
 				return
 			}
-			if n < len(l.buf) && !hup {
+			if n < len(buf) && !hup {
 				return // drained; the next arrival raises a new edge
 			}
 			continue
