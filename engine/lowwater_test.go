@@ -26,26 +26,33 @@ func onLoop(t *testing.T, l *Loop, f func()) {
 	}
 }
 
-// TestReadLowWater: with a mark set, bytes below it stay in the kernel
-// (ReadQueued counts them, OnData sees none); reaching the mark, or
-// lowering it, delivers them; a mark is capped below the receive buffer.
-func TestReadLowWater(t *testing.T) {
-	testkit.CheckLeaks(t)
-	send := make(chan int)
+// zeroSender starts a loopback server that writes n zero bytes to its
+// connection for each n sent on send, until the test ends.
+func zeroSender(t *testing.T) (addr string, send chan<- int) {
+	ch := make(chan int)
 	srv := testkit.NewServer(t, func(c net.Conn) {
-		for n := range send {
+		for n := range ch {
 			if _, err := c.Write(make([]byte, n)); err != nil {
 				return
 			}
 		}
 	})
-	defer close(send)
+	t.Cleanup(func() { close(ch) })
+	return srv.Addr(), ch
+}
+
+// TestReadLowWater: with a mark set, bytes below it stay in the kernel
+// (ReadQueued counts them, OnData sees none); reaching the mark, or
+// lowering it, delivers them; a mark is capped below the receive buffer.
+func TestReadLowWater(t *testing.T) {
+	testkit.CheckLeaks(t)
+	addr, send := zeroSender(t)
 	e := newEngine(t, BackendPoll, Config{})
 	defer e.Close()
 	var got atomic.Int64
 	arrived := make(chan struct{}, 16)
 	opened := make(chan struct{})
-	c, err := e.Dial(context.Background(), "tcp", srv.Addr(), &HandlerFuncs{
+	c, err := e.Dial(context.Background(), "tcp", addr, &HandlerFuncs{
 		Open: func(*Conn) { close(opened) },
 		Data: func(_ *Conn, b []byte) {
 			got.Add(int64(len(b)))
@@ -139,21 +146,13 @@ func TestReadLowWater(t *testing.T) {
 func TestSmallReads(t *testing.T) {
 	testkit.CheckLeaks(t)
 	const burst = 100 << 10
-	send := make(chan int)
-	srv := testkit.NewServer(t, func(c net.Conn) {
-		for n := range send {
-			if _, err := c.Write(make([]byte, n)); err != nil {
-				return
-			}
-		}
-	})
-	defer close(send)
+	addr, send := zeroSender(t)
 	e := newEngine(t, BackendPoll, Config{})
 	defer e.Close()
 	var got, largest atomic.Int64
 	arrived := make(chan struct{}, 64)
 	opened := make(chan struct{})
-	c, err := e.Dial(context.Background(), "tcp", srv.Addr(), &HandlerFuncs{
+	c, err := e.Dial(context.Background(), "tcp", addr, &HandlerFuncs{
 		Open: func(*Conn) { close(opened) },
 		Data: func(_ *Conn, b []byte) {
 			got.Add(int64(len(b)))
