@@ -364,8 +364,12 @@ const smallRead = 16 << 10
 // will likely be read by a lease holder (LeaseRead) once its first bytes
 // are parsed: what the loop reads ahead of the lease it must hand over as
 // a copy, and a read of the loop's whole buffer would take a large body's
-// first 256 KiB that way. Any goroutine.
+// first 256 KiB that way. Any goroutine; a call that changes nothing
+// costs a load, so a caller may make it for every message.
 func (c *Conn) SetSmallReads(on bool) {
+	if (c.ops.Load()&flagSmall != 0) == on {
+		return
+	}
 	if on {
 		c.ops.Or(flagSmall)
 	} else {
