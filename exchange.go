@@ -89,11 +89,11 @@ type exchange struct {
 	fields        []HeaderField
 	header        http.Header
 	body          []byte // a body known up front, sent with the head
-	streamed      bool   // the body is pumped by a RoundTrip goroutine
 	contentLength int64
+	trace         *httptrace.ClientTrace
+	streamed      bool // the body is pumped by a RoundTrip goroutine
 	expect100     bool
 	reqClose      bool
-	trace         *httptrace.ClientTrace
 
 	// keep: an Exchange keeps protocol state between sends (h1), so that
 	// sending the same request again neither encodes it nor takes
@@ -101,7 +101,7 @@ type exchange struct {
 	// of it once released.
 	keep bool
 	h1   h1keep
-	h2   h2stream // the exchange's stream while it runs over HTTP/2
+	h2   *h2stream // the exchange's stream over HTTP/2, made by its first attach there
 
 	// While attached to a connection.
 	conn     carrier                     // loop-owned
@@ -110,9 +110,9 @@ type exchange struct {
 	pc       *pool.Conn
 	reused   bool
 	gotByte  bool
-	aborted  error       // set on the loop when the transport gave up (timeout, cancel)
-	bodySent atomic.Bool // the whole request body was queued
+	aborted  error // set on the loop when the transport gave up (timeout, cancel)
 	retries  int
+	bodySent atomic.Bool   // the whole request body was queued
 	attempt  atomic.Uint32 // bumped by the sink before each try
 
 	stopCtx func() bool // unregisters the context watch

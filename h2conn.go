@@ -348,11 +348,12 @@ const maxUpload = 256 << 10
 // fresh says the connection was dialed for x: the first stream of a
 // connection is not a reuse.
 func (x *exchange) attachH2(h *h2conn, pc *pool.Conn, attempt uint32, fresh bool) {
-	hs := &x.h2
-	if hs.openFn == nil {
-		hs.x = x
+	hs := x.h2
+	if hs == nil {
+		hs = &h2stream{x: x}
 		hs.openFn = hs.open
 		hs.upFn = hs.pumpUp
+		x.h2 = hs
 	}
 	hs.hc, hs.attempt, hs.pulled, hs.paused, hs.unacked = h, attempt, false, false, 0
 	x.attach(hs, pc)

@@ -21,24 +21,25 @@ import (
 // waits for the head, pumps a streamed request body, and then reads the
 // body through a bodyPipe the loop fills.
 type roundTrip struct {
-	req  *http.Request
-	x    exchange
-	gzip bool // the transport asked for gzip and decodes it
+	req *http.Request
+	x   exchange
 
-	mu         sync.Mutex
-	cond       sync.Cond // signalled on every event the caller waits for
-	isAttached bool      // a connection was found and the head written
+	mu        sync.Mutex
+	cond      sync.Cond // signalled on every event the caller waits for
+	resp      *http.Response
+	err       error
+	pipe      *bodyPipe
+	pipeStore bodyPipe                 // the pipe, without an allocation of its own
+	onFields  func(int, []HeaderField) // see WithResponseFields
+	flow      exchangeFlow             // the pipe's flow, likewise
+	bodiless  *http.Response           // a response with no body, handed over in done
+
+	gzip       bool // the transport asked for gzip and decodes it
+	isAttached bool // a connection was found and the head written
 	got100     bool
-	resp       *http.Response
-	err        error
 	retry      bool
 	finished   bool
-	pipe       *bodyPipe
-	pipeStore  bodyPipe                 // the pipe, without an allocation of its own
-	onFields   func(int, []HeaderField) // see WithResponseFields
-	flow       exchangeFlow             // the pipe's flow, likewise
-	bodiless   *http.Response           // a response with no body, handed over in done
-	headHeld   bool                     // loop: the head is in resp, its waiter not woken yet (see delivered)
+	headHeld   bool // loop: the head is in resp, its waiter not woken yet (see delivered)
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -81,8 +82,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x.contentLength = outgoingLength(req)
 	x.streamed = x.contentLength != 0
-	x.expect100 = x.streamed && strings.EqualFold(req.Header.Get("Expect"), "100-continue")
-	if !t.opts.DisableCompression && req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" && x.method != http.MethodHead {
+	x.expect100 = x.streamed && strings.EqualFold(headerValue(req.Header, "Expect"), "100-continue")
+	if !t.opts.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == "" && x.method != http.MethodHead {
 		rt.gzip = true
 		if x.fields == nil {
 			x.fields = gzipField // shared, never appended to
@@ -157,6 +158,15 @@ func protoString(major, minor int) string {
 }
 
 var gzipField = []HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
+
+// headerValue is h.Get(key) for a key already in canonical form, without
+// canonicalizing it again on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 func closeBody(req *http.Request) {
 	if req.Body != nil {
@@ -425,7 +435,7 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 			x.direct = pipe // the reader may read the socket itself (h1direct.go)
 		}
 		resp.Body = pipe
-		if rt.gzip && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		if rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
 			resp.Header.Del("Content-Encoding")
 			resp.Header.Del("Content-Length")
 			resp.ContentLength = -1

@@ -272,10 +272,17 @@ func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*
 
 // keyCache remembers the pool key of each scheme and authority seen, so
 // that a request to a known host builds no strings. It is bounded: when
-// full it starts over.
+// full it starts over. last is the entry most recently used, read
+// without the lock: most transports talk to one host at a time.
 type keyCache struct {
-	mu sync.Mutex
-	m  map[[2]string]pool.Key
+	last atomic.Pointer[cachedKey]
+	mu   sync.Mutex
+	m    map[[2]string]*cachedKey
+}
+
+type cachedKey struct {
+	scheme, host string
+	key          pool.Key
 }
 
 const keyCacheSize = 4096
@@ -283,24 +290,28 @@ const keyCacheSize = 4096
 // keyFor returns the pool key of a request URL.
 func (t *Transport) keyFor(u *url.URL) (pool.Key, error) {
 	c := &t.keys
+	if e := c.last.Load(); e != nil && e.host == u.Host && e.scheme == u.Scheme {
+		return e.key, nil
+	}
 	ck := [2]string{u.Scheme, u.Host}
 	c.mu.Lock()
-	k, ok := c.m[ck]
+	e := c.m[ck]
 	c.mu.Unlock()
-	if ok {
-		return k, nil
+	if e == nil {
+		k, err := t.makeKey(u)
+		if err != nil {
+			return k, err
+		}
+		e = &cachedKey{scheme: u.Scheme, host: u.Host, key: k}
+		c.mu.Lock()
+		if c.m == nil || len(c.m) >= keyCacheSize {
+			c.m = make(map[[2]string]*cachedKey)
+		}
+		c.m[ck] = e
+		c.mu.Unlock()
 	}
-	k, err := t.makeKey(u)
-	if err != nil {
-		return k, err
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= keyCacheSize {
-		c.m = make(map[[2]string]pool.Key)
-	}
-	c.m[ck] = k
-	c.mu.Unlock()
-	return k, nil
+	c.last.Store(e)
+	return e.key, nil
 }
 
 // dialTrace passes the engine's dial steps to httptrace's hooks.

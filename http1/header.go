@@ -81,7 +81,7 @@ func lookup(fields []RawField, name string) []byte {
 // buildHeader converts fields to an http.Header with canonical keys, in
 // the shape http.ReadResponse produces. All values share one string and
 // all single-valued keys share one []string backing array, so the cost is
-// a handful of allocations plus one per distinct key.
+// a handful of allocations plus one per repeated key.
 func buildHeader(fields []RawField) http.Header {
 	h := make(http.Header, len(fields))
 	if len(fields) == 0 {
@@ -102,17 +102,31 @@ func buildHeader(fields []RawField) http.Header {
 	for i, f := range fields {
 		v := all[off : off+len(f.Value)]
 		off += len(f.Value)
+		strs[i] = v
 		key := canonicalKey(f.Name)
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, v)
-			continue
-		}
+		// Most names come once: store first and look back only when the
+		// map did not grow, rather than look each name up before storing.
 		// A three-index slice keeps a later append from writing into the
 		// next key's element.
-		strs[i] = v
+		size := len(h)
 		h[key] = strs[i : i+1 : i+1]
+		if len(h) == size {
+			h[key] = repeatedValues(fields[:i+1], strs, key)
+		}
 	}
 	return h
+}
+
+// repeatedValues gathers, in order, the values in strs of the fields
+// whose canonical name is key: the last of them is the one just stored.
+func repeatedValues(fields []RawField, strs []string, key string) []string {
+	var vv []string
+	for j, f := range fields {
+		if len(f.Name) == len(key) && canonicalKey(f.Name) == key {
+			vv = append(vv, strs[j])
+		}
+	}
+	return vv
 }
 
 // appendFields writes the caller's fields of a head, request or response
@@ -208,11 +222,11 @@ func appendField(dst []byte, name, value string) ([]byte, error) {
 	return append(dst, "\r\n"...), nil
 }
 
-// commonKeys maps the canonical form of the field names most responses
-// carry to itself, so that building a header finds the key's string
-// without allocating one per field.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
+// commonKeys lists, by length, the canonical form of the field names most
+// responses carry, so that building a header finds the key's string
+// without allocating one per field, and without hashing the name: a
+// bucket holds a few names, told apart by their first letters.
+var commonKeys = func() (t [maxCommonKey + 1][]string) {
 	for _, k := range []string{
 		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
 		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
@@ -224,44 +238,25 @@ var commonKeys = func() map[string]string {
 		"Transfer-Encoding", "Upgrade", "Vary", "Via", "Www-Authenticate", "X-Content-Type-Options",
 		"X-Frame-Options", "X-Request-Id", "X-Xss-Protection",
 	} {
-		m[k] = k
+		t[len(k)] = append(t[len(k)], k)
 	}
-	return m
+	return
 }()
+
+// maxCommonKey is the length of the longest name in commonKeys.
+const maxCommonKey = len("Access-Control-Allow-Credentials")
 
 // canonicalKey is http.CanonicalHeaderKey(string(name)), without an
 // allocation for the common names.
 func canonicalKey(name []byte) string {
-	if k, ok := commonKeys[string(name)]; ok {
-		return k // already canonical
-	}
-	if len(name) <= 48 {
-		// Canonicalize on the stack and look again: only letters and
-		// hyphens can spell a common name, and for those the result is
-		// CanonicalHeaderKey's.
-		var buf [48]byte
-		upper := true
-		for i, c := range name {
-			switch {
-			case c == '-':
-				upper = true
-			case 'a' <= c && c <= 'z':
-				if upper {
-					c -= 'a' - 'A'
-				}
-				upper = false
-			case 'A' <= c && c <= 'Z':
-				if !upper {
-					c += 'a' - 'A'
-				}
-				upper = false
-			default:
-				return http.CanonicalHeaderKey(string(name))
+	if len(name) <= maxCommonKey {
+		// The common names are spelled with letters and hyphens only, so
+		// a name equal to one of them but for the case of its letters has
+		// it as its canonical form.
+		for _, k := range commonKeys[len(name)] {
+			if lower(name[0]) == lower(k[0]) && equalFold(name, k) {
+				return k
 			}
-			buf[i] = c
-		}
-		if k, ok := commonKeys[string(buf[:len(name)])]; ok {
-			return k
 		}
 	}
 	return http.CanonicalHeaderKey(string(name))

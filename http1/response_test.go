@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -653,6 +654,17 @@ func TestGetAndHeader(t *testing.T) {
 	h["Content-Type"] = append(h["Content-Type"], "more")
 	if h.Get("Set-Cookie") != "a=1" || h.Get("X-Empty") != "" {
 		t.Errorf("append leaked into another key: %v", h)
+	}
+	// A name repeated in any spelling gathers its values in order, and
+	// leaves the keys between and around it alone.
+	p.Reset("GET")
+	in = []byte(okHead + "Vary: a\r\nX-Tag: 1\r\nvary: b\r\nx-tag: 2\r\nETag: e\r\nVARY: c\r\nContent-Length: 0\r\n\r\n")
+	if ev, _, err := p.Feed(in); ev != EventHead || err != nil {
+		t.Fatal(ev, err)
+	}
+	want := http.Header{"Vary": {"a", "b", "c"}, "X-Tag": {"1", "2"}, "Etag": {"e"}, "Content-Length": {"0"}}
+	if got := p.Header(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Header() = %v, want %v", got, want)
 	}
 	// The header is a copy: it survives the next call.
 	p.Feed(nil)
