@@ -2,7 +2,9 @@ package egress
 
 import (
 	"io"
+	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/egress-go/egress/internal/bufpool"
 )
@@ -273,4 +275,62 @@ func (p *bodyPipe) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// wholeBodyMax bounds the bodies that are copied out whole when they come
+// with their head, rather than streamed through a pipe (see
+// roundTrip.head): what the loop read with the head, which before a body
+// is leased is at most a small read (engine.Conn.SetSmallReads).
+const wholeBodyMax = 16 << 10
+
+// wholeResponse is a Response and its body in one allocation, for a body
+// that came whole with the head.
+type wholeResponse struct {
+	resp http.Response
+	body wholeBody
+}
+
+// wholeBody is a response body read in full by the loop before the
+// Response was handed over: its reads take no lock and never wait.
+type wholeBody struct {
+	data   []byte
+	off    int
+	closed atomic.Bool // Close may come from another goroutine than Read's
+}
+
+func (b *wholeBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, ErrBodyClosed
+	}
+	if b.off < len(b.data) {
+		n := copy(p, b.data[b.off:])
+		b.off += n
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// WriteTo implements io.WriterTo: the body goes to w in one write.
+func (b *wholeBody) WriteTo(w io.Writer) (int64, error) {
+	if b.closed.Load() {
+		return 0, ErrBodyClosed
+	}
+	var n int
+	if b.off < len(b.data) {
+		var err error
+		n, err = w.Write(b.data[b.off:])
+		b.off += n
+		if err == nil && b.off < len(b.data) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return int64(n), err
+		}
+	}
+	return int64(n), nil
+}
+
+func (b *wholeBody) Close() error {
+	b.closed.Store(true)
+	return nil
 }

@@ -115,7 +115,13 @@ type exchange struct {
 	bodySent atomic.Bool   // the whole request body was queued
 	attempt  atomic.Uint32 // bumped by the sink before each try
 
-	stopCtx func() bool // unregisters the context watch
+	stopCtx  func() bool // unregisters the context watch
+	ctxFired bool        // the watch ran: its goroutine may still hold x
+
+	// inHand is, while the sink's head runs over HTTP/1.1, the number of
+	// bytes read after the head: a body of known length no longer than
+	// that is all there, and ends in the same pass of the loop.
+	inHand int
 
 	// cur is the carrier serving the exchange, for the goroutines that act
 	// on it from outside the loop: the context watch and a RoundTrip
@@ -228,7 +234,7 @@ func (x *exchange) abort(c carrier, err error) {
 // follows, the context watch goes.
 func (x *exchange) end(err error, retry bool) {
 	if !retry && x.stopCtx != nil {
-		x.stopCtx()
+		x.ctxFired = !x.stopCtx()
 		x.stopCtx = nil
 	}
 	x.snk.done(x, err, retry)

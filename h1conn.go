@@ -132,7 +132,9 @@ func (hc *h1conn) onData(in []byte) {
 			x.snk.informational(x, p)
 		case http1.EventHead:
 			hc.stopTimers()
+			x.inHand = len(in)
 			x.snk.head(x, p)
+			x.inHand = 0
 			if hc.x == x && p.HasBody() {
 				hc.armBodyTimer()
 			}

@@ -30,9 +30,10 @@ type roundTrip struct {
 	err       error
 	pipe      *bodyPipe
 	pipeStore bodyPipe                 // the pipe, without an allocation of its own
+	whole     *wholeBody               // loop: the body, when it came with the head (see head)
 	onFields  func(int, []HeaderField) // see WithResponseFields
 	flow      exchangeFlow             // the pipe's flow, likewise
-	bodiless  *http.Response           // a response with no body, handed over in done
+	complete  *http.Response           // a response with nothing more to come, handed over in done
 
 	gzip       bool // the transport asked for gzip and decodes it
 	isAttached bool // a connection was found and the head written
@@ -40,6 +41,19 @@ type roundTrip struct {
 	retry      bool
 	finished   bool
 	headHeld   bool // loop: the head is in resp, its waiter not woken yet (see delivered)
+	spent      bool // done: the round trip ended well and nothing but its caller holds it
+}
+
+// roundTrips recycles the state of round trips that ended with nothing
+// left pointing at it (see done): a small response then costs no
+// allocation of it, and the garbage collector runs that much less often.
+var roundTrips = sync.Pool{New: func() any { return new(roundTrip) }}
+
+// free returns rt to roundTrips. Its caller's goroutine, once done has
+// declared rt spent and RoundTrip no longer needs it.
+func (rt *roundTrip) free() {
+	*rt = roundTrip{}
+	roundTrips.Put(rt)
 }
 
 // RoundTrip sends req and returns the response once its head has
@@ -59,7 +73,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, &RequestError{Method: req.Method, URL: req.URL.Redacted(), Err: err}
 	}
-	rt := &roundTrip{req: req}
+	rt := roundTrips.Get().(*roundTrip)
+	rt.req = req
 	rt.cond.L = &rt.mu
 	x := &rt.x
 	x.t, x.snk, x.ctx, x.key = t, rt, req.Context(), key
@@ -101,8 +116,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if x.streamed {
 			read = rt.pump(body)
 		}
-		resp, err, retry := rt.waitHead()
+		resp, err, retry, spent := rt.waitHead()
 		if err == nil {
+			if spent {
+				rt.free()
+			}
 			return resp, nil
 		}
 		// A body the attempt never read from is still whole and goes
@@ -196,7 +214,8 @@ func (rt *roundTrip) wrap(err error) error {
 func (rt *roundTrip) reset() {
 	rt.mu.Lock()
 	rt.x.attempt.Add(1)
-	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe, rt.bodiless = false, false, nil, nil, false, false, nil, nil
+	rt.isAttached, rt.got100, rt.resp, rt.err, rt.retry, rt.finished, rt.pipe, rt.complete = false, false, nil, nil, false, false, nil, nil
+	rt.whole, rt.spent = nil, false
 	rt.mu.Unlock()
 }
 
@@ -206,16 +225,18 @@ func (rt *roundTrip) wake() {
 	rt.mu.Unlock()
 }
 
-func (rt *roundTrip) waitHead() (*http.Response, error, bool) {
+// waitHead waits for the response's head, or the attempt's end. spent
+// reports that the caller may free rt once it has done with it.
+func (rt *roundTrip) waitHead() (resp *http.Response, err error, retry, spent bool) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for rt.resp == nil && !rt.finished {
 		rt.cond.Wait()
 	}
 	if rt.resp != nil {
-		return rt.resp, nil, false
+		return rt.resp, nil, false, rt.spent
 	}
-	return nil, rt.err, rt.retry
+	return nil, rt.err, rt.retry, false
 }
 
 // pump sends a streamed request body from the caller's goroutine, waiting
@@ -399,14 +420,27 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 	if rt.onFields != nil {
 		rt.onFields(code, headFields(p))
 	}
-	resp := &http.Response{
+	// A body of known length that came whole with the head is copied out
+	// here, in the Response's own allocation, rather than going through
+	// the pipe: reading it takes no lock and no wake-up, and nothing of
+	// the round trip stays behind it, so rt can be recycled.
+	var resp *http.Response
+	cl := p.ContentLength()
+	if p.HasBody() && cl >= 0 && cl <= wholeBodyMax && cl <= int64(x.inHand) && !x.conn.multiplexed() {
+		wr := new(wholeResponse)
+		wr.body.data = make([]byte, 0, cl)
+		resp, rt.whole = &wr.resp, &wr.body
+	} else {
+		resp = new(http.Response)
+	}
+	*resp = http.Response{
 		Status:        statusLine(code, p.Reason(), p.ProtoMajor()),
 		StatusCode:    code,
 		Proto:         protoString(p.ProtoMajor(), p.ProtoMinor()),
 		ProtoMajor:    p.ProtoMajor(),
 		ProtoMinor:    p.ProtoMinor(),
 		Header:        p.Header(),
-		ContentLength: p.ContentLength(),
+		ContentLength: cl,
 		Close:         !p.KeepAlive(),
 		Request:       rt.req,
 		Body:          http.NoBody,
@@ -417,7 +451,12 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		}
 		resp.Trailer = http.Header{}
 	}
-	if p.HasBody() {
+	if rt.whole != nil {
+		resp.Body = rt.whole
+		if rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
+			ungzip(resp)
+		}
+	} else if p.HasBody() {
 		pipe := &rt.pipeStore
 		rt.flow = newFlow(x, x.conn)
 		window := x.t.opts.BodyWindow
@@ -436,18 +475,14 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		}
 		resp.Body = pipe
 		if rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
-			resp.Header.Del("Content-Encoding")
-			resp.Header.Del("Content-Length")
-			resp.ContentLength = -1
-			resp.Uncompressed = true
-			resp.Body = &gzipBody{src: pipe}
+			ungzip(resp)
 		}
 		rt.mu.Lock()
 		rt.pipe = pipe
 		rt.mu.Unlock()
 	}
 	rt.mu.Lock()
-	if p.HasBody() {
+	if rt.pipe != nil {
 		rt.resp = resp
 		// The rest of this read may hold the whole body and its end: the
 		// caller is woken once the loop has delivered it (delivered, or
@@ -455,15 +490,23 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		// for the head and another for the end.
 		rt.headHeld = true // HTTP/1.1: h1conn.onData; HTTP/2: h2conn.OnData
 	} else {
-		// Nothing follows the head: hand the response over in done, once
-		// the connection is back in the pool, so that the caller's next
-		// request can reuse it.
-		rt.bodiless = resp
+		// Nothing follows the head, or the body came whole with it: hand
+		// the response over in done, once the connection is back in the
+		// pool, so that the caller's next request can reuse it, and
+		// whatever else the caller may be doing meanwhile (pumping a
+		// request body) does not see it before.
+		rt.complete = resp
 	}
 	rt.mu.Unlock()
 }
 
-func (rt *roundTrip) body(x *exchange, b []byte) { rt.pipe.write(b) }
+func (rt *roundTrip) body(x *exchange, b []byte) {
+	if rt.whole != nil {
+		rt.whole.data = append(rt.whole.data, b...)
+		return
+	}
+	rt.pipe.write(b)
+}
 
 func (rt *roundTrip) delivered(*exchange) {
 	if rt.headHeld {
@@ -486,9 +529,13 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	rt.mu.Lock()
 	rt.finished, rt.err, rt.retry = true, err, retry
 	rt.headHeld = false
-	if err == nil && rt.bodiless != nil {
-		rt.resp, rt.bodiless = rt.bodiless, nil
+	if err == nil && rt.complete != nil {
+		rt.resp, rt.complete = rt.complete, nil
 	}
+	// Past this point the loop touches neither x nor rt. Unless a pipe,
+	// a request body pump, an HTTP/2 stream or a context watch that went
+	// off still refers to them, the caller is the last to hold rt.
+	rt.spent = err == nil && rt.pipe == nil && !x.streamed && x.h2 == nil && !x.ctxFired
 	pipe := rt.pipe
 	rt.cond.Broadcast()
 	rt.mu.Unlock()
@@ -512,10 +559,20 @@ func (rt *roundTrip) attached(x *exchange, attempt uint32) {
 	rt.mu.Unlock()
 }
 
+// ungzip has resp's body decoded as it is read, as net/http does when it
+// asked for gzip itself.
+func ungzip(resp *http.Response) {
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	resp.ContentLength = -1
+	resp.Uncompressed = true
+	resp.Body = &gzipBody{src: resp.Body}
+}
+
 // gzipBody decodes a gzip response body, creating the decoder on the
 // first read so that a body closed unread costs nothing.
 type gzipBody struct {
-	src *bodyPipe
+	src io.ReadCloser
 	zr  *gzip.Reader
 	err error
 }

@@ -1,6 +1,9 @@
 package testkit
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // AllocBatch is how many operations AllocsPerOp's callers usually time in
 // one run: a test that wants no allocation then fails at one allocation
@@ -23,4 +26,20 @@ func AllocsPerOp(runs, batch int, op func()) float64 {
 			op()
 		}
 	}) / float64(batch)
+}
+
+// BytesPerOp returns the average number of heap bytes allocated per call
+// of op, counted over the whole process (a loop's allocations on behalf
+// of op count too), with GOMAXPROCS at 1 and after one warm-up call. Like
+// AllocsPerOp it needs the race detector off.
+func BytesPerOp(calls int, op func()) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	op()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		op()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.TotalAlloc-before.TotalAlloc) / float64(calls)
 }
