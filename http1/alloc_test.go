@@ -166,3 +166,17 @@ func BenchmarkAppendRequestHead(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// BenchmarkHeader: building an http.Header from a typical response's
+// fields, what a RoundTripper pays per response on top of parsing.
+func BenchmarkHeader(b *testing.B) {
+	var p ResponseParser
+	p.Reset("GET")
+	if ev, _, err := p.Feed(typicalResponse); ev != EventHead || err != nil {
+		b.Fatal(ev, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Header()
+	}
+}

@@ -254,7 +254,7 @@ func canonicalKey(name []byte) string {
 		// a name equal to one of them but for the case of its letters has
 		// it as its canonical form.
 		for _, k := range commonKeys[len(name)] {
-			if lower(name[0]) == lower(k[0]) && equalFold(name, k) {
+			if string(name) == k || lower(name[0]) == lower(k[0]) && equalFold(name, k) {
 				return k
 			}
 		}
