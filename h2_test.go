@@ -123,6 +123,9 @@ func TestH2OverTLS(t *testing.T) {
 		if resp.Proto != "HTTP/2.0" || resp.ProtoMajor != 2 || resp.Header.Get("X-Proto") != "HTTP/2.0" || resp.Status != "200 OK" {
 			t.Fatalf("request %d: proto %q/%q, status %q", i, resp.Proto, resp.Header.Get("X-Proto"), resp.Status)
 		}
+		if resp.TLS == nil || resp.TLS.NegotiatedProtocol != "h2" || !resp.TLS.HandshakeComplete {
+			t.Fatalf("request %d: Response.TLS = %+v", i, resp.TLS)
+		}
 	}
 	st := tr.Stats().Pool
 	if st.Dials != 1 || st.Multiplexed != 1 || st.Streams != 2 {
@@ -142,6 +145,9 @@ func TestH2PriorKnowledge(t *testing.T) {
 	resp.Body.Close()
 	if resp.Proto != "HTTP/2.0" || resp.Header.Get("X-Proto") != "HTTP/2.0" || string(body) != "Hello, world!" {
 		t.Fatalf("proto %q, server saw %q, body %q", resp.Proto, resp.Header.Get("X-Proto"), body)
+	}
+	if resp.TLS != nil {
+		t.Fatalf("Response.TLS over plain text: %+v", resp.TLS)
 	}
 	// Without prior knowledge the same server is spoken to in HTTP/1.1.
 	tr1 := newTestTransport(t, Options{})

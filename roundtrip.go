@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/http2"
+	"github.com/egress-go/egress/tlsconn"
 )
 
 // roundTrip is the sink of a blocking RoundTrip: the caller's goroutine
@@ -444,6 +445,9 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		Close:         !p.KeepAlive(),
 		Request:       rt.req,
 		Body:          http.NoBody,
+	}
+	if x.key.TLS != nil {
+		resp.TLS = tlsconn.SharedState(x.pc.Engine())
 	}
 	if p.MayHaveTrailers() {
 		if p.ProtoMajor() == 1 {

@@ -45,6 +45,7 @@ func TestHTTPS(t *testing.T) {
 			add(fmt.Sprintf("tls-done %v %v", st.HandshakeComplete, err))
 		},
 	}
+	var state *tls.ConnectionState
 	for i := 0; i < 3; i++ {
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", srv.URL, nil)
 		resp, err := (&http.Client{Transport: tr}).Do(req)
@@ -56,6 +57,17 @@ func TestHTTPS(t *testing.T) {
 		if string(b) != "tls=true proto=http/1.1" {
 			t.Fatalf("got %q", b)
 		}
+		// Response.TLS, as from net/http: the connection's state, one
+		// value for every response it carries.
+		st := resp.TLS
+		if st == nil || !st.HandshakeComplete || st.NegotiatedProtocol != "http/1.1" || len(st.PeerCertificates) == 0 ||
+			!st.PeerCertificates[0].Equal(srv.Certificate()) {
+			t.Fatalf("Response.TLS = %+v", st)
+		}
+		if state != nil && st != state {
+			t.Error("Response.TLS differs between responses of one connection")
+		}
+		state = st
 	}
 	mu.Lock()
 	defer mu.Unlock()

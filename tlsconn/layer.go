@@ -50,10 +50,11 @@ type layer struct {
 
 	mu          sync.Mutex
 	state       uint8
-	established bool   // the handshake succeeded (State may be asked)
-	pending     []byte // plaintext written before the handshake finished (pooled)
-	closeWrite  bool   // CloseWrite came during the handshake: close_notify follows pending
-	proto       string // negotiated ALPN protocol
+	established bool                 // the handshake succeeded (State may be asked)
+	pending     []byte               // plaintext written before the handshake finished (pooled)
+	closeWrite  bool                 // CloseWrite came during the handshake: close_notify follows pending
+	proto       string               // negotiated ALPN protocol
+	shared      *tls.ConnectionState // made by the first SharedState
 
 	// Loop only.
 	hs  *handshake // non-nil while the handshake runs; see wire.Read

@@ -24,6 +24,33 @@ func State(c *engine.Conn) (state tls.ConnectionState, ok bool) {
 	return l.tc.ConnectionState(), true
 }
 
+// SharedState is State as one value for everyone who asks, made the
+// first time it is asked for and kept with c: what net/http gives every
+// Response of a connection as Response.TLS. Callers must not modify it.
+// It is nil when State's ok would be false. Any goroutine.
+func SharedState(c *engine.Conn) *tls.ConnectionState {
+	l := layerOf(c)
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	done, st := l.established, l.shared
+	l.mu.Unlock()
+	if !done || st != nil {
+		return st
+	}
+	// Made outside l.mu: crypto/tls takes locks of its own, which its
+	// writes, going through the layer, may hold while they take l.mu.
+	s := l.tc.ConnectionState()
+	l.mu.Lock()
+	if l.shared == nil {
+		l.shared = &s
+	}
+	st = l.shared
+	l.mu.Unlock()
+	return st
+}
+
 // NegotiatedProtocol returns the ALPN protocol the peers agreed on, or ""
 // when none was (or the handshake has not succeeded). Any goroutine.
 func NegotiatedProtocol(c *engine.Conn) string {
