@@ -171,7 +171,9 @@ func (x *exchange) GotConn(pc *pool.Conn, err error) {
 // connection's events can reach c.
 func (x *exchange) attach(c carrier, pc *pool.Conn) {
 	x.conn, x.pc, x.reused = c, pc, pc.Reused()
-	x.loopAt.Store(c.loop())
+	if !x.pulled() {
+		x.loopAt.Store(c.loop()) // for Exchange.Resume only
+	}
 	if x.watched() {
 		x.mu.Lock()
 		x.cur = c
@@ -183,7 +185,9 @@ func (x *exchange) attach(c carrier, pc *pool.Conn) {
 // Loop, or before anything was written.
 func (x *exchange) unattach() {
 	x.conn, x.pc = nil, nil
-	x.loopAt.Store(nil)
+	if !x.pulled() {
+		x.loopAt.Store(nil)
+	}
 	if x.watched() {
 		x.mu.Lock()
 		x.cur = nil

@@ -553,6 +553,9 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 }
 
 func (rt *roundTrip) attached(x *exchange, attempt uint32) {
+	if !x.streamed {
+		return // only the body pump waits for it
+	}
 	rt.mu.Lock()
 	if rt.finished || attempt != x.attempt.Load() {
 		rt.mu.Unlock()
