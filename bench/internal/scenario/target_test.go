@@ -64,7 +64,7 @@ func TestWithholderAnswersAllAtOnce(t *testing.T) {
 
 // Every client a scenario names has a role to run it (or is an anchor).
 func TestClientsHaveRoles(t *testing.T) {
-	for _, c := range httpClients {
+	for _, c := range httpSmallClients {
 		if c != "wrk" && c != "h2load" && Roles["http-"+c] == nil {
 			t.Errorf("no role for http client %s", c)
 		}
