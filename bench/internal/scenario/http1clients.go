@@ -128,15 +128,10 @@ func roundTripLoop(p Params, c *http.Client) error {
 // httpFasthttp is fasthttp's HostClient with p.Conns connections; each
 // goroutine reuses its request and response, as fasthttp intends.
 func httpFasthttp(params []byte) error {
-	p, err := decode(params)
+	p, hc, err := fasthttpClient(params)
 	if err != nil {
 		return err
 	}
-	u, err := url.Parse(p.URL)
-	if err != nil {
-		return err
-	}
-	hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: p.Conns}
 	var m meter
 	err = m.loop(p, func(int) (func() error, error) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -163,16 +158,25 @@ func httpFasthttp(params []byte) error {
 // fastest client there is costs through the API that egress-http
 // implements, so that the cost of the API itself shows.
 func httpFasthttpHTTP(params []byte) error {
-	p, err := decode(params)
+	p, hc, err := fasthttpClient(params)
 	if err != nil {
 		return err
+	}
+	return roundTripLoop(p, &http.Client{Transport: &fasthttpRT{hc: hc}})
+}
+
+// fasthttpClient decodes a client role's params and makes the fasthttp
+// client of p.URL's host, allowed p.Conns connections.
+func fasthttpClient(params []byte) (Params, *fasthttp.HostClient, error) {
+	p, err := decode(params)
+	if err != nil {
+		return p, nil, err
 	}
 	u, err := url.Parse(p.URL)
 	if err != nil {
-		return err
+		return p, nil, err
 	}
-	rt := &fasthttpRT{hc: &fasthttp.HostClient{Addr: u.Host, MaxConns: p.Conns}}
-	return roundTripLoop(p, &http.Client{Transport: rt})
+	return p, &fasthttp.HostClient{Addr: u.Host, MaxConns: p.Conns}, nil
 }
 
 // fasthttpRT adapts a fasthttp.HostClient to http.RoundTripper for GETs
