@@ -246,6 +246,11 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 	c.SetSmallReads(x.pulled())
 	x.traceWrote(c, pc)
 	hc.armHeaderTimer()
+	// Once the head is written the response may come, end the exchange
+	// and let its round trip be recycled (roundTrip.done) before this
+	// goroutine, which need not be the connection's loop, goes on: what
+	// it needs afterwards is read now.
+	snk, streamed := x.snk, x.streamed
 	// From here on the loop may call hc at any time: everything it reads
 	// is set above, and the pool's lock orders the switch with its events.
 	if !pc.SetHandler(hc) {
@@ -266,7 +271,11 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 	if err := c.WriteDirect(out); err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
-	x.snk.attached(x, attempt) // only now may a streamed body follow the head
+	if streamed {
+		// Only now may the body follow the head. A round trip with a body
+		// to pump is never recycled, so x is still the caller's.
+		snk.attached(x, attempt)
+	}
 }
 
 // detach ends the exchange's hold on the connection, giving it back to the

@@ -53,7 +53,12 @@ var roundTrips = sync.Pool{New: func() any { return new(roundTrip) }}
 // free returns rt to roundTrips. Its caller's goroutine, once done has
 // declared rt spent and RoundTrip no longer needs it.
 func (rt *roundTrip) free() {
+	// The attempt number goes on counting from where it was, so that a
+	// late call that names an attempt of the round trip before (see
+	// attached) cannot pass for one of the next.
+	attempt := rt.x.attempt.Load()
 	*rt = roundTrip{}
+	rt.x.attempt.Store(attempt)
 	roundTrips.Put(rt)
 }
 
@@ -552,6 +557,8 @@ func (rt *roundTrip) done(x *exchange, err error, retry bool) {
 	}
 }
 
+// attached lets the body pump start. HTTP/1.1 calls it only for a
+// streamed body; HTTP/2 for every request.
 func (rt *roundTrip) attached(x *exchange, attempt uint32) {
 	if !x.streamed {
 		return // only the body pump waits for it

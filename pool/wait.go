@@ -199,7 +199,12 @@ func (r *request) acceptAsync(pc *Conn) {
 	case err != nil:
 		r.cb.GotConn(nil, err)
 	case pc2 != nil:
-		r.cb.GotConn(pc2, nil)
+		// This is the loop of the connection that died: the callback
+		// runs on pc2's own, as RequestAsync promises.
+		if !pc2.c.Loop().Post(func() { r.cb.GotConn(pc2, nil) }) {
+			pc2.Release(false)
+			r.cb.GotConn(nil, engine.ErrEngineClosed)
+		}
 	case dial:
 		p.startDial(r, true)
 	}

@@ -3,10 +3,14 @@ package pool
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/egress-go/egress/engine"
 )
 
 func TestWaitQueueIsFIFO(t *testing.T) {
@@ -182,4 +186,76 @@ func TestWaiterSkipsConnectionThatDiedOnHandoff(t *testing.T) {
 	}
 	roundTrip(t, pc, "fresh")
 	mustRelease(t, pc, true)
+}
+
+// TestRetriedHandoffRunsOnItsLoop: a connection released to a
+// RequestAsync waiter that dies before the waiter takes it is replaced by
+// an idle one, and the callback runs on that one's loop, as RequestAsync
+// promises, not on the loop of the one that died: a caller may act on the
+// connection from its callback as its loop would.
+func TestRetriedHandoffRunsOnItsLoop(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 2
+	p, srv, key := setup(t, cfg, 0)
+	a, b := mustRequest(t, p, key), mustRequest(t, p, key)
+	la, lb := a.Engine().Loop(), b.Engine().Loop()
+	if la == lb {
+		t.Fatal("both connections on one loop")
+	}
+	serverA := srv.conn(localAddr(t, a))
+	loopB := make(chan uint64, 1)
+	lb.Post(func() { loopB <- goroutineID() })
+
+	type answer struct {
+		pc  *Conn
+		err error
+		g   uint64
+	}
+	got := make(chan answer, 1)
+	p.RequestAsync(context.Background(), key, nil, func(pc *Conn, err error) { got <- answer{pc, err, goroutineID()} })
+	waitFor(t, "the request to queue", func() bool { return p.Stats().Waiting == 1 })
+
+	// In one pass of a's loop: a's last bytes arrive and a is released,
+	// to the waiter (by a task posted behind the pass); b is released and
+	// goes idle, since nobody waits any more; then a's end of stream
+	// closes it, so that the posted task finds a dead and takes b.
+	released := make(chan error, 2)
+	a.SetHandler(&engine.HandlerFuncs{Data: func(*engine.Conn, []byte) {
+		released <- a.Release(true)
+		released <- b.Release(true)
+	}})
+	blocked, unblock := make(chan struct{}), make(chan struct{})
+	la.Post(func() { close(blocked); <-unblock })
+	<-blocked
+	serverA.Write([]byte("x"))
+	serverA.Close()
+	close(unblock)
+
+	for range 2 {
+		if err := <-released; err != nil {
+			t.Fatal("release:", err)
+		}
+	}
+	var ans answer
+	select {
+	case ans = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer")
+	}
+	if ans.err != nil || ans.pc != b {
+		t.Fatalf("answer %v, %v; want b (a died)", ans.pc, ans.err)
+	}
+	if g := <-loopB; ans.g != g {
+		t.Fatalf("callback ran on goroutine %d; b's loop is goroutine %d", ans.g, g)
+	}
+	mustRelease(t, b, true)
+}
+
+// goroutineID is the running goroutine's number, from its stack header.
+func goroutineID() uint64 {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	id, _ := strconv.ParseUint(f[1], 10, 64)
+	return id
 }
