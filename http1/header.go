@@ -81,7 +81,7 @@ func lookup(fields []RawField, name string) []byte {
 // buildHeader converts fields to an http.Header with canonical keys, in
 // the shape http.ReadResponse produces. All values share one string and
 // all single-valued keys share one []string backing array, so the cost is
-// a handful of allocations plus one per repeated key.
+// a handful of allocations, and one per repeated name's values.
 func buildHeader(fields []RawField) http.Header {
 	h := make(http.Header, len(fields))
 	if len(fields) == 0 {
@@ -100,33 +100,36 @@ func buildHeader(fields []RawField) http.Header {
 	strs := make([]string, len(fields))
 	off := 0
 	for i, f := range fields {
-		v := all[off : off+len(f.Value)]
+		strs[i] = all[off : off+len(f.Value)]
 		off += len(f.Value)
-		strs[i] = v
-		key := canonicalKey(f.Name)
-		// Most names come once: store first and look back only when the
-		// map did not grow, rather than look each name up before storing.
-		// A three-index slice keeps a later append from writing into the
-		// next key's element.
+	}
+	// Most names come once: store each without looking it up first, and
+	// start again the plain way at the first name the map already held.
+	// A three-index slice keeps a later append from writing into the
+	// next key's element.
+	for i, f := range fields {
 		size := len(h)
-		h[key] = strs[i : i+1 : i+1]
+		h[canonicalKey(f.Name)] = strs[i : i+1 : i+1]
 		if len(h) == size {
-			h[key] = repeatedValues(fields[:i+1], strs, key)
+			clear(h)
+			addFields(h, fields, strs)
+			break
 		}
 	}
 	return h
 }
 
-// repeatedValues gathers, in order, the values in strs of the fields
-// whose canonical name is key: the last of them is the one just stored.
-func repeatedValues(fields []RawField, strs []string, key string) []string {
-	var vv []string
-	for j, f := range fields {
-		if len(f.Name) == len(key) && canonicalKey(f.Name) == key {
-			vv = append(vv, strs[j])
+// addFields adds each field's value, strs[i], under its canonical name,
+// looking the name up: linear in the fields however often names repeat.
+func addFields(h http.Header, fields []RawField, strs []string) {
+	for i, f := range fields {
+		key := canonicalKey(f.Name)
+		if vv, ok := h[key]; ok {
+			h[key] = append(vv, strs[i])
+		} else {
+			h[key] = strs[i : i+1 : i+1]
 		}
 	}
-	return vv
 }
 
 // appendFields writes the caller's fields of a head, request or response

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -773,5 +774,46 @@ func TestCanonicalKey(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { canonicalKey([]byte("content-length")) }); a != 0 {
 		t.Errorf("%v allocations for a common name", a)
+	}
+}
+
+// TestHeaderRepeatedNamesLinear: a head that repeats a name costs
+// allocations in proportion to its fields, not to their square, however
+// the repeats fall: a hostile server gets no quadratic work out of the
+// loop (the field limit can be raised far past its default).
+func TestHeaderRepeatedNamesLinear(t *testing.T) {
+	const n = 2000
+	for _, tc := range []struct {
+		name  string
+		field func(i int) string
+	}{
+		{"one uncommon name", func(int) string { return "x-a" }},
+		{"one common name", func(int) string { return "Set-Cookie" }},
+		{"two alternating", func(i int) string { return []string{"x-a", "x-b"}[i%2] }},
+		{"distinct, then a repeat", func(i int) string {
+			if i == n-1 {
+				return "x-0"
+			}
+			return "x-" + strconv.Itoa(i)
+		}},
+	} {
+		fields := make([]RawField, n)
+		for i := range fields {
+			fields[i] = RawField{Name: []byte(tc.field(i)), Value: []byte("v")}
+		}
+		h := buildHeader(fields)
+		total := 0
+		for _, vv := range h {
+			total += len(vv)
+		}
+		if total != n {
+			t.Fatalf("%s: %d values, want %d", tc.name, total, n)
+		}
+		// Each field may cost its name's string twice (the first pass
+		// and the plain one) and its slice's growth; the square of n is
+		// four million.
+		if a := testing.AllocsPerRun(3, func() { buildHeader(fields) }); a > 6*n {
+			t.Errorf("%s: %.0f allocations for %d fields", tc.name, a, n)
+		}
 	}
 }
