@@ -156,7 +156,9 @@ func (p *Pool) Request(ctx context.Context, key Key, h engine.Handler) (*Conn, e
 //   - otherwise on an engine loop goroutine: the connection's loop when a
 //     connection is delivered (a new one from its OnOpen, a released one
 //     from a task posted to its loop) or a dial fails (from its OnClose);
-//     loop 0 when a wait ends with an error (context, Close);
+//     loop 0 when a wait ends with an error (context, Close); the loop of
+//     a released connection that died on its way to cb, when what
+//     follows is an error (the pool closed meanwhile);
 //   - on the goroutine that found the failure, only if the engine is
 //     closed so that no loop can run it.
 //

@@ -182,8 +182,9 @@ func fasthttpClient(params []byte) (Params, *fasthttp.HostClient, error) {
 // fasthttpRT adapts a fasthttp.HostClient to http.RoundTripper for GETs
 // without a body. It builds the Response as egress does: the header's
 // values in one string, their slices in one array, names interned (not a
-// string per field), and the body copied out, since fasthttp's buffers go
-// back to its pools.
+// string per field), the status line from a table, and the body copied
+// out (fasthttp's buffers go back to its pools) into the Response's own
+// allocation.
 type fasthttpRT struct {
 	hc    *fasthttp.HostClient
 	mu    sync.Mutex                        // held by writers of names
@@ -229,13 +230,44 @@ func (f *fasthttpRT) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		i++
 	}
-	body := bytes.Clone(resp.Body())
-	return &http.Response{
-		Status: strconv.Itoa(resp.StatusCode()) + " " + http.StatusText(resp.StatusCode()), StatusCode: resp.StatusCode(),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, ContentLength: int64(len(body)),
-		Body: io.NopCloser(bytes.NewReader(body)), Request: r,
-	}, nil
+	fr := new(fasthttpResponse)
+	fr.body.Reset(bytes.Clone(resp.Body()))
+	code := resp.StatusCode()
+	status := ""
+	if code >= 100 && code < len(statusLines) {
+		status = statusLines[code]
+	}
+	if status == "" {
+		status = strconv.Itoa(code)
+	}
+	fr.resp = http.Response{
+		Status: status, StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, ContentLength: fr.body.Size(), Body: &fr.body, Request: r,
+	}
+	return &fr.resp, nil
 }
+
+// fasthttpResponse is a Response and its body in one allocation.
+type fasthttpResponse struct {
+	resp http.Response
+	body fasthttpBody
+}
+
+// fasthttpBody is a copied response body; bytes.Reader's WriteTo serves
+// io.Copy.
+type fasthttpBody struct{ bytes.Reader }
+
+func (*fasthttpBody) Close() error { return nil }
+
+// statusLines holds the usual status lines ("200 OK"), made once.
+var statusLines = func() (t [600]string) {
+	for c := range t {
+		if txt := http.StatusText(c); txt != "" {
+			t[c] = strconv.Itoa(c) + " " + txt
+		}
+	}
+	return
+}()
 
 // name returns the canonical header name k, made once per name.
 func (f *fasthttpRT) name(k []byte) string {
