@@ -315,19 +315,15 @@ func (b *wholeBody) WriteTo(w io.Writer) (int64, error) {
 	if b.closed.Load() {
 		return 0, ErrBodyClosed
 	}
-	var n int
-	if b.off < len(b.data) {
-		var err error
-		n, err = w.Write(b.data[b.off:])
-		b.off += n
-		if err == nil && b.off < len(b.data) {
-			err = io.ErrShortWrite
-		}
-		if err != nil {
-			return int64(n), err
-		}
+	if b.off == len(b.data) {
+		return 0, nil
 	}
-	return int64(n), nil
+	n, err := w.Write(b.data[b.off:])
+	b.off += n
+	if err == nil && b.off < len(b.data) {
+		err = io.ErrShortWrite
+	}
+	return int64(n), err
 }
 
 func (b *wholeBody) Close() error {

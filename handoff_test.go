@@ -35,56 +35,33 @@ func TestHandoffRetriedOnAnotherLoop(t *testing.T) {
 	pc.MaxTotalPerKey = 2
 	tr := newTestTransport(t, Options{Engine: eng, Pool: &pc, DisableCompression: true})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan string, 16)
 	releaseR1, releaseR2 := make(chan struct{}), make(chan struct{})
 	r1Closed := make(chan struct{})
 	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-	go func() {
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					got <- req.URL.Path
-					switch req.URL.Path {
-					case "/r1":
-						<-releaseR1
-						io.WriteString(c, resp)
-						c.Close() // FIN right after a keep-alive response
-						close(r1Closed)
-						return
-					case "/r2":
-						<-releaseR2
-					}
-					io.WriteString(c, resp)
-				}
-			}()
-		}
-	}()
-	base := "http://" + ln.Addr().String()
-	wait := func(what string, f func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !f(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
+			io.Copy(io.Discard, req.Body)
+			got <- req.URL.Path
+			switch req.URL.Path {
+			case "/r1":
+				<-releaseR1
+				io.WriteString(c, resp)
+				c.Close() // FIN right after a keep-alive response
+				close(r1Closed)
+				return
+			case "/r2":
+				<-releaseR2
 			}
-			time.Sleep(time.Millisecond)
+			io.WriteString(c, resp)
 		}
-	}
+	})
+	base := "http://" + srv.Addr()
 
 	// R1 on conn A (loop 0, the first dial), through the Exchange API, whose
 	// OnDone runs on A's loop after A went back to the pool.
@@ -93,7 +70,7 @@ func TestHandoffRetriedOnAnotherLoop(t *testing.T) {
 		// A has been handed to R3 (acceptAsync is posted behind us). Let
 		// R2 finish on the other loop so that B goes idle meanwhile.
 		close(releaseR2)
-		wait("B idle", func() bool { return tr.pool.Stats().Idle == 1 })
+		testkit.WaitFor(t, "B idle", func() bool { return tr.pool.Stats().Idle == 1 })
 		r1Done <- err
 	}}
 	if err := tr.Send(ex); err != nil {
@@ -144,7 +121,7 @@ func TestHandoffRetriedOnAnotherLoop(t *testing.T) {
 		}
 		r3Done <- err
 	}()
-	wait("R3 queued", func() bool { return tr.pool.Stats().Waiting == 1 })
+	testkit.WaitFor(t, "R3 queued", func() bool { return tr.pool.Stats().Waiting == 1 })
 
 	// Hold A's loop while the server sends R1's response and its FIN, so
 	// that the loop reads both in one pass: the close is seen before the

@@ -460,13 +460,11 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 		}
 		resp.Trailer = http.Header{}
 	}
+	var pipe *bodyPipe
 	if rt.whole != nil {
 		resp.Body = rt.whole
-		if rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
-			ungzip(resp)
-		}
 	} else if p.HasBody() {
-		pipe := &rt.pipeStore
+		pipe = &rt.pipeStore
 		rt.flow = newFlow(x, x.conn)
 		window := x.t.opts.BodyWindow
 		if x.conn.multiplexed() {
@@ -483,16 +481,13 @@ func (rt *roundTrip) head(x *exchange, p responseHead) {
 			x.direct = pipe // the reader may read the socket itself (h1direct.go)
 		}
 		resp.Body = pipe
-		if rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
-			ungzip(resp)
-		}
-		rt.mu.Lock()
-		rt.pipe = pipe
-		rt.mu.Unlock()
+	}
+	if resp.Body != http.NoBody && rt.gzip && strings.EqualFold(headerValue(resp.Header, "Content-Encoding"), "gzip") {
+		ungzip(resp)
 	}
 	rt.mu.Lock()
-	if rt.pipe != nil {
-		rt.resp = resp
+	if pipe != nil {
+		rt.pipe, rt.resp = pipe, resp
 		// The rest of this read may hold the whole body and its end: the
 		// caller is woken once the loop has delivered it (delivered, or
 		// done), so that a small response costs it one wake-up, not one
