@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
+	"unsafe"
 )
 
 // RawField is one field line of a head or trailer section, as it was
@@ -83,21 +83,40 @@ func lookup(fields []RawField, name string) []byte {
 // all single-valued keys share one []string backing array, so the cost is
 // a handful of allocations, and one per repeated name's values.
 func buildHeader(fields []RawField) http.Header {
+	h, _ := buildHeaderInto(fields, nil, 0)
+	return h
+}
+
+// buildHeaderInto is buildHeader with the caller's help: vals, if long
+// enough, backs the single-valued keys' []string instead of a new array,
+// and spare bytes of capacity are left after the values' bytes, returned
+// as an empty slice, so that the caller can keep something small (a body)
+// in the same allocation. The values are strings over that allocation's
+// front; nothing ever writes there again, so they stay immutable.
+func buildHeaderInto(fields []RawField, vals []string, spare int) (http.Header, []byte) {
 	h := make(http.Header, len(fields))
-	if len(fields) == 0 {
-		return h
-	}
 	n := 0
 	for _, f := range fields {
 		n += len(f.Value)
 	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for _, f := range fields {
-		sb.Write(f.Value)
+	var buf []byte
+	if n+spare > 0 {
+		buf = make([]byte, 0, n+spare)
 	}
-	all := sb.String()
-	strs := make([]string, len(fields))
+	for _, f := range fields {
+		buf = append(buf, f.Value...)
+	}
+	rest := buf[n:n]
+	if len(fields) == 0 {
+		return h, rest
+	}
+	all := unsafe.String(unsafe.SliceData(buf), n)
+	var strs []string
+	if len(fields) <= len(vals) {
+		strs = vals[:len(fields):len(fields)]
+	} else {
+		strs = make([]string, len(fields))
+	}
 	off := 0
 	for i, f := range fields {
 		strs[i] = all[off : off+len(f.Value)]
@@ -116,7 +135,7 @@ func buildHeader(fields []RawField) http.Header {
 			break
 		}
 	}
-	return h
+	return h, rest
 }
 
 // addFields adds each field's value, strs[i], under its canonical name,

@@ -342,6 +342,16 @@ func (p *ResponseParser) Get(name string) []byte { return lookup(p.Fields(), nam
 // It allocates; it is meant for the http.RoundTripper path.
 func (p *ResponseParser) Header() http.Header { return buildHeader(p.Fields()) }
 
+// HeaderInto is Header with fewer allocations, for a caller that builds
+// a Response in one allocation of its own: vals, when it has room for
+// every field, holds the header's values instead of a new array, and the
+// returned slice, empty with capacity spare, shares the allocation that
+// holds the values' bytes (a small body fits there). Both end up referred
+// to by the header: the caller must not reuse vals for anything else.
+func (p *ResponseParser) HeaderInto(vals []string, spare int) (http.Header, []byte) {
+	return buildHeaderInto(p.Fields(), vals, spare)
+}
+
 // TrailerFields returns the trailer fields just reported by
 // EventTrailers. See ResponseParser for how long they stay valid.
 func (p *ResponseParser) TrailerFields() []RawField { return p.trailerFields() }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/egress-go/egress/internal/testkit"
 )
@@ -674,6 +675,53 @@ func TestGetAndHeader(t *testing.T) {
 	}
 	if h.Get("Content-Type") != "text/plain" {
 		t.Error("Header did not copy")
+	}
+}
+
+// TestHeaderInto: the header built into the caller's space equals
+// Header's; the values' array is the caller's when it has room; the spare
+// capacity shares the values' allocation, and filling it (with a body)
+// leaves every value as it was.
+func TestHeaderInto(t *testing.T) {
+	head := okHead + "Content-Type: text/plain\r\nVary: a\r\nvary: b\r\nX-Empty:\r\nContent-Length: 5\r\n\r\n"
+	feed := func() *ResponseParser {
+		p := new(ResponseParser)
+		if ev, _, err := p.Feed([]byte(head)); ev != EventHead || err != nil {
+			t.Fatal(ev, err)
+		}
+		return p
+	}
+	want := feed().Header()
+	for _, room := range []int{0, 3, 5, 8} {
+		p := feed()
+		vals := make([]string, room)
+		h, rest := p.HeaderInto(vals, 5)
+		if len(rest) != 0 || cap(rest) != 5 {
+			t.Fatalf("room %d: spare len %d cap %d, want 0 and 5", room, len(rest), cap(rest))
+		}
+		rest = append(rest, "hello"...)
+		if !reflect.DeepEqual(h, want) {
+			t.Errorf("room %d: HeaderInto = %v, want %v", room, h, want)
+		}
+		if string(rest) != "hello" {
+			t.Errorf("room %d: spare holds %q", room, rest)
+		}
+		usedVals := room > 0 && vals[0] != ""
+		if wantUsed := room >= len(p.Fields()); usedVals != wantUsed {
+			t.Errorf("room %d for %d fields: caller's array used %v, want %v", room, len(p.Fields()), usedVals, wantUsed)
+		}
+		// The spare bytes follow the values' bytes in one allocation.
+		if ct := h["Content-Type"][0]; unsafe.StringData(ct) == nil || uintptr(unsafe.Pointer(unsafe.SliceData(rest))) < uintptr(unsafe.Pointer(unsafe.StringData(ct))) ||
+			uintptr(unsafe.Pointer(unsafe.SliceData(rest)))-uintptr(unsafe.Pointer(unsafe.StringData(ct))) > uintptr(len(head)) {
+			t.Errorf("room %d: the spare bytes are not in the values' allocation", room)
+		}
+	}
+	// Common names, each once: nothing else to allocate.
+	head = okHead + "Server: nginx\r\nDate: Sun, 06 Dec 2026 10:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+	p := feed()
+	vals := make([]string, 8)
+	if a := testing.AllocsPerRun(50, func() { p.HeaderInto(vals, 5) }); a > 3 {
+		t.Errorf("HeaderInto with room for every value: %.0f allocations, want at most 3 (map, its table, the bytes)", a)
 	}
 }
 
