@@ -102,11 +102,17 @@ func (d *h1Direct) read(b []byte) (n int, end bool) {
 		if err == nil {
 			continue
 		}
-		// The connection ended: a close-delimited body is complete,
-		// anything else was cut short. If the loop closed it (a timeout,
-		// a cancellation), the loop has already ended the exchange and
-		// the post below finds the lease gone.
-		d.post(p.EOF(), false)
+		// The connection ended: a close-delimited body is complete at
+		// the peer's end of stream (io.EOF), anything else was cut short;
+		// a reset or a failed read cuts even a close-delimited body, which
+		// io.EOF would pass off as whole. If the loop closed it (a
+		// timeout, a cancellation), the loop has already ended the
+		// exchange and the post below finds the lease gone.
+		verdict := p.EOF()
+		if verdict == nil && err != io.EOF {
+			verdict = &closedError{cause: err}
+		}
+		d.post(verdict, false)
 		return 0, true
 	}
 }
