@@ -89,8 +89,12 @@ func TestLowWater(t *testing.T) {
 			return
 		}
 		piece, _ := strconv.Atoi(r.URL.Query().Get("piece"))
+		pause, _ := time.ParseDuration(r.URL.Query().Get("pause"))
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		for off := 0; off < len(body); off += piece {
+			if off > 0 && pause > 0 {
+				time.Sleep(pause)
+			}
 			if _, err := w.Write(body[off:min(off+piece, len(body))]); err != nil {
 				return
 			}
@@ -115,17 +119,23 @@ func TestLowWater(t *testing.T) {
 				}
 				defer srv.Close()
 				tr := newTestTransport(t, opts)
-				for _, piece := range []int{1000, 16 << 10, 100 << 10, 2 << 20} {
-					got, err := g.get(t, tr, srv.URL+"/big?piece="+strconv.Itoa(piece))
+				for _, piece := range []string{"1000", "16384", "102400", "2097152",
+					// Pieces apart: each is read before the next comes, and
+					// the last, 148 KiB, is less than the 256 KiB mark the
+					// first ones were read under: a mark not lowered for the
+					// tail would never see it (nothing here times the body
+					// out: the test's 20 s would).
+					"307200&pause=50ms"} {
+					got, err := g.get(t, tr, srv.URL+"/big?piece="+piece)
 					if err != nil {
-						t.Fatalf("pieces of %d: %v", piece, err)
+						t.Fatalf("pieces of %s: %v", piece, err)
 					}
 					if !bytes.Equal(got, body) {
-						t.Fatalf("pieces of %d: %d bytes, want the %d sent", piece, len(got), len(body))
+						t.Fatalf("pieces of %s: %d bytes, want the %d sent", piece, len(got), len(body))
 					}
 					got, err = g.get(t, tr, srv.URL+"/small")
 					if err != nil || string(got) != "small" {
-						t.Fatalf("small response after pieces of %d: %q, %v", piece, got, err)
+						t.Fatalf("small response after pieces of %s: %q, %v", piece, got, err)
 					}
 				}
 				if n := conns.Load(); n != 1 {
