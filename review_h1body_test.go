@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/egress-go/egress/engine"
@@ -142,8 +144,225 @@ func reviewServer(t *testing.T) *testkit.Server {
 	})
 }
 
-// errOK reports whether err is one a body may end with when its reader
+// interruptedErr reports whether err is one a body may end with when its reader
 // closed it, or its context ended, part way.
 func interruptedErr(err error) bool {
 	return errors.Is(err, ErrBodyClosed) || errors.Is(err, context.Canceled)
+}
+
+// TestReviewDirectMixed drives direct-read bodies of every framing from
+// several goroutines at once, each ended one of the ways a caller ends a
+// body: read to the end in reads of any size, read part way and closed,
+// closed from another goroutine while a Read is blocked in the socket,
+// cancelled while a Read is blocked, read to its last byte and closed
+// before io.EOF, or read through WriteTo. Every byte read is the right
+// one, a body cut short says why, and no connection is reused with a
+// response unread (the next response on it would be the rest of this
+// one, or the server would see garbage for a request). Run under -race:
+// the reader, the loop and a closing goroutine share the pipe and the
+// parser.
+func TestReviewDirectMixed(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srv := reviewServer(t)
+	tr := newTestTransport(t, Options{})
+	const workers, each = 4, 24
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var err error
+			for i := range each {
+				if err = reviewMixedCase(tr, srv.Addr(), w, i); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func reviewMixedCase(tr *Transport, addr string, w, i int) error {
+	framings := []string{"length", "chunked", "close"}
+	framing := framings[(w+i)%len(framings)]
+	how := i % 6
+	n := 96<<10 + (w*7919+i*104729)%(160<<10)
+	path := fmt.Sprintf("/w%di%d", w, i)
+	want := wholePattern(path, n)
+	query := fmt.Sprintf("?n=%d&f=%s", n, framing)
+	stall := how == 2 || how == 3
+	if stall {
+		query += "&stall=1"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path+query, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("%s%s: %w", path, query, err)
+	}
+	defer resp.Body.Close()
+	check := func(got []byte) error {
+		if !bytes.Equal(got, want[:len(got)]) {
+			return fmt.Errorf("%s%s: the %d bytes read are not the body's", path, query, len(got))
+		}
+		return nil
+	}
+	switch how {
+	case 0, 5: // to the end, in reads of varied sizes, or through WriteTo
+		var got []byte
+		if how == 0 {
+			got, err = readAllSized(resp.Body, []int{1000, 8 << 10, 20 << 10, 64 << 10}[i%4])
+		} else {
+			var b bytes.Buffer
+			_, err = resp.Body.(io.WriterTo).WriteTo(&b)
+			got = b.Bytes()
+		}
+		if err != nil || len(got) != n {
+			return fmt.Errorf("%s%s: %d of %d bytes, %v", path, query, len(got), n, err)
+		}
+		if framing == "chunked" && resp.Trailer.Get("X-Id") != path {
+			return fmt.Errorf("%s%s: trailer %v", path, query, resp.Trailer)
+		}
+		return check(got)
+	case 1: // part way, then closed
+		got := make([]byte, n/3)
+		if _, err := io.ReadFull(resp.Body, got); err != nil {
+			return fmt.Errorf("%s%s: %v", path, query, err)
+		}
+		return check(got)
+	case 2, 3: // a Read blocked in the socket, ended by Close or by the context
+		got := make([]byte, n/2)
+		if _, err := io.ReadFull(resp.Body, got); err != nil {
+			return fmt.Errorf("%s%s: %v", path, query, err)
+		}
+		if err := check(got); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := resp.Body.Read(make([]byte, 32<<10))
+			done <- err
+		}()
+		if how == 2 {
+			resp.Body.Close()
+		} else {
+			cancel()
+		}
+		if err := <-done; !interruptedErr(err) {
+			return fmt.Errorf("%s%s: a blocked Read ended with %v", path, query, err)
+		}
+		return nil
+	default: // every byte, then closed before io.EOF
+		got := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, got); err != nil {
+			return fmt.Errorf("%s%s: %v", path, query, err)
+		}
+		return check(got)
+	}
+}
+
+// TestReviewDirectSmallRecords: responses written a few bytes at a time,
+// so that the head, chunk lines, the trailer and (over TLS) records are
+// cut at every kind of place, and the reader takes the socket over in the
+// middle of a read the loop was delivering. A body of each framing
+// arrives whole with its trailer, the connection is reused after a clean
+// response, and not after one followed by bytes nobody asked for: the
+// next request gets its own answer.
+func TestReviewDirectSmallRecords(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srvTLS, cliTLS := directTLS(t)
+	const n = 80 << 10
+	sizes := []byte{0, 3, 17, 1, 250, 9, 40, 2, 120, 5}
+	for _, tlsOn := range []bool{false, true} {
+		name, scheme := "plain", "http://"
+		if tlsOn {
+			name, scheme = "tls", "https://"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := testkit.NewServer(t, func(c net.Conn) {
+				if tlsOn {
+					c = tls.Server(c, srvTLS)
+				}
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body := wholePattern(req.URL.Path, n)
+					var out bytes.Buffer
+					if strings.HasPrefix(req.URL.Path, "/length") {
+						fmt.Fprintf(&out, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", n)
+						out.Write(body)
+					} else {
+						out.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+						for p := body; len(p) > 0; {
+							k := min(len(p), 1+len(p)%5000)
+							fmt.Fprintf(&out, "%x;ext=1\r\n", k)
+							out.Write(p[:k])
+							out.WriteString("\r\n")
+							p = p[k:]
+						}
+						out.WriteString("0\r\nX-Id: " + req.URL.Path + "\r\n\r\n")
+					}
+					// The response's last bytes go with the extra ones in one
+					// write (one segment, one record), so that the client
+					// sees them before it decides on reuse: bytes that come
+					// later no client can tell from a next response.
+					last := out.Len() - 64
+					tail := bytes.Clone(out.Bytes()[last:])
+					if strings.HasSuffix(req.URL.Path, "-extra") {
+						tail = append(tail, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"...)
+					}
+					for _, p := range append(testkit.Chunks(out.Bytes()[:last], sizes, 251), tail) {
+						if _, err := c.Write(p); err != nil {
+							return
+						}
+					}
+				}
+			})
+			tr := newTestTransport(t, Options{TLSClientConfig: cliTLS})
+			get := func(path string) {
+				t.Helper()
+				resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), scheme+srv.Addr()+path))
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				defer resp.Body.Close()
+				got, err := readAllSized(resp.Body, 24<<10)
+				if err != nil || !bytes.Equal(got, wholePattern(path, n)) {
+					t.Fatalf("%s: %d of %d bytes, %v", path, len(got), n, err)
+				}
+				if !wentDirect(t, resp.Body) {
+					t.Fatalf("%s: the body went through the loop", path)
+				}
+				if strings.HasPrefix(path, "/chunked") && resp.Trailer.Get("X-Id") != path {
+					t.Fatalf("%s: trailer %v", path, resp.Trailer)
+				}
+			}
+			dials := func() int64 { return tr.Stats().Pool.Dials }
+			get("/length")
+			get("/chunked")
+			if d := dials(); d != 1 {
+				t.Fatalf("%d dials for two clean responses", d)
+			}
+			get("/length-extra")
+			get("/length")
+			if d := dials(); d != 2 {
+				t.Fatalf("%d dials: the connection that sent extra bytes was reused", d)
+			}
+			get("/chunked-extra")
+			get("/chunked")
+			if d := dials(); d != 3 {
+				t.Fatalf("%d dials: the connection that sent extra bytes was reused", d)
+			}
+		})
+	}
 }
