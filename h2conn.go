@@ -83,12 +83,44 @@ func newH2conn(t *Transport, pc *pool.Conn) *h2conn {
 	return h
 }
 
-// flush writes what the protocol queued. The engine copies it.
+// flush writes what the protocol queued. The engine copies it. Frames
+// cannot be dropped, as each may carry HPACK state or body bytes the
+// server counts on: a write the engine refuses (its write queue is full,
+// so the server has stopped reading while it sends us frames to answer)
+// closes the connection. Once we closed our side (ErrClosed), nothing
+// more is owed to the server.
 func (h *h2conn) flush() {
 	if b := h.proto.Pending(); len(b) > 0 {
-		h.c.Write(b)
+		err := h.c.Write(b)
 		h.proto.Flushed()
+		if err != nil && !errors.Is(err, engine.ErrClosed) {
+			h.closeWith(err)
+		}
 	}
+}
+
+// h2MaxQueued bounds the request body bytes an HTTP/2 connection keeps in
+// its engine write queue (as h1MaxQueued does for HTTP/1.1), whatever
+// windows the server grants: the socket's send buffer carries the rest,
+// and a server that stops reading stops the uploads at this bound rather
+// than at the engine's write-queue limit, which would refuse the next
+// frame.
+const h2MaxQueued = 256 << 10
+
+// h2ControlRoom is write-queue room kept for frames other than DATA
+// (request heads, WINDOW_UPDATEs, acknowledgements), or a quarter of the
+// room left if that is less.
+const h2ControlRoom = 16 << 10
+
+// dataRoom is how many request body bytes may be framed now: what the
+// engine's write queue can still take, less what the protocol has queued
+// and not flushed, room for other frames and TLS's overhead (about 8%,
+// see tlsconn's sealedSize), within h2MaxQueued. Loop.
+func (h *h2conn) dataRoom() int {
+	pending := len(h.proto.Pending())
+	room := h.c.WriteQueueRoom() - pending
+	room -= room/12 + 80 + min(h2ControlRoom, room/4)
+	return min(room, h2MaxQueued-int(h.c.Stats().Queued)-pending)
 }
 
 // flushSoon flushes once the loop has run the tasks queued now, so that
@@ -130,7 +162,20 @@ func (h *h2conn) OnData(c *engine.Conn, b []byte) {
 	}
 }
 
-func (h *h2conn) OnWritten(*engine.Conn, int) {}
+// OnWritten pumps the request bodies that waited for room in the write
+// queue (pumpUp), once half of h2MaxQueued is free again, or the queue is
+// empty (an engine whose write-queue limit is smaller never frees that
+// much).
+func (h *h2conn) OnWritten(c *engine.Conn, _ int) {
+	if h.closed || !h.proto.Waiting() {
+		return
+	}
+	if r := h.dataRoom(); r <= 0 || r < h2MaxQueued/2 && c.Stats().Queued > 0 {
+		return
+	}
+	h.proto.Wake()
+	h.flush()
+}
 
 func (h *h2conn) OnClose(c *engine.Conn, err error) {
 	h.closed = true
@@ -404,12 +449,10 @@ func (hs *h2stream) open() {
 		hs.arm(phaseHeader, d)
 	}
 	if !x.streamed && len(x.body) > 0 {
-		n, _ := h.proto.WriteData(s, x.body, true)
-		if n < len(x.body) {
-			x.mu.Lock()
-			hs.fixed = x.body[n:]
-			x.mu.Unlock()
-		}
+		x.mu.Lock()
+		hs.fixed = x.body
+		x.mu.Unlock()
+		hs.pumpUp()
 	}
 	h.armTimer()
 	h.flushSoon()
@@ -635,13 +678,25 @@ func (hs *h2stream) pumpUp() {
 		x.mu.Unlock()
 		return
 	}
+	// Frame no more than the write queue has room for; the stream then
+	// waits, and OnWritten wakes it as the queue drains.
+	room := max(h.dataRoom(), 0)
 	if len(hs.fixed) > 0 {
-		n, _ := h.proto.WriteData(s, hs.fixed, true)
+		k := min(len(hs.fixed), room)
+		if k < len(hs.fixed) {
+			h.proto.WaitRoom(s)
+		}
+		n, _ := h.proto.WriteData(s, hs.fixed[:k], k == len(hs.fixed))
 		hs.fixed = hs.fixed[n:]
+		room -= n
 	}
 	before := len(hs.up) - hs.upOff
 	if before > 0 || hs.upEnd {
-		n, _ := h.proto.WriteData(s, hs.up[hs.upOff:], hs.upEnd)
+		k := min(before, room)
+		n, _ := h.proto.WriteData(s, hs.up[hs.upOff:hs.upOff+k], hs.upEnd && k == before)
+		if k < before {
+			h.proto.WaitRoom(s)
+		}
 		hs.upOff += n
 		if hs.upOff == len(hs.up) {
 			hs.up, hs.upOff = hs.up[:0], 0

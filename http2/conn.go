@@ -360,6 +360,12 @@ func (c *Conn) WriteData(s *Stream, p []byte, end bool) (int, error) {
 			return n, nil
 		}
 	}
+	c.block(s)
+	return n, nil
+}
+
+// block lists s among the streams waiting to send.
+func (c *Conn) block(s *Stream) {
 	if !s.blocked {
 		s.blocked = true
 		if c.wait == nil {
@@ -367,7 +373,31 @@ func (c *Conn) WriteData(s *Stream, p []byte, end bool) (int, error) {
 		}
 		c.wait.blocked = append(c.wait.blocked, s.id)
 	}
-	return n, nil
+}
+
+// WaitRoom lists s among the streams waiting to send, as WriteData does
+// when flow control cuts it short, for a caller that frames less than it
+// has because its own output is full: WindowOpen reaches s's handler at
+// the next Wake that finds s's windows open (or, if they are not, when
+// the server opens them).
+func (c *Conn) WaitRoom(s *Stream) {
+	if c.err == nil && s.conn == c && s.state.sends() {
+		c.block(s)
+	}
+}
+
+// Waiting reports whether a stream waits to send (see WaitRoom).
+func (c *Conn) Waiting() bool { return c.wait != nil && len(c.wait.blocked) > 0 }
+
+// Wake calls WindowOpen for the streams waiting to send whose windows are
+// open: for a caller whose output has room again (see WaitRoom).
+func (c *Conn) Wake() {
+	if c.err != nil || !c.Waiting() {
+		return
+	}
+	c.enter()
+	defer c.leave()
+	c.wake()
 }
 
 // WriteTrailers ends the request with a trailer section. The fields

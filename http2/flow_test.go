@@ -103,6 +103,54 @@ func TestUploadFlowControl(t *testing.T) {
 	h.expectSent(`DATA 1 END_STREAM ""`)
 }
 
+// TestWaitRoom: a caller whose output is full frames less than it has,
+// and the stream waits like one cut short by flow control; Wake gives
+// WindowOpen to the waiting streams whose windows are open, once each,
+// and to no stream that no longer sends.
+func TestWaitRoom(t *testing.T) {
+	h := newHarness(t, Config{DisableBDP: true}).ready()
+	put := Request{Method: "PUT", Scheme: "https", Authority: "a", Path: "/", ContentLength: -1}
+	s1, s3 := h.open(put, false), h.open(put, false)
+	h.sent()
+	if h.c.Waiting() {
+		t.Fatal("waiting before any stream waits")
+	}
+	h.c.Wake()
+	h.expectEvents()
+	h.c.WaitRoom(s1)
+	h.c.WaitRoom(s1) // listed once
+	h.c.WaitRoom(s3)
+	if !h.c.Waiting() {
+		t.Fatal("not waiting with two streams waiting")
+	}
+	h.c.Wake()
+	h.expectEvents("s1 window open", "s3 window open")
+	if h.c.Waiting() {
+		t.Fatal("still waiting after the wake")
+	}
+	h.c.Wake()
+	h.expectEvents()
+	// With no window left, a waiting stream waits for the server.
+	if n, _ := h.c.WriteData(s1, make([]byte, 65535), false); n != 65535 {
+		t.Fatalf("took %d of the initial windows", n)
+	}
+	h.sent()
+	h.c.WaitRoom(s3)
+	h.c.Wake()
+	h.expectEvents()
+	h.feed(AppendWindowUpdate(nil, 0, 100))
+	h.expectEvents("s3 window open")
+	// A stream that ended its request or closed is not listed.
+	h.c.WriteData(s3, nil, true)
+	h.sent()
+	h.c.WaitRoom(s3)
+	h.c.Reset(s1, ErrCodeCancel)
+	h.c.WaitRoom(s1)
+	h.events()
+	h.c.Wake()
+	h.expectEvents()
+}
+
 // TestConnWindowFollowsStreams checks that the connection window grows
 // with the streams open, so that stalled readers cannot use it all up.
 func TestConnWindowFollowsStreams(t *testing.T) {

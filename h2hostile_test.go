@@ -1,0 +1,214 @@
+package egress
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http2"
+	"github.com/egress-go/egress/internal/testkit"
+)
+
+// HTTP/2 against servers that are hostile or merely unusual, beyond the
+// fault tests of h2fault_test.go: what a server can make the client queue,
+// and whether anything the client frames can be lost on the way out.
+
+// h2HugeWindows is a server's opening: its SETTINGS with the largest
+// stream window there is, and the connection window opened as far.
+func h2HugeWindows(p *h2Peer) {
+	p.Settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: http2.MaxWindowSize})
+	p.Write(http2.AppendWindowUpdate(nil, 0, http2.MaxWindowSize-http2.InitialWindowSize))
+}
+
+// h2SumServer answers each request, once it has ended, with the SHA-256
+// of its body in hex. It grants no window: h2HugeWindows gave plenty.
+func h2SumServer(p *h2Peer) {
+	got := map[uint32]*bytes.Buffer{}
+	for {
+		f, err := p.Next(http2.FrameHeaders, http2.FrameData)
+		if err != nil {
+			return
+		}
+		b := got[f.StreamID]
+		if b == nil {
+			b = new(bytes.Buffer)
+			got[f.StreamID] = b
+		}
+		if f.Type == http2.FrameData {
+			b.Write(f.Data)
+		}
+		if f.ended() {
+			sum := sha256.Sum256(b.Bytes())
+			delete(got, f.StreamID)
+			p.Respond(f.StreamID, 200, hex.EncodeToString(sum[:]))
+		}
+	}
+}
+
+// A server whose flow-control windows are far larger than the engine's
+// write queue: the request body must still arrive whole. The client may
+// frame no more than the connection's write queue takes, and must wait
+// for it to drain rather than frame more: frames the queue refuses are
+// not frames the server can do without (a request head lost from the
+// middle of the HPACK state, a hole in a body).
+func TestH2UploadLargerThanWriteQueue(t *testing.T) {
+	cases := []struct {
+		name     string
+		limit    int  // the engine's WriteQueueLimit; 0: default (4 MiB)
+		size     int  // the body
+		exchange bool // sent with the Exchange API (a body known up front), or streamed by RoundTrip
+	}{
+		{"Exchange body, default queue", 0, 6 << 20, true},
+		{"Exchange body, small queue", 64 << 10, 1 << 20, true},
+		{"streamed body, small queue", 64 << 10, 4 << 20, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			testkit.CheckLeaks(t)
+			srv := newH2Server(t, func(p *h2Peer) {
+				h2HugeWindows(p)
+				h2SumServer(p)
+			})
+			opts := Options{HTTP2: HTTP2Options{PriorKnowledge: true}}
+			if tc.limit > 0 {
+				e, err := engine.New(engine.Config{Loops: 1, WriteQueueLimit: tc.limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { e.Close() }) // after the transport's
+				opts.Engine = e
+			}
+			tr := newTestTransport(t, opts)
+			body := pattern(tc.size)
+			sum := sha256.Sum256(body)
+			want := hex.EncodeToString(sum[:])
+			// A client that lost frames waits for an answer that cannot
+			// come: the deadline turns that into a failure.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			url := "http://" + srv.Addr() + "/up"
+			var got string
+			var err error
+			if tc.exchange {
+				got, err = h2ExchangePost(tr, ctx, url, body)
+			} else {
+				got, err = h2Post(tr, ctx, url, body)
+			}
+			if err != nil || got != want {
+				t.Fatalf("%d bytes uploaded: server's sum %q, %v; want %s", len(body), got, err, want)
+			}
+			if d := tr.Stats().Pool.Dials; d != 1 {
+				t.Fatalf("%d dials, want one connection", d)
+			}
+		})
+	}
+}
+
+// h2Post POSTs body with RoundTrip (streamed) and returns the response
+// body.
+func h2Post(tr *Transport, ctx context.Context, url string, body []byte) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// h2ExchangePost POSTs body with the Exchange API and returns the
+// response body.
+func h2ExchangePost(tr *Transport, ctx context.Context, url string, body []byte) (string, error) {
+	var got bytes.Buffer
+	done := make(chan error, 1)
+	ex := &Exchange{Method: "POST", URL: url, Body: body, Context: ctx}
+	ex.OnBody = func(ex *Exchange, p []byte) { got.Write(p) }
+	ex.OnDone = func(ex *Exchange, err error) { done <- err }
+	if err := tr.Send(ex); err != nil {
+		return "", err
+	}
+	err := <-done
+	return got.String(), err
+}
+
+// A server that stops reading while requests keep coming: once the
+// engine's write queue refuses a frame, the connection closes and every
+// request on it fails with an error naming the full queue (or, retried on
+// a new connection, succeeds there). The frames are not dropped while the
+// connection carries on, which would leave requests waiting for answers
+// to heads the server never got, and the server's HPACK table out of step
+// with ours.
+func TestH2WriteQueueFullClosesConnection(t *testing.T) {
+	testkit.CheckLeaks(t)
+	release := make(chan struct{})
+	srv := newH2Server(t, func(p *h2Peer) {
+		p.Settings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 1000})
+		if p.N > 1 {
+			p.Serve(func(*h2Frame) (int, string) { return 200, "later" })
+			return
+		}
+		// A first request, so that the client knows the connection
+		// multiplexes and sends the burst on it.
+		if f, err := p.Request(); err == nil {
+			p.Respond(f.StreamID, 200, "warm")
+		}
+		<-release // and read nothing meanwhile
+	})
+	defer close(release)
+	e, err := engine.New(engine.Config{Loops: 1, WriteQueueLimit: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	tr := newTestTransport(t, Options{Engine: e, HTTP2: HTTP2Options{PriorKnowledge: true}})
+	client := &http.Client{Transport: tr}
+	if _, body, err := getBody(client, "http://"+srv.Addr()+"/warm"); err != nil || body != "warm" {
+		t.Fatalf("warm-up: %q, %v", body, err)
+	}
+	// Heads of 24 KiB, each different (too large for the HPACK table):
+	// 48 of them are far more than the queue and the sockets' buffers
+	// hold.
+	const n = 48
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+srv.Addr()+"/", nil)
+			req.Header.Set("X-Big", strings.Repeat(string(rune('a'+i%26)), 24<<10-i))
+			resp, err := client.Do(req)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "later" {
+					err = fmt.Errorf("answered %q", b)
+				}
+			}
+			errs <- err
+		}()
+	}
+	full := 0
+	for range n {
+		err := recv(t, errs, "a request to end")
+		switch {
+		case err == nil:
+		case errors.Is(err, engine.ErrWriteQueueFull):
+			full++
+		default:
+			t.Errorf("request: %v; want %v, or an answer from a later connection", err, engine.ErrWriteQueueFull)
+		}
+	}
+	if full == 0 {
+		t.Fatalf("no request failed with %v", engine.ErrWriteQueueFull)
+	}
+}
