@@ -154,8 +154,12 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 		var small []byte
 		dst := b
 		if len(b) < directMinRead {
+			// The buffer the loop filled before the lease may be of a
+			// small class (a few bytes of body came with the head); kept,
+			// it would cap every read of the body after it.
 			small = p.buf
-			if small == nil {
+			if cap(small) < directSmallBuf {
+				bufpool.Put(small)
 				small = bufpool.Get(directSmallBuf)
 			}
 			p.buf, p.r = nil, 0

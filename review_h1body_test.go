@@ -3,11 +3,13 @@ package egress
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -364,5 +366,144 @@ func TestReviewDirectSmallRecords(t *testing.T) {
 				t.Fatalf("%d dials: the connection that sent extra bytes was reused", d)
 			}
 		})
+	}
+}
+
+// TestReviewDirectGzip: a gzip body large enough to be read from the
+// socket by its reader is decoded whole, through the small reads
+// compress/gzip makes, and once read to its end leaves the connection
+// clean for the next request.
+func TestReviewDirectGzip(t *testing.T) {
+	testkit.CheckLeaks(t)
+	plain := make([]byte, 1<<20) // incompressible: the compressed body is as large
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range plain {
+		plain[i] = byte(rng.Uint32())
+	}
+	var zb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestSpeed)
+	zw.Write(plain)
+	zw.Close()
+	gz := zb.Bytes()
+	if len(gz) < 256<<10 {
+		t.Fatalf("the compressed body is only %d bytes: too small to be read directly", len(gz))
+	}
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", len(gz))
+			if _, err := c.Write(gz); err != nil {
+				return
+			}
+		}
+	})
+	tr := newTestTransport(t, Options{})
+	for i := range 2 {
+		resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), "http://"+srv.Addr()+"/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, plain) || !resp.Uncompressed {
+			t.Fatalf("request %d: %d of %d bytes, %v, uncompressed %v", i, len(got), len(plain), err, resp.Uncompressed)
+		}
+		gb, ok := resp.Body.(*gzipBody)
+		if !ok {
+			t.Fatalf("body is a %T", resp.Body)
+		}
+		if !wentDirect(t, gb.src) {
+			t.Fatal("the body went through the loop")
+		}
+	}
+	if d := tr.Stats().Pool.Dials; d != 1 {
+		t.Fatalf("%d dials: the connection was not reused after a gzip body read to its end", d)
+	}
+}
+
+// sizeRecorder stands between a pipe and its direct source, recording
+// how much room each read of the socket was given.
+type sizeRecorder struct {
+	src   directSource
+	sizes []int
+}
+
+func (r *sizeRecorder) read(b []byte) (int, bool) {
+	r.sizes = append(r.sizes, len(b))
+	return r.src.read(b)
+}
+
+// TestReviewDirectSmallReadsBuffered: reads shorter than directMinRead
+// (io.Copy's 8 KiB, behind a reader that hides WriteTo) go through a
+// buffer of directSmallBuf bytes, so that each system call takes up to
+// that much: also when the loop had put only a few bytes of the body in
+// the pipe before the reader took the socket, whose small buffer must not
+// set the size of every read after it.
+func TestReviewDirectSmallReadsBuffered(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const first, size = 1000, 1 << 20
+	body := bodyPattern(size)
+	more := make(chan struct{})
+	srv := testkit.NewServer(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+		c.Write(body[:first])
+		<-more
+		c.Write(body[first:])
+	})
+	defer func() {
+		select {
+		case <-more:
+		default:
+			close(more)
+		}
+	}()
+	tr := newTestTransport(t, Options{})
+	resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), "http://"+srv.Addr()+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := resp.Body.(*bodyPipe)
+	buf := make([]byte, 8<<10)
+	got := 0
+	for got < first {
+		n, err := p.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	testkit.WaitFor(t, "the reader's lease", p.directStarted)
+	rec := &sizeRecorder{}
+	p.mu.Lock()
+	rec.src, p.direct = p.direct, rec
+	p.mu.Unlock()
+	close(more)
+	for {
+		n, err := p.Read(buf)
+		got += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", got, err)
+		}
+	}
+	if got != size {
+		t.Fatalf("%d of %d bytes", got, size)
+	}
+	if len(rec.sizes) == 0 {
+		t.Fatal("no read went to the socket")
+	}
+	for _, s := range rec.sizes {
+		if s < directSmallBuf {
+			t.Fatalf("a socket read was offered %d bytes (%d reads for %d bytes), want at least %d", s, len(rec.sizes), size-first, directSmallBuf)
+		}
 	}
 }
