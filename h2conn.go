@@ -198,9 +198,14 @@ func (h *h2conn) closeWith(err error) {
 	if err == nil {
 		h.proto.Shutdown()
 		h.flush()
-		h.c.CloseWrite()
-		// A server that never closes its side is not waited for long.
-		h.c.SetIdleTimeout(5 * time.Second)
+		if h.c.CloseWrite() != nil {
+			return // ended already: each read after the end comes here
+		}
+		// A server that never closes its side is not waited for long,
+		// even if it keeps sending: an idle timeout would wait for ever
+		// on a server that sends a PING now and then.
+		c := h.c
+		c.AfterFunc(h.t.opts.HTTP2.PingTimeout, func() { c.CloseWithError(engine.ErrIdleTimeout) })
 		return
 	}
 	h.closed = true

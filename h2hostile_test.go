@@ -212,3 +212,51 @@ func TestH2WriteQueueFullClosesConnection(t *testing.T) {
 		t.Fatalf("no request failed with %v", engine.ErrWriteQueueFull)
 	}
 }
+
+// A connection ending gracefully (GOAWAY both ways, no stream left) waits
+// a bounded time for the server to close its side: a server that keeps
+// sending frames instead, a PING every so often, does not keep it open.
+// The wait is the health check's PingTimeout.
+func TestH2GracefulCloseBounded(t *testing.T) {
+	testkit.CheckLeaks(t)
+	closed := make(chan error, 1)
+	srv := newH2Server(t, func(p *h2Peer) {
+		p.Settings()
+		f, err := p.Request()
+		if err != nil {
+			t.Errorf("request: %v", err)
+			return
+		}
+		p.Respond(f.StreamID, 200, "last")
+		p.GoAway(f.StreamID, http2.ErrCodeNo)
+		if _, ok := p.GoAwayCode(); !ok {
+			t.Errorf("the client closed without its GOAWAY")
+			return
+		}
+		// The client said GOAWAY and closed its side: keep it busy. The
+		// writes fail once it has closed the connection.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case <-tick.C:
+				if err := p.Write(http2.AppendPing(nil, false, [8]byte{1})); err != nil {
+					closed <- nil
+					return
+				}
+			case <-deadline:
+				closed <- errors.New("the client kept the connection open for 5 s")
+				return
+			}
+		}
+	})
+	tr, client := h2Client(t, Options{HTTP2: HTTP2Options{PingTimeout: 100 * time.Millisecond}})
+	if _, body, err := getBody(client, "http://"+srv.Addr()+"/"); err != nil || body != "last" {
+		t.Fatalf("request: %q, %v", body, err)
+	}
+	if err := recv(t, closed, "the client to close"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the connection to be released", func() bool { return tr.Stats().Pool.Open == 0 })
+}
