@@ -260,3 +260,74 @@ func TestH2GracefulCloseBounded(t *testing.T) {
 	}
 	testkit.WaitFor(t, "the connection to be released", func() bool { return tr.Stats().Pool.Open == 0 })
 }
+
+// A server that never opens a window for the request body, and answers
+// PINGs (so the health check finds it alive): the upload waits, and the
+// caller's context ends it, at once and cleanly: RoundTrip returns the
+// context's error, the server sees RST_STREAM CANCEL, and the
+// connection serves the next request.
+func TestH2ZeroWindowUploadCancelled(t *testing.T) {
+	testkit.CheckLeaks(t)
+	rsts := make(chan http2.ErrCode, 1)
+	srv := newH2Server(t, func(p *h2Peer) {
+		p.Settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+		for {
+			f, err := p.Next(http2.FrameHeaders, http2.FrameRSTStream)
+			if err != nil {
+				return
+			}
+			if f.Type == http2.FrameRSTStream {
+				rsts <- f.Code()
+				continue
+			}
+			if f.ended() {
+				p.Respond(f.StreamID, 200, "next")
+			}
+		}
+	})
+	_, client := h2Client(t, Options{})
+	base := "http://" + srv.Addr()
+	// The server's SETTINGS first, so that the upload has no window.
+	if _, body, err := getBody(client, base+"/warm"); err != nil || body != "next" {
+		t.Fatalf("warm-up: %q, %v", body, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	body := &blockedReader{started: make(chan struct{})}
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/up", body)
+	req.ContentLength = 1 << 20
+	done := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	recv(t, body.started, "the upload to start")
+	cancel()
+	if err := recv(t, done, "the cancelled upload to return"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled upload: %v, want context.Canceled", err)
+	}
+	if code := recv(t, rsts, "the server to see RST_STREAM"); code != http2.ErrCodeCancel {
+		t.Fatalf("server saw RST_STREAM %v, want CANCEL", code)
+	}
+	if _, body, err := getBody(client, base+"/next"); err != nil || body != "next" {
+		t.Fatalf("after the cancel: %q, %v", body, err)
+	}
+}
+
+// blockedReader is an endless request body of zeros; started is closed
+// at its first Read.
+type blockedReader struct {
+	started chan struct{}
+	once    bool
+}
+
+func (r *blockedReader) Read(p []byte) (int, error) {
+	if !r.once {
+		r.once = true
+		close(r.started)
+	}
+	clear(p)
+	return len(p), nil
+}
