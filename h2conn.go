@@ -560,8 +560,10 @@ func (hs *h2stream) Closed(s *http2.Stream, err error) {
 	case x.aborted != nil:
 		err = x.aborted
 	case errors.Is(err, http2.ErrRefused):
-		// The server promised it did not process the request.
-		retry = x.retries < maxUnprocessedRetries && x.t.isOpen()
+		// The server promised it did not process the request. Once a
+		// response head arrived the promise is void, and a retry would
+		// deliver a second response into the exchange.
+		retry = !x.gotByte && x.retries < maxUnprocessedRetries && x.t.isOpen()
 	case errors.As(err, new(*http2.StreamError)):
 		// The server reset the stream (other than REFUSED_STREAM, above)
 		// or sent a response we reset as malformed: the connection is

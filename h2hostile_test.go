@@ -331,3 +331,55 @@ func (r *blockedReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// A server that answers a request and then says it did not process it
+// (RST_STREAM REFUSED_STREAM, or a GOAWAY whose last stream id is below
+// it): the head and body bytes were delivered already, so the request is
+// not sent again, which would deliver a second response into the same
+// exchange. It fails with the server's error.
+func TestH2RefusedAfterHeadNotRetried(t *testing.T) {
+	for _, how := range []string{"RST_STREAM", "GOAWAY"} {
+		t.Run(how, func(t *testing.T) {
+			testkit.CheckLeaks(t)
+			srv := newH2Server(t, func(p *h2Peer) {
+				p.Settings()
+				if p.N == 1 {
+					f, err := p.Request()
+					if err != nil {
+						t.Errorf("request: %v", err)
+						return
+					}
+					p.Headers(f.StreamID, false, ":status", "200")
+					p.Data(f.StreamID, false, []byte("first "))
+					if how == "RST_STREAM" {
+						p.Reset(f.StreamID, http2.ErrCodeRefusedStream)
+					} else {
+						p.GoAway(0, http2.ErrCodeNo)
+					}
+				}
+				p.Serve(func(*h2Frame) (int, string) { return 200, "second" })
+			})
+			tr := newTestTransport(t, Options{HTTP2: HTTP2Options{PriorKnowledge: true}})
+			var heads int
+			var got bytes.Buffer
+			done := make(chan error, 1)
+			ex := &Exchange{URL: "http://" + srv.Addr() + "/"}
+			ex.OnHead = func(*Exchange) { heads++ }
+			ex.OnBody = func(_ *Exchange, p []byte) { got.Write(p) }
+			ex.OnDone = func(_ *Exchange, err error) { done <- err }
+			if err := tr.Send(ex); err != nil {
+				t.Fatal(err)
+			}
+			err := recv(t, done, "the exchange to end")
+			if heads != 1 || got.String() != "first " {
+				t.Fatalf("%d heads and body %q delivered (%v): the request was sent again after its response had begun", heads, got.String(), err)
+			}
+			if err == nil {
+				t.Fatal("the exchange ended without an error")
+			}
+			if st := tr.Stats(); st.Retries != 0 {
+				t.Fatalf("%d retries counted, want 0", st.Retries)
+			}
+		})
+	}
+}
