@@ -27,10 +27,17 @@ import (
 // is truncated, and its reader must hear so: io.EOF would pass a partial
 // download off as complete (net/http returns the reset). The server
 // sends more than the loop reads before lending the socket, so the
-// reader reads it directly.
+// reader reads it directly. Plain and TLS (where the reset comes through
+// crypto/tls).
 func TestReviewDirectResetCloseDelimited(t *testing.T) {
 	testkit.CheckLeaks(t)
-	resetCloseDelimited(t, newTestTransport(t, Options{}), true)
+	srvTLS, cliTLS := directTLS(t)
+	t.Run("plain", func(t *testing.T) {
+		resetCloseDelimited(t, newTestTransport(t, Options{}), nil, true)
+	})
+	t.Run("tls", func(t *testing.T) {
+		resetCloseDelimited(t, newTestTransport(t, Options{TLSClientConfig: cliTLS}), srvTLS, true)
+	})
 }
 
 // TestReviewLoopResetCloseDelimited is the same through the loop (the
@@ -44,14 +51,18 @@ func TestReviewLoopResetCloseDelimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	resetCloseDelimited(t, newTestTransport(t, Options{Engine: e}), false)
+	resetCloseDelimited(t, newTestTransport(t, Options{Engine: e}), nil, false)
 }
 
-func resetCloseDelimited(t *testing.T, tr *Transport, direct bool) {
+func resetCloseDelimited(t *testing.T, tr *Transport, srvTLS *tls.Config, direct bool) {
 	const sent = 256 << 10
 	body := bodyPattern(sent)
 	read := make(chan struct{})
-	srv := testkit.NewServer(t, func(c net.Conn) {
+	srv := testkit.NewServer(t, func(raw net.Conn) {
+		c := raw
+		if srvTLS != nil {
+			c = tls.Server(raw, srvTLS)
+		}
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
 		}
@@ -60,9 +71,13 @@ func resetCloseDelimited(t *testing.T, tr *Transport, direct bool) {
 			return
 		}
 		<-read // the client has every byte sent: the reset cannot overtake them
-		c.(*net.TCPConn).SetLinger(0)
+		raw.(*net.TCPConn).SetLinger(0)
 	})
-	resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), "http://"+srv.Addr()+"/"))
+	scheme := "http://"
+	if srvTLS != nil {
+		scheme = "https://"
+	}
+	resp, err := tr.RoundTrip(ctxRequest(t, context.Background(), scheme+srv.Addr()+"/"))
 	if err != nil {
 		t.Fatal(err)
 	}
