@@ -383,3 +383,49 @@ func TestH2RefusedAfterHeadNotRetried(t *testing.T) {
 		})
 	}
 }
+
+// A server that answers before reading the request body, ending its
+// response while the body is still being sent (an endless one here): the
+// response arrives whole, the upload stops (RST_STREAM NO_ERROR tells
+// the server), no goroutine is left pumping, and the connection serves
+// the next request.
+func TestH2ResponseEndsUpload(t *testing.T) {
+	testkit.CheckLeaks(t)
+	rsts := make(chan http2.ErrCode, 1)
+	srv := newH2Server(t, func(p *h2Peer) {
+		p.Settings()
+		for {
+			f, err := p.Next(http2.FrameHeaders, http2.FrameRSTStream)
+			if err != nil {
+				return
+			}
+			switch {
+			case f.Type == http2.FrameRSTStream:
+				rsts <- f.Code()
+			case f.Get(":path") == "/up":
+				p.Respond(f.StreamID, 200, "enough")
+			case f.ended():
+				p.Respond(f.StreamID, 200, "next")
+			}
+		}
+	})
+	_, client := h2Client(t, Options{})
+	base := "http://" + srv.Addr()
+	body := &blockedReader{started: make(chan struct{})}
+	req, _ := http.NewRequest("POST", base+"/up", body)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "enough" {
+		t.Fatalf("response: %q, %v", b, err)
+	}
+	if code := recv(t, rsts, "the server to see RST_STREAM"); code != http2.ErrCodeNo {
+		t.Fatalf("server saw RST_STREAM %v, want NO_ERROR", code)
+	}
+	if _, body, err := getBody(client, base+"/next"); err != nil || body != "next" {
+		t.Fatalf("after the upload: %q, %v", body, err)
+	}
+}
