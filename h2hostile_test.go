@@ -429,3 +429,42 @@ func TestH2ResponseEndsUpload(t *testing.T) {
 		t.Fatalf("after the upload: %q, %v", body, err)
 	}
 }
+
+// A server that floods PINGs and never reads our acknowledgements: they
+// are not queued without bound, nor dropped (leaving PINGs unanswered on
+// a connection that carries on): once the write queue is full, the
+// connection closes and its request fails naming the full queue. The
+// flood budget is raised so that the queue, not the budget, is what
+// gives out.
+func TestH2PingAcksNotRead(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srv := newH2Server(t, func(p *h2Peer) {
+		p.Settings()
+		if _, err := p.Request(); err != nil {
+			t.Errorf("request: %v", err)
+			return
+		}
+		var flood []byte
+		for range 50000 { // 850 KB of PINGs, 1.2 MB of acknowledgements
+			flood = http2.AppendPing(flood, false, [8]byte{1})
+		}
+		p.Write(flood) // and read nothing more
+	})
+	e, err := engine.New(engine.Config{Loops: 1, WriteQueueLimit: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	cfg := http2.Config{MaxControlFrames: 1 << 20, MaxQueuedControlFrames: 1 << 20}
+	_, client := h2Client(t, Options{Engine: e, HTTP2: HTTP2Options{Config: cfg}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+srv.Addr()+"/", nil)
+	resp, err := client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, engine.ErrWriteQueueFull) {
+		t.Fatalf("request: %v; want %v", err, engine.ErrWriteQueueFull)
+	}
+}
