@@ -9,6 +9,7 @@ import (
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
 	"github.com/egress-go/egress/pool"
+	"github.com/egress-go/egress/tlsconn"
 )
 
 // h1conn is the HTTP/1.1 state of a connection while it serves an
@@ -194,9 +195,15 @@ func (hc *h1conn) onClose(reason error) {
 		return
 	}
 	if x.aborted == nil && x.gotByte {
-		// A close-delimited body ends here; anything else is truncated.
-		if err := p.EOF(); err == nil {
+		// A close-delimited body ends here, if the peer ended it: a
+		// reset (or our own close) cuts it short, and anything but a
+		// close-delimited body is truncated whatever the reason.
+		if err := p.EOF(); err == nil && peerEnded(reason) {
 			hc.finish(nil, false)
+			return
+		} else if err == nil {
+			hc.detach(false)
+			x.end(&closedError{cause: reason}, false)
 			return
 		} else if !errors.Is(err, http1.ErrNoResponse) {
 			hc.detach(false)
@@ -211,6 +218,14 @@ func (hc *h1conn) onClose(reason error) {
 	}
 	hc.detach(false)
 	x.end(err, retry)
+}
+
+// peerEnded reports whether a connection's close reason is the peer's
+// end of its stream: a FIN, with TLS's close_notify or without it (as
+// net/http, which accepts a close-delimited body cut by a bare FIN), and
+// not a reset or a close of ours.
+func peerEnded(reason error) bool {
+	return errors.Is(reason, engine.ErrPeerClosed) || errors.Is(reason, tlsconn.ErrTruncated)
 }
 
 // attachH1 serves x on pc's connection over HTTP/1.1: the head (and a body
@@ -377,7 +392,14 @@ func (hc *h1conn) resume(x *exchange) {
 }
 
 // drained: the body reader caught up after the pipe was full.
-func (hc *h1conn) drained(x *exchange, n int) { hc.resume(x) }
+func (hc *h1conn) drained(x *exchange, n int) {
+	// Posted by the body's reader, it may run after x ended and hc went
+	// back to h1conns, or on to another exchange: hc is not x's then.
+	if x.conn != carrier(hc) {
+		return
+	}
+	hc.resume(x)
+}
 
 func (hc *h1conn) pullBody() {}
 

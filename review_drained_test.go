@@ -21,14 +21,11 @@ import (
 // posted just before the exchange ends runs after its h1conn went back
 // to h1conns, and reads hc.x and hc.paused while another request, maybe
 // on another loop, is writing them (run with -race).
-//
-// The fix (h1conn.go, not the reviewer's to make): h1conn.drained returns
-// unless x.conn == carrier(hc), as exchange.abort checks before it calls
-// its carrier; x.conn is the flow's loop's to read, and a round trip
-// with a pipe is never recycled. With it the test passed 12 runs of 12;
-// without, it failed 7.
+// h1conn.drained returns unless x.conn == carrier(hc), as exchange.abort
+// checks before it calls its carrier (x.conn is the flow's loop's to
+// read, and a round trip with a pipe is never recycled). Without that
+// check the test failed 7 runs of 12.
 func TestReviewDrainedAfterRecycle(t *testing.T) {
-	t.Skip("bug: a late h1conn.drained reads a recycled h1conn (data race); see the review report")
 	testkit.CheckLeaks(t)
 	e, err := engine.New(engine.Config{Loops: 2, Backend: engine.BackendNet})
 	if err != nil {

@@ -41,10 +41,9 @@ func TestReviewDirectResetCloseDelimited(t *testing.T) {
 }
 
 // TestReviewLoopResetCloseDelimited is the same through the loop (the
-// portable backend lends no socket): h1conn.onClose takes any close as
-// the end of a close-delimited body.
+// portable backend lends no socket): h1conn.onClose ends a
+// close-delimited body cleanly only at the peer's end of stream.
 func TestReviewLoopResetCloseDelimited(t *testing.T) {
-	t.Skip("bug: h1conn.onClose ends a close-delimited body cleanly on a reset; see the review report")
 	testkit.CheckLeaks(t)
 	e, err := engine.New(engine.Config{Loops: 1, Backend: engine.BackendNet})
 	if err != nil {
