@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/egress-go/egress/engine"
@@ -32,7 +33,23 @@ type h1conn struct {
 	noLease bool      // the connection cannot lend its read side; loop
 	lowat   int       // the socket's read low-water mark while above 1 (lowwater); loop
 	noMark  bool      // no mark for the rest of this response: the body idle timer found bytes held back by one, or the socket takes none; loop
+	// writing is writeActive while attachH1 writes the request's first
+	// bytes, which may be in wbuf. A response that ends the exchange
+	// meanwhile (a loop quicker than the writer's return, or a server that
+	// answers before it has read the request) must not recycle hc under
+	// that write, where another request, to any server, would encode its
+	// head into wbuf and the bytes would go out here: detach leaves hc to
+	// the writer instead (writeLeft; leftRecyclable says whether it would
+	// have recycled it), which recycles it once its write is done.
+	writing        atomic.Int32
+	leftRecyclable bool
 }
+
+const (
+	writeNone int32 = iota
+	writeActive
+	writeLeft
+)
 
 // h1keep is what an Exchange keeps between sends over HTTP/1.1: its
 // encoded head, valid while ok (Send clears it when the request changes),
@@ -228,6 +245,10 @@ func peerEnded(reason error) bool {
 	return errors.Is(reason, engine.ErrPeerClosed) || errors.Is(reason, tlsconn.ErrTruncated)
 }
 
+// testHookBeforeRequestWrite, if set, runs in attachH1 between making the
+// h1conn the connection's handler and writing the request.
+var testHookBeforeRequestWrite func(*h1conn)
+
 // attachH1 serves x on pc's connection over HTTP/1.1: the head (and a body
 // known up front) is encoded and written, and the h1conn becomes the
 // connection's handler. On the pool's callback goroutine.
@@ -268,7 +289,9 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 	snk, streamed := x.snk, x.streamed
 	// From here on the loop may call hc at any time: everything it reads
 	// is set above, and the pool's lock orders the switch with its events.
+	hc.writing.Store(writeActive)
 	if !pc.SetHandler(hc) {
+		hc.writing.Store(writeNone)
 		// The connection closed between checkout and now, and its OnClose
 		// went to the transport's placeholder handler. Finish on the loop
 		// as a close would have, so that a timer that fired meanwhile is
@@ -283,7 +306,20 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 	// nearly always does (nothing is queued on a connection between
 	// exchanges): no copy into the write queue and no wake-up of the loop
 	// to send it.
-	if err := c.WriteDirect(out); err != nil {
+	if testHookBeforeRequestWrite != nil {
+		testHookBeforeRequestWrite(hc)
+	}
+	err := c.WriteDirect(out)
+	// The last touch of hc, unless the exchange ended meanwhile: from
+	// here the loop may recycle it.
+	if !hc.writing.CompareAndSwap(writeActive, writeNone) {
+		// The exchange ended and left hc to this goroutine (detach).
+		hc.writing.Store(writeNone)
+		if hc.leftRecyclable {
+			putH1conn(hc)
+		}
+	}
+	if err != nil {
 		return // the connection closed under us; OnClose decides (and may retry)
 	}
 	if streamed {
@@ -309,6 +345,12 @@ func (hc *h1conn) detach(reusable bool) {
 	}
 	recyclable := hc.endLease()
 	pc.Release(reusable)
+	if hc.writing.Load() == writeActive {
+		hc.leftRecyclable = recyclable
+		if hc.writing.CompareAndSwap(writeActive, writeLeft) {
+			return // attachH1 recycles hc once its write is done
+		}
+	}
 	if recyclable {
 		x.putH1conn(hc)
 	}
