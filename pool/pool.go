@@ -298,7 +298,12 @@ func (p *Pool) Release(pc *Conn, reusable bool) error {
 	pc.user = nil
 	pc.mu.Unlock()
 	r := p.placeLocked(pc, now)
+	// A fresh connection of a multiplexing key that its first user did
+	// not share: waiters that queued for its streams (streamSoonLocked)
+	// expect none now, and those it did not go to must dial.
+	wake := p.wakeLocked(kp)
 	p.mu.Unlock()
+	p.startDials(wake)
 	if r != nil {
 		r.handoff(pc)
 		return nil
@@ -477,7 +482,11 @@ func (p *Pool) opened(pc *Conn) {
 		return
 	}
 	next := p.placeLocked(pc, p.now())
+	// A Warm dial of a multiplexing key ended (dialing fell) and served
+	// one waiter at most: the others queued for its streams dial.
+	wake := p.wakeLocked(kp)
 	p.mu.Unlock()
+	p.startDials(wake)
 	if next != nil {
 		next.handoff(pc)
 	}

@@ -55,8 +55,13 @@ func (pc *Conn) Share(limit int) error {
 	kp.sTop = pc
 	pc.listed = true
 	served := p.serveWaitersLocked(pc)
+	// Waiters queued for this connection's streams (streamSoonLocked)
+	// that its limit left out dial now, rather than wait for a stream
+	// that may never be freed.
+	wake := p.wakeLocked(kp)
 	p.mu.Unlock()
 	deliverStreams(served, pc)
+	p.startDials(wake)
 	return nil
 }
 
