@@ -307,13 +307,11 @@ func (ps *PubSub) start(o *psOp) error {
 
 // sendLocked queues o on d.
 func (ps *PubSub) sendLocked(d *Conn, o *psOp) error {
+	// Unsubscribing from all (no names) is confirmed once per
+	// subscription the server has when it runs the command, which is
+	// known only when its first confirmation arrives (see event): the
+	// commands ahead of it may change the set.
 	o.got, o.want = 0, len(o.names)
-	if o.want == 0 && o.kind != "" {
-		// Unsubscribing from all: one confirmation per subscription, or
-		// a single one when there is none.
-		set, _ := subSet(o.kind)
-		o.want = max(1, len(ps.subs[set]))
-	}
 	return d.p.send(o, prepend(o.names, o.cmd))
 }
 
@@ -697,7 +695,20 @@ func (ps *PubSub) event(k *link, v *resp.Value) bool {
 	case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe":
 		name := string(e[1].Str)
 		set, add := subSet(string(kind))
+		// The confirmation is the oldest command's if it is of its kind
+		// and, when the command named channels, for the next of them (the
+		// server confirms them in order): a shard channel the server
+		// unsubscribes by itself may come first.
+		o, ok := k.inflight.peek().(*psOp)
+		ok = ok && o.kind == string(kind) && (len(o.names) == 0 || o.got < len(o.names) && o.names[o.got] == name)
 		ps.mu.Lock()
+		if ok && o.got == 0 && len(o.names) == 0 {
+			// Unsubscribing from all: one confirmation per subscription
+			// the server had when it ran the command, which is the set
+			// now (every earlier confirmation has been seen), or a single
+			// one when there was none.
+			o.want = max(1, len(ps.subs[set]))
+		}
 		if add {
 			if ps.subs[set] == nil {
 				ps.subs[set] = map[string]bool{}
@@ -708,8 +719,7 @@ func (ps *PubSub) event(k *link, v *resp.Value) bool {
 		}
 		dropped := ps.dropped
 		ps.mu.Unlock()
-		o, ok := k.inflight.peek().(*psOp)
-		if !ok || o.kind != string(kind) {
+		if !ok {
 			if string(kind) == "sunsubscribe" && dropped != nil {
 				dropped(name) // not asked for: the slot left this node
 			}
