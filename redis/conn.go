@@ -215,6 +215,13 @@ func (d *Conn) Close() error {
 func (d *Conn) abort(err error) {
 	p := d.p
 	p.mu.Lock()
+	if d.k.released {
+		// Given back to the pool by Close (a blocking command's reply
+		// came as its context ended, whose AfterFunc calls this): the
+		// connection may serve another caller already.
+		p.mu.Unlock()
+		return
+	}
 	p.state = pClosed
 	p.up.Store(false)
 	q := p.takeQueueLocked()
