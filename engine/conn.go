@@ -93,6 +93,11 @@ type connExtras struct {
 	nc       *netConn   // BackendNet only; loop only
 	limit    int        // DialOptions.WriteQueueLimit; set before the Conn is shared
 	lease    *ReadLease // loop only: the read side's holder while leased
+
+	// sending is what a BackendNet writer goroutine took from the queue
+	// and has not reported yet; guarded by Conn.mu. It still counts as
+	// queued: against the limit, and in Stats.
+	sending int
 }
 
 // extras returns c's extras, allocating them on first use. It is safe
@@ -168,6 +173,15 @@ func newConn(l *Loop, h Handler) *Conn {
 	return c
 }
 
+// queuedLocked returns the bytes written to c and not yet handed to the
+// kernel: the queue's, and those a net backend writer holds. c.mu held.
+func (c *Conn) queuedLocked() int {
+	if x := c.x.Load(); x != nil {
+		return c.wq.n + x.sending
+	}
+	return c.wq.n
+}
+
 // writeLimit returns the connection's write-queue limit in bytes.
 func (c *Conn) writeLimit() int {
 	if x := c.x.Load(); x != nil && x.limit > 0 {
@@ -233,7 +247,7 @@ type ConnStats struct {
 // Stats returns the connection's counters.
 func (c *Conn) Stats() ConnStats {
 	c.mu.Lock()
-	q := c.wq.n
+	q := c.queuedLocked()
 	c.mu.Unlock()
 	return ConnStats{BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(), Queued: int64(q)}
 }
@@ -291,7 +305,7 @@ func (c *Conn) enqueueLocked(b []byte, oob, direct bool) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if c.wq.n+len(b) > c.writeLimit() {
+	if c.queuedLocked()+len(b) > c.writeLimit() {
 		c.mu.Unlock()
 		return ErrWriteQueueFull
 	}

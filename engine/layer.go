@@ -115,7 +115,7 @@ func (c *Conn) WriteRaw(b []byte) error {
 func (c *Conn) WriteQueueRoom() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writeLimit() - c.wq.n
+	return c.writeLimit() - c.queuedLocked()
 }
 
 // Deliver hands bytes decoded by the layer to the handler's OnData. Loop

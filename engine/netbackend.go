@@ -199,6 +199,7 @@ func (b *netBackend) flush(c *Conn) {
 	total := c.wq.n
 	pending, owned := c.wq.take()
 	bufs := net.Buffers(pending)
+	c.x.Load().sending = total // x holds n
 	c.mu.Unlock()
 	n.writing = true
 	n.wdone = make(chan struct{})
@@ -217,6 +218,9 @@ func (b *netBackend) flush(c *Conn) {
 
 func (b *netBackend) onWritten(c *Conn, n *netConn, written, total int, err error) {
 	n.writing = false
+	c.mu.Lock()
+	c.x.Load().sending = 0
+	c.mu.Unlock()
 	if c.netConn() != n || c.state != stateOpen {
 		c.loop.ctr.queued.Add(-int64(total))
 		return
