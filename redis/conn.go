@@ -14,6 +14,12 @@ import (
 // anything else that must not share a connection. Its commands are still
 // pipelined (concurrent calls are written together and replies matched in
 // order), but only its user's commands go on it. Close gives it back.
+//
+// A Conn does not reconnect: the state its user built on it (WATCH,
+// SELECT, ...) would be lost with it. Once its connection is lost, the
+// commands in flight fail with a *ConnError whose Sent is true, and every
+// later one at once with a *ConnError (Sent false) wrapping the cause of
+// the loss; the user should Close it and take a new one.
 type Conn struct {
 	cmds
 	cl    *Client
@@ -181,6 +187,7 @@ func (d *Conn) Close() error {
 	p, k := d.p, d.k
 	p.mu.Lock()
 	if p.state == pClosed {
+		p.lastErr = nil // lost before: closed now
 		p.mu.Unlock()
 		return nil
 	}
@@ -223,6 +230,7 @@ func (d *Conn) abort(err error) {
 		return
 	}
 	p.state = pClosed
+	p.lastErr = nil
 	p.up.Store(false)
 	q := p.takeQueueLocked()
 	ec := d.k.ec

@@ -51,7 +51,7 @@ type pipe struct {
 	buf      []byte // encoded commands not yet taken by cur
 	queue    []replier
 	posted   bool       // cur.flush is queued on cur's loop
-	lastErr  *ConnError // why the last dial failed, in pBackoff
+	lastErr  *ConnError // why the last dial failed, in pBackoff; why a dedicated pipe's connection was lost, in pClosed
 	attempts int        // dials failed in a row
 	timer    *engine.Timer
 	up       atomic.Bool // state == pUp, for pick without the lock
@@ -67,6 +67,9 @@ func newPipe(cl *Client, shared bool, home *engine.Loop) *pipe {
 func (p *pipe) admitLocked() error {
 	switch p.state {
 	case pClosed:
+		if p.lastErr != nil {
+			return p.lastErr // a Conn whose connection was lost
+		}
 		return ErrClosed
 	case pBackoff:
 		return p.lastErr
@@ -247,6 +250,11 @@ func (p *pipe) linkClosedLocked(k *link) (redial bool, q []replier) {
 		p.state = pDialing
 		return true, nil
 	}
+	if !p.shared && p.state != pClosed {
+		// A Conn does not reconnect: its commands fail from now on
+		// with why, until its user closes it.
+		p.lastErr = &ConnError{Addr: p.cl.opts.Addr, Err: k.closeErr}
+	}
 	p.state = pClosed
 	return false, p.takeQueueLocked()
 }
@@ -256,6 +264,7 @@ func (p *pipe) linkClosedLocked(k *link) (redial bool, q []replier) {
 func (p *pipe) close() {
 	p.mu.Lock()
 	p.state = pClosed
+	p.lastErr = nil // commands fail with ErrClosed, not the last dial's error
 	p.up.Store(false)
 	k := p.cur
 	q := p.takeQueueLocked()

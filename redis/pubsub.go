@@ -292,7 +292,7 @@ func (ps *PubSub) start(o *psOp) error {
 		}
 	case psUp, psRestoring:
 		err := ps.sendLocked(ps.d, o)
-		if err != ErrClosed {
+		if !connGone(err) {
 			return err
 		}
 		// The connection has just been lost; its OnClose, still to come,
@@ -303,6 +303,15 @@ func (ps *PubSub) start(o *psOp) error {
 	ps.waiting = slices.DeleteFunc(ps.waiting, func(o *psOp) bool { return o.ctx.Err() != nil })
 	ps.waiting = append(ps.waiting, o)
 	return nil
+}
+
+// connGone reports whether sending on a PubSub's connection failed
+// because the connection is gone (ErrClosed, or the *ConnError of a
+// connection lost), which the PubSub recovers from, rather than for a
+// reason of the command's own.
+func connGone(err error) bool {
+	var ce *ConnError
+	return errors.Is(err, ErrClosed) || errors.As(err, &ce)
 }
 
 // sendLocked queues o on d.
@@ -503,7 +512,7 @@ func (ps *PubSub) attached(d *Conn) {
 	}
 	for _, o := range restore {
 		if err := ps.sendLocked(d, o); err != nil {
-			if err == ErrClosed {
+			if connGone(err) {
 				break // lost already: lost redials
 			}
 			end := ps.shutdownLocked(fmt.Errorf("redis: resubscribing after a reconnection: %w", err))
@@ -520,7 +529,7 @@ func (ps *PubSub) attached(d *Conn) {
 			continue // its caller has given up
 		}
 		if err := ps.sendLocked(d, o); err != nil {
-			if err == ErrClosed {
+			if connGone(err) {
 				ps.waiting = append(ps.waiting, w[i:]...)
 				break
 			}
