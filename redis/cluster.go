@@ -26,7 +26,7 @@ type ClusterOptions struct {
 
 	// Node configures the connections to every node as Options does for a
 	// Client: Username, Password, ClientName, Protocol, TLS, Conns,
-	// Engine, DialTimeout, the back-offs, MaxConns, MaxIdleConns,
+	// Engine, DialTimeout, ReadTimeout, the back-offs, MaxConns, MaxIdleConns,
 	// IdleTimeout, WriteBufferLimit, Limits. Node.Addr and Node.DB are
 	// ignored: a cluster has database 0 only.
 	Node Options

@@ -93,6 +93,16 @@
 // "reconnected" Message marks the gap (see PubSub). A Conn does not
 // reconnect: its state (WATCH, SELECT, ...) would be lost with it.
 //
+// A server can also go silent without closing the connection: a stopped
+// process, a paused VM, a network that drops packets without a reset.
+// A shared connection on which a reply is due and nothing has arrived for
+// Options.ReadTimeout (default 10 s) is presumed dead and closed: its
+// commands in flight fail with a *ConnError wrapping ErrReadTimeout (a
+// timeout), and it is replaced as above. A WAIT in flight extends the
+// bound by its own timeout; blocking commands and Conn are not subject to
+// it. A PubSub pings a connection that has been quiet for ReadTimeout and
+// reconnects if the PING brings nothing back either.
+//
 // # Redis Cluster
 //
 // ClusterClient has the same command API for a Redis Cluster:

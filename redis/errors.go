@@ -44,6 +44,13 @@ var (
 	// Options.DialTimeout.
 	ErrHandshakeTimeout error = &timeoutError{"redis: connection handshake timeout"}
 
+	// ErrReadTimeout is the cause of a *ConnError when a connection was
+	// closed because the server sent nothing for Options.ReadTimeout while
+	// a reply was due: it is presumed dead (stopped, or cut off without a
+	// reset). The commands that were in flight may have run. It is a
+	// timeout: the *ConnError's Timeout reports true.
+	ErrReadTimeout error = &timeoutError{"redis: no reply within the read timeout (server unresponsive)"}
+
 	// ErrUnexpectedReply is the cause of a *ConnError when the server sent
 	// a reply that no command was waiting for: the stream is out of sync
 	// and the connection is closed.

@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/pool"
@@ -20,6 +21,7 @@ type link struct {
 	connectedFn func(*pool.Conn, error)
 	flushFn     func()
 	onValueFn   func(*resp.Value) error
+	watchFn     func()
 	sub         *PubSub // set for a pub/sub connection
 
 	// Guarded by p.mu.
@@ -41,6 +43,15 @@ type link struct {
 	spare    []byte
 	spareQ   []replier
 	stalled  bool // the socket's write queue is full; OnWritten resumes
+
+	// Loop only: the read-timeout watchdog (watch.go).
+	timer *engine.Timer
+	armed bool          // timer pending, or its function running
+	down  bool          // closed: never arm again
+	reads uint32        // OnData calls so far
+	seen  uint32        // reads at the last tick
+	quiet int           // ticks in a row that saw no data
+	hold  time.Duration // a WAIT in flight: the read timeout is extended by its timeout
 }
 
 func newLink(p *pipe) *link {
@@ -48,6 +59,7 @@ func newLink(p *pipe) *link {
 	k.connectedFn = k.connected
 	k.flushFn = k.flush
 	k.onValueFn = k.onValue
+	k.watchFn = k.watch
 	return k
 }
 
@@ -95,6 +107,8 @@ func (k *link) flush() {
 	buf, q := p.buf, p.queue
 	p.buf, p.queue = k.spare, k.spareQ
 	k.spare, k.spareQ = nil, nil
+	hold := p.hold
+	p.hold = 0
 	if !p.shared {
 		// Counted before the queue is seen empty, for Conn.Close.
 		k.pending.Add(int64(len(q)))
@@ -105,6 +119,10 @@ func (k *link) flush() {
 		q[i] = nil
 	}
 	k.spareQ = q[:0]
+	k.hold = max(k.hold, hold)
+	if k.watched() {
+		k.arm()
+	}
 	k.out, k.off = buf, 0
 	k.writeOut()
 }
@@ -148,6 +166,7 @@ func (k *link) OnOpen(*engine.Conn) {}
 
 // OnData decodes replies and hands each to the oldest waiting command.
 func (k *link) OnData(c *engine.Conn, data []byte) {
+	k.reads++ // a sign of life, for the watchdog
 	if err := k.dec.Feed(data, k.onValueFn); err != nil && !k.detached.Load() {
 		c.CloseWithError(err)
 	}
@@ -173,6 +192,9 @@ func (k *link) onValue(v *resp.Value) error {
 	r := k.inflight.pop()
 	if !k.p.shared {
 		k.pending.Add(-1)
+	}
+	if k.inflight.n == 0 {
+		k.hold = 0 // a WAIT that extended the read timeout has answered
 	}
 	var err error
 	if v.Type == resp.SimpleError || v.Type == resp.BlobError {
@@ -202,6 +224,7 @@ func (k *link) OnClose(c *engine.Conn, err error) {
 	pc, released := k.pc, k.released
 	redial, q := p.linkClosedLocked(k)
 	p.mu.Unlock()
+	k.disarm()
 	k.dec.Reset()
 	if pc == nil {
 		return // not handed over yet: connected sees closed and cleans up

@@ -57,6 +57,33 @@ type Options struct {
 	// the HELLO/AUTH/SELECT handshake. Default 5 s.
 	DialTimeout time.Duration
 
+	// ReadTimeout is how long a connection may stay silent while a reply
+	// is due before it is presumed dead: a server process that stopped
+	// (SIGSTOP, a debugger, a VM paused) or a network that drops packets
+	// without a reset leaves the socket open, and without this every
+	// command on a shared connection would wait for its context, or for
+	// ever with context.Background, until the kernel gives up on the
+	// connection many minutes later. When commands have been written on a
+	// shared connection and nothing at all has been received on it for
+	// ReadTimeout, the connection is closed: the commands in flight fail
+	// with a *ConnError (Sent true) wrapping ErrReadTimeout, and the
+	// connection is replaced as after any loss (see Reconnection). A WAIT
+	// or WAITAOF in flight extends the bound by its own timeout. A PubSub
+	// sends a PING on a connection that received nothing for ReadTimeout,
+	// and reconnects when that brings nothing within ReadTimeout either.
+	//
+	// Blocking commands, which run on connections of their own, and Conn
+	// are not subject to it: their replies may rightly take as long as
+	// the command says. A command that the server itself takes longer to
+	// run (a slow Lua script, KEYS on a large database) is cut by it, with
+	// every other command in flight on its connection: raise ReadTimeout
+	// for such workloads, or run them on a Conn.
+	//
+	// Default 10 s; a negative value turns the check off. The check runs
+	// on the connection's loop every quarter of ReadTimeout, so a dead
+	// connection is detected between ReadTimeout and 1.25 times it.
+	ReadTimeout time.Duration
+
 	// MinRetryBackoff and MaxRetryBackoff bound the wait between
 	// reconnection attempts of a shared connection: the first redial is
 	// immediate, then the wait doubles from MinRetryBackoff up to
@@ -107,6 +134,12 @@ func (o *Options) setDefaults() {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
 	}
+	if o.ReadTimeout == 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
+	if o.ReadTimeout < 0 {
+		o.ReadTimeout = -1
+	}
 	if o.MinRetryBackoff <= 0 {
 		o.MinRetryBackoff = 8 * time.Millisecond
 	}
@@ -152,8 +185,8 @@ func (o *Options) check() error {
 //	rediss://...   (TLS, verifying the server's certificate)
 //
 // The port defaults to 6379. The database may also be given as ?db=N.
-// Recognised options: protocol (2 or 3), client_name, dial_timeout (a Go
-// duration such as 2s), conns, max_conns. Unknown options are an error,
+// Recognised options: protocol (2 or 3), client_name, dial_timeout and
+// read_timeout (Go durations such as 2s), conns, max_conns. Unknown options are an error,
 // so that a typo does not pass silently.
 func ParseURL(rawURL string) (Options, error) {
 	var o Options
@@ -202,6 +235,8 @@ func ParseURL(rawURL string) (Options, error) {
 			o.ClientName = v
 		case "dial_timeout":
 			o.DialTimeout, err = time.ParseDuration(v)
+		case "read_timeout":
+			o.ReadTimeout, err = time.ParseDuration(v)
 		case "conns":
 			o.Conns, err = strconv.Atoi(v)
 		case "max_conns":

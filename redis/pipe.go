@@ -3,6 +3,7 @@ package redis
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/resp"
@@ -50,9 +51,10 @@ type pipe struct {
 	cur      *link  // the open connection, in pUp
 	buf      []byte // encoded commands not yet taken by cur
 	queue    []replier
-	posted   bool       // cur.flush is queued on cur's loop
-	lastErr  *ConnError // why the last dial failed, in pBackoff; why a dedicated pipe's connection was lost, in pClosed
-	attempts int        // dials failed in a row
+	hold     time.Duration // longest timeout of a WAIT in buf (see link.hold)
+	posted   bool          // cur.flush is queued on cur's loop
+	lastErr  *ConnError    // why the last dial failed, in pBackoff; why a dedicated pipe's connection was lost, in pClosed
+	attempts int           // dials failed in a row
 	timer    *engine.Timer
 	up       atomic.Bool // state == pUp, for pick without the lock
 }
@@ -95,15 +97,38 @@ func (p *pipe) send(r replier, args []string) error {
 	return nil
 }
 
-// sendBatch queues n commands already encoded in b, all answered to r, so
-// that nothing from another caller comes between them (pipelines and
-// MULTI/EXEC).
-func (p *pipe) sendBatch(r replier, n int, b []byte) error {
+// sendWait is send for a WAIT or WAITAOF, which holds its connection up
+// to hold: the read timeout of the connection that carries it is extended
+// by that much while it is in flight.
+func (p *pipe) sendWait(r replier, args []string, hold time.Duration) error {
 	p.mu.Lock()
 	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
 		return err
 	}
+	p.buf = resp.AppendCommand(p.buf, args...)
+	p.queue = append(p.queue, r)
+	p.hold = max(p.hold, hold)
+	p.kickLocked()
+	p.mu.Unlock()
+	return nil
+}
+
+// sendBatch queues n commands already encoded in b, all answered to r, so
+// that nothing from another caller comes between them (pipelines and
+// MULTI/EXEC).
+func (p *pipe) sendBatch(r replier, n int, b []byte) error {
+	return p.sendBatchHold(r, n, b, 0)
+}
+
+// sendBatchHold is sendBatch for a pipeline holding a WAIT (see sendWait).
+func (p *pipe) sendBatchHold(r replier, n int, b []byte, hold time.Duration) error {
+	p.mu.Lock()
+	if err := p.admitLocked(); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	p.hold = max(p.hold, hold)
 	p.buf = append(p.buf, b...)
 	for i := 0; i < n; i++ {
 		p.queue = append(p.queue, r)
@@ -144,6 +169,7 @@ func (p *pipe) takeQueueLocked() []replier {
 	q := p.queue
 	p.queue = nil
 	p.buf = p.buf[:0]
+	p.hold = 0
 	return q
 }
 

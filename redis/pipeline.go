@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/egress-go/egress/resp"
 )
@@ -18,8 +19,9 @@ type Pipeline struct {
 	tx     bool
 	buf    []byte
 	n      int
-	err    error      // the first command refused by Do
-	spans  []pipeSpan // on a ClusterClient: where each command is in buf
+	err    error         // the first command refused by Do
+	spans  []pipeSpan    // on a ClusterClient: where each command is in buf
+	hold   time.Duration // the longest WAIT timeout in it (see pipe.sendWait)
 }
 
 // batchSender is where a pipeline's commands go: a Client's shared pipe
@@ -73,6 +75,7 @@ func (p *Pipeline) Do(args ...string) {
 			p.err = err
 			return
 		}
+		p.hold = max(p.hold, waitHold(args))
 	case kindBlocking, kindStateful:
 		if !p.target.dedicatedTarget() || (p.tx && isTxControl(args[0])) {
 			p.err = ErrStateful
@@ -167,8 +170,8 @@ func (p *Pipeline) ExecAsync(ctx context.Context, cb func([]Reply, error)) error
 		ctx = context.Background()
 	}
 	err := p.err
-	n, buf, tx, spans := p.n, p.buf, p.tx, p.spans
-	p.n, p.buf, p.err, p.spans = 0, nil, nil, nil
+	n, buf, tx, spans, hold := p.n, p.buf, p.tx, p.spans, p.hold
+	p.n, p.buf, p.err, p.spans, p.hold = 0, nil, nil, nil, 0
 	if err != nil {
 		return err
 	}
@@ -197,6 +200,8 @@ func (p *Pipeline) ExecAsync(ctx context.Context, cb func([]Reply, error)) error
 	}
 	if ct, ok := p.target.(clusterTarget); ok {
 		err = ct.c.sendPipeline(ctx, b, buf, spans)
+	} else if ct, ok := p.target.(clientTarget); ok && hold > 0 {
+		err = ct.c.pick().sendBatchHold(b, expect, buf, hold)
 	} else {
 		err = p.target.sendBatch(ctx, b, expect, buf)
 	}

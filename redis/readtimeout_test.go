@@ -1,0 +1,271 @@
+package redis
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/egress-go/egress/internal/testkit"
+	"github.com/egress-go/egress/resp"
+)
+
+// echoReply encodes the bulk-string reply of ECHO s.
+func echoReply(s string) []byte {
+	return []byte("$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n")
+}
+
+// A server that keeps the connection open but stops answering (a stopped
+// process, a network black hole) must not hold a command with
+// context.Background for ever, nor every later command on the shared
+// connection: the connection is presumed dead after ReadTimeout, its
+// commands fail with ErrReadTimeout, and the next command goes out on a
+// new connection.
+func TestReadTimeoutReplacesSilentConn(t *testing.T) {
+	testkit.CheckLeaks(t)
+	var silent atomic.Bool
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			if silent.Load() {
+				continue // read, never answer: alive to TCP, dead to Redis
+			}
+			switch args[0] {
+			case "PING":
+				c.Write([]byte("+PONG\r\n"))
+			case "ECHO":
+				c.Write(echoReply(args[1]))
+			default:
+				c.Write([]byte("-ERR unknown command\r\n"))
+			}
+		}
+	})
+	const rt = 200 * time.Millisecond
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: rt})
+	silent.Store(true)
+
+	async := make(chan error, 1)
+	start := time.Now()
+	if err := c.DoAsync(context.Background(), func(_ *resp.Value, err error) { async <- err }, "ECHO", "async"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Do(context.Background(), "ECHO", "lost")
+	elapsed := time.Since(start)
+	var ce *ConnError
+	if !errors.Is(err, ErrReadTimeout) || !errors.As(err, &ce) || !ce.Sent || !ce.Timeout() {
+		t.Fatalf("Do on a silent server: %v, want a *ConnError (sent, timeout) wrapping ErrReadTimeout", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Do on a silent server: %v is not a net.Error timeout", err)
+	}
+	// Not before ReadTimeout (the timer's resolution is about a
+	// millisecond), and well within its bound of 1.25 times it, with room
+	// for a busy machine.
+	if elapsed < rt-5*time.Millisecond || elapsed > 10*rt {
+		t.Fatalf("Do failed after %v, want about %v", elapsed, rt)
+	}
+	select {
+	case err := <-async:
+		if !errors.Is(err, ErrReadTimeout) {
+			t.Fatalf("DoAsync on a silent server: %v, want ErrReadTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("DoAsync's callback not called after the connection was presumed dead")
+	}
+	testkit.WaitFor(t, "the dead connection to be closed by the client", func() bool { return f.Finished() >= 1 })
+
+	silent.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := c.Do(ctx, "ECHO", "back")
+	if err != nil {
+		t.Fatalf("Do once the server answers again: %v", err)
+	}
+	if s, _ := r.Text(); s != "back" {
+		t.Fatalf("Do once the server answers again: %q, want back", s)
+	}
+	if n := f.Accepted(); n < 2 {
+		t.Fatalf("%d connections accepted, want a new one after the dead one", n)
+	}
+}
+
+// A negative ReadTimeout turns the check off: the command waits for its
+// context, as before.
+func TestReadTimeoutNegativeDisables(t *testing.T) {
+	testkit.CheckLeaks(t)
+	var silent atomic.Bool
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			if _, err := readCommand(r); err != nil {
+				return
+			}
+			if !silent.Load() {
+				c.Write([]byte("+PONG\r\n"))
+			}
+		}
+	})
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: -1})
+	if c.Options().ReadTimeout >= 0 {
+		t.Fatalf("ReadTimeout %v after defaults, want it negative (off)", c.Options().ReadTimeout)
+	}
+	silent.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, "PING"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do with the read timeout off: %v, want the context's deadline", err)
+	}
+	if n := f.Accepted(); n != 1 {
+		t.Fatalf("%d connections accepted, want the first kept", n)
+	}
+}
+
+// pongArray is PING's reply in RESP2 subscribed mode.
+const pongArray = "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+
+// A subscription connection has no reply due most of the time, so a
+// server gone silent would go unnoticed: the PubSub sends a PING when it
+// has heard nothing for ReadTimeout, and reconnects (and subscribes again)
+// when the PING brings nothing either.
+func TestReadTimeoutPubSubPing(t *testing.T) {
+	testkit.CheckLeaks(t)
+	var subscribers atomic.Int32
+	pinged := make(chan struct{}, 1)
+	resubscribed := make(chan struct{}, 1)
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		n := int32(0) // which subscriber connection this is, from 1
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch args[0] {
+			case "SUBSCRIBE":
+				if n == 0 {
+					n = subscribers.Add(1)
+				}
+				for i, ch := range args[1:] {
+					c.Write(pushArray("subscribe", ch, i+1))
+				}
+				if n == 2 {
+					select {
+					case resubscribed <- struct{}{}:
+					default:
+					}
+					c.Write([]byte("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nafter\r\n"))
+				}
+			case "PING":
+				if n == 1 {
+					// The first subscriber's server has gone silent: the
+					// PING, the health check, is never answered.
+					select {
+					case pinged <- struct{}{}:
+					default:
+					}
+					continue
+				}
+				if n > 0 {
+					c.Write([]byte(pongArray))
+				} else {
+					c.Write([]byte("+PONG\r\n"))
+				}
+			}
+		}
+	})
+	const rt = 200 * time.Millisecond
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: rt})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ps, err := c.Subscribe(ctx, "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	select {
+	case <-pinged:
+	case <-ctx.Done():
+		t.Fatal("no PING on an idle subscription connection")
+	}
+	m, err := ps.Receive(ctx)
+	if err != nil || m.Kind != "reconnected" {
+		t.Fatalf("Receive: %+v, %v; want the reconnected notice", m, err)
+	}
+	select {
+	case <-resubscribed:
+	default:
+		t.Fatal("reconnected without subscribing again")
+	}
+	m, err = ps.Receive(ctx)
+	if err != nil || m.Kind != "message" || m.Payload != "after" {
+		t.Fatalf("Receive after the reconnection: %+v, %v; want the message sent on the new connection", m, err)
+	}
+	testkit.WaitFor(t, "the silent subscription connection to be closed", func() bool { return f.Finished() >= 1 })
+}
+
+// Blocking commands rightly wait longer than ReadTimeout for their reply:
+// BLPOP with a 1 s timeout on a live server that sends nothing meanwhile
+// must return its null, not be cut at the read timeout.
+func TestReadTimeoutSparesBlockingCommands(t *testing.T) {
+	s := sharedServer(t)
+	testkit.CheckLeaks(t)
+	const rt = 200 * time.Millisecond
+	c := newTestClient(t, Options{Addr: s.Addr, ReadTimeout: rt})
+	start := time.Now()
+	_, _, err := c.BLPop(context.Background(), time.Second, "readtimeout:blpop:empty")
+	if !errors.Is(err, ErrNil) {
+		t.Fatalf("BLPOP 1s with ReadTimeout %v: %v, want ErrNil after its own timeout", rt, err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("BLPOP returned after %v, before its 1 s timeout", d)
+	}
+}
+
+// WAIT runs on the shared connection and holds it up to its timeout; the
+// read timeout of that connection is extended by it, so a WAIT longer than
+// ReadTimeout on a live server is not cut, and the commands behind it are
+// not failed.
+func TestReadTimeoutSparesWait(t *testing.T) {
+	s := sharedServer(t)
+	testkit.CheckLeaks(t)
+	const rt = 200 * time.Millisecond
+	c := newTestClient(t, Options{Addr: s.Addr, ReadTimeout: rt})
+	ctx := ctxT(t)
+	// No replica: WAIT 1 waits its whole timeout, then says 0.
+	behind := make(chan error, 1)
+	go func() {
+		<-time.After(50 * time.Millisecond) // behind the WAIT, or not: either way it must succeed
+		_, err := c.Do(ctx, "PING")
+		behind <- err
+	}()
+	start := time.Now()
+	r, err := c.Do(context.Background(), "WAIT", "1", "600")
+	if err != nil {
+		t.Fatalf("WAIT 1 600 with ReadTimeout %v: %v", rt, err)
+	}
+	if n, _ := r.Int(); n != 0 {
+		t.Fatalf("WAIT: %d replicas, want 0", n)
+	}
+	if d := time.Since(start); d < 550*time.Millisecond {
+		t.Fatalf("WAIT returned after %v, before its timeout", d)
+	}
+	if err := <-behind; err != nil {
+		t.Fatalf("PING sent while WAIT held the connection: %v", err)
+	}
+	// In a pipeline too.
+	p := c.Pipeline()
+	p.Do("WAIT", "1", "500")
+	p.Do("PING")
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatalf("pipeline with WAIT 1 500: %v", err)
+	}
+}
