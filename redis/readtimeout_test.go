@@ -57,7 +57,20 @@ func TestReadTimeoutReplacesSilentConn(t *testing.T) {
 	if err := c.DoAsync(context.Background(), func(_ *resp.Value, err error) { async <- err }, "ECHO", "async"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Do(context.Background(), "ECHO", "lost")
+	// context.Background: only the read timeout can end it. The test's
+	// own bound keeps a broken build from hanging here; the client's Close
+	// at cleanup ends the Do.
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), "ECHO", "lost")
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do with context.Background on a silent server still waiting after 5 s")
+	}
 	elapsed := time.Since(start)
 	var ce *ConnError
 	if !errors.Is(err, ErrReadTimeout) || !errors.As(err, &ce) || !ce.Sent || !ce.Timeout() {
@@ -267,5 +280,134 @@ func TestReadTimeoutSparesWait(t *testing.T) {
 	p.Do("PING")
 	if _, err := p.Exec(ctx); err != nil {
 		t.Fatalf("pipeline with WAIT 1 500: %v", err)
+	}
+}
+
+// ReadTimeout bounds silence, not the time a command waits: a server that
+// works through a deep pipeline slowly but steadily, every reply within
+// ReadTimeout of the one before, is alive, however long the last command
+// waits in all.
+func TestReadTimeoutSlowServerNotCut(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const delay = 60 * time.Millisecond
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			if args[0] == "ECHO" {
+				time.Sleep(delay) // a slow server: each reply takes a while
+				c.Write(echoReply(args[1]))
+				continue
+			}
+			c.Write([]byte("+PONG\r\n"))
+		}
+	})
+	const rt = 300 * time.Millisecond
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: rt})
+	const n = 12 // 12 × 60 ms: the last waits more than twice ReadTimeout
+	errs := make(chan error, n)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.DoAsync(context.Background(), func(_ *resp.Value, err error) { errs <- err }, "ECHO", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatalf("command %d of a slow but steady pipeline: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("slow pipeline not answered within 10 s")
+		}
+	}
+	if d := time.Since(start); d < rt {
+		t.Fatalf("the pipeline took %v, less than ReadTimeout: the test proves nothing", d)
+	}
+	if a := f.Accepted(); a != 1 {
+		t.Fatalf("%d connections accepted, want the first kept", a)
+	}
+}
+
+// A PubSub whose reader fell behind has its reads paused (back-pressure):
+// the silence is then the client's doing, and must not get the connection
+// pinged and presumed dead. Once the reader catches up, the health check
+// resumes.
+func TestReadTimeoutPubSubPausedNotDead(t *testing.T) {
+	testkit.CheckLeaks(t)
+	const flood = highWater + 100
+	pinged := make(chan struct{}, 1)
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		sub := false
+		for {
+			args, err := readCommand(r)
+			if err != nil {
+				return
+			}
+			switch args[0] {
+			case "SUBSCRIBE":
+				sub = true
+				c.Write(pushArray("subscribe", args[1], 1))
+				var b []byte
+				for i := 0; i < flood; i++ {
+					p := strconv.Itoa(i)
+					b = append(b, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$"+strconv.Itoa(len(p))+"\r\n"+p+"\r\n"...)
+				}
+				c.Write(b)
+			case "PING":
+				if sub {
+					select {
+					case pinged <- struct{}{}:
+					default:
+					}
+					c.Write([]byte(pongArray))
+				} else {
+					c.Write([]byte("+PONG\r\n"))
+				}
+			}
+		}
+	})
+	const rt = 200 * time.Millisecond
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: rt})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ps, err := c.Subscribe(ctx, "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	testkit.WaitFor(t, "the PubSub to pause its reads", func() bool {
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		return ps.paused != nil
+	})
+	// Nothing to wait for here but the absence of an event: four times
+	// ReadTimeout is twice what a PING and its own timeout would take.
+	select {
+	case <-pinged:
+		t.Fatal("a PubSub with paused reads was pinged: its silence is its own")
+	case <-time.After(4 * rt):
+	}
+	for i := 0; i < flood; i++ {
+		m, err := ps.Receive(ctx)
+		if err != nil {
+			t.Fatalf("Receive %d: %v", i, err)
+		}
+		if m.Kind != "message" || m.Payload != strconv.Itoa(i) {
+			t.Fatalf("Receive %d: %+v, want message %d (no reconnection)", i, m, i)
+		}
+	}
+	select {
+	case <-pinged: // reads resumed, and the quiet connection is checked again
+	case <-ctx.Done():
+		t.Fatal("no health check once the reader caught up")
+	}
+	if a := f.Accepted(); a != 2 {
+		t.Fatalf("%d connections accepted, want 2 (shared, subscription): none replaced", a)
 	}
 }
