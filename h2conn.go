@@ -159,6 +159,8 @@ func (h *h2conn) OnData(c *engine.Conn, b []byte) {
 		h.closeWith(err)
 	} else if h.proto.Done() {
 		h.closeWith(nil)
+	} else if h.barred() {
+		h.closeIfUnused()
 	}
 }
 
@@ -184,6 +186,7 @@ func (h *h2conn) OnClose(c *engine.Conn, err error) {
 	}
 	h.pc.Retire()
 	h.proto.Close(&closedError{cause: err})
+	h.leaveParked(http2.ErrConnClosed)
 	h.t.trackH2(h, false)
 	h.pc.Release(false)
 }
@@ -215,7 +218,10 @@ func (h *h2conn) closeWith(err error) {
 // The http2.ConnHandler side.
 
 func (h *h2conn) Settings(_ *http2.Conn, s http2.PeerSettings) {
+	// The pool first, so that a parked request replayed now finds the
+	// room the server made here.
 	h.pc.SetStreamLimit(int(min(s.MaxConcurrentStreams, 1<<16-1)))
+	h.unpark()
 }
 
 func (h *h2conn) PingAck(_ *http2.Conn, data [8]byte) {
@@ -227,6 +233,106 @@ func (h *h2conn) PingAck(_ *http2.Conn, data [8]byte) {
 func (h *h2conn) GoAway(*http2.Conn, *http2.GoAwayError) {
 	h.t.stats.goAways.Add(1)
 	h.pc.Retire()
+	h.leaveParked(http2.ErrGoingAway)
+}
+
+// A server may advertise SETTINGS_MAX_CONCURRENT_STREAMS 0 for a while
+// (RFC 9113, section 5.1.2). A request that holds a stream slot of such a
+// connection (the pool gave it one before the limit fell, or it was
+// dialed for it and the server refused the request it sent before its
+// SETTINGS arrived) is parked on the connection instead of going back to
+// the pool, which would dial another connection for it as long as this
+// one has no room: as many dials as retries, each connection left open
+// with nothing to carry. A parked request keeps its slot, so that the
+// pool hands this connection to nobody else meanwhile, and waits for a
+// SETTINGS that raises the limit (unpark), for its context, or for
+// HTTP2Options.PingTimeout, after which it fails with ErrNoStreams. A
+// connection at 0 that carries and holds nothing closes (closeIfUnused).
+
+// barred reports whether the server allows no stream now. Loop.
+func (h *h2conn) barred() bool { return h.proto.Peer().MaxConcurrentStreams == 0 }
+
+// canPark reports whether a request that could not open a stream here
+// because of the server's limit should wait here: the limit is 0, and
+// the connection is alive and not going away. Loop.
+func (h *h2conn) canPark() bool {
+	return !h.closed && h.barred() && h.proto.Err() == nil && !h.proto.GoingAway()
+}
+
+// park keeps hs, whose stream could not open (refused false) or was
+// refused by the server (refused true), waiting on its connection. Loop.
+func (hs *h2stream) park(refused bool) {
+	h := hs.hc
+	hs.s, hs.parked, hs.refused, hs.nextParked = nil, true, refused, nil
+	l := &h.t.parked[h.c.Loop().ID()]
+	for *l != nil {
+		l = &(*l).nextParked // first come, first served
+	}
+	*l = hs
+	hs.arm(phaseParked, h.t.opts.HTTP2.PingTimeout)
+}
+
+// takeParked unlinks and returns only, or if only is nil the first
+// stream parked on h; nil if there is none. Loop.
+func (h *h2conn) takeParked(only *h2stream) *h2stream {
+	for l := &h.t.parked[h.c.Loop().ID()]; *l != nil; l = &(*l).nextParked {
+		if hs := *l; hs.hc == h && (only == nil || hs == only) {
+			*l, hs.nextParked, hs.parked = hs.nextParked, nil, false
+			return hs
+		}
+	}
+	return nil
+}
+
+// unpark lets parked streams go as the server now allows: one that
+// never left, or whose request has no body or a body known up front,
+// opens here at once (a refused one counts as a retry), as long as there
+// is room; a refused one with a streamed body is replayed by its sink,
+// which must rewind the body, through the pool (which finds room here if
+// there is any, and otherwise treats it as any request that meets a full
+// connection). Loop.
+func (h *h2conn) unpark() {
+	if h.t.parked[h.c.Loop().ID()] == nil {
+		return
+	}
+	for h.proto.CanOpen() {
+		hs := h.takeParked(nil)
+		if hs == nil {
+			return
+		}
+		hs.stopTimer()
+		x := hs.x
+		if hs.refused {
+			if x.streamed {
+				hs.finish(http2.ErrRefused, x.t.isOpen())
+				continue
+			}
+			x.retries++
+			x.t.countRetry(http2.ErrRefused)
+		}
+		hs.open()
+	}
+}
+
+// leaveParked sends the streams parked on h elsewhere, as the connection
+// closes or goes away: the server has not seen them (or refused them),
+// so each is retried like a stream that could not open. Loop.
+func (h *h2conn) leaveParked(err error) {
+	for hs := h.takeParked(nil); hs != nil; hs = h.takeParked(nil) {
+		x := hs.x
+		hs.finish(err, x.retries < maxUnprocessedRetries && x.t.isOpen())
+	}
+}
+
+// closeIfUnused closes the connection (GOAWAY) if its server allows no
+// stream and it carries none and no request holds one of its slots
+// (parked, or about to open): it could only count against the pool's
+// limit on connections while requests of its key go elsewhere. Loop,
+// outside the protocol's Feed.
+func (h *h2conn) closeIfUnused() {
+	if !h.closed && h.barred() && h.proto.Active() == 0 && h.pc.Streams() == 0 {
+		h.closeWith(nil)
+	}
 }
 
 // The health check and idle expiry. While streams are open, a connection
@@ -370,9 +476,14 @@ type h2stream struct {
 	upFn    func()
 
 	nextHeld *h2stream // Transport.held's list
-	pulled   bool      // a body pipe reports what its reader consumed
-	paused   bool      // Exchange.Pause: credit is withheld
-	unacked  int       // body bytes delivered while paused
+	// nextParked links Transport.parked's list; parked says the stream
+	// is on it, and refused that the server refused it (see park).
+	nextParked *h2stream
+	parked     bool
+	refused    bool
+	pulled     bool // a body pipe reports what its reader consumed
+	paused     bool // Exchange.Pause: credit is withheld
+	unacked    int  // body bytes delivered while paused
 
 	// The header and body timeouts, as h1conn has them: one engine timer
 	// per loop met, kept with the exchange.
@@ -429,7 +540,6 @@ func (hs *h2stream) open() {
 	}
 	h.idleTicks = 0
 	h.opened, h.compacted = true, false
-	x.traceWrote(h.c, h.pc)
 	r := &hs.req
 	*r = http2.Request{
 		Method: x.method, Scheme: "http", Authority: x.host, Path: x.target,
@@ -444,12 +554,20 @@ func (hs *h2stream) open() {
 	s, err := h.proto.OpenStream(hs, r, !x.streamed && len(x.body) == 0)
 	hs.req = http2.Request{} // keep no reference to the caller's fields
 	if err != nil {
+		if errors.Is(err, http2.ErrStreamLimit) && h.canPark() {
+			// The server allows none for now: wait here (see park).
+			hs.park(false)
+			return
+		}
 		// Nothing was sent: a request that did not fit goes elsewhere.
 		unsent := errors.Is(err, http2.ErrStreamLimit) || errors.Is(err, http2.ErrGoingAway) || errors.Is(err, http2.ErrConnClosed)
 		hs.finish(err, unsent && x.retries < maxUnprocessedRetries && x.t.isOpen())
 		return
 	}
 	hs.s = s
+	// Now, not before OpenStream: a parked stream opens a second time.
+	// The bytes are flushed after the hooks run all the same.
+	x.traceWrote(h.c, h.pc)
 	if d := x.t.opts.ResponseHeaderTimeout; d > 0 {
 		hs.arm(phaseHeader, d)
 	}
@@ -466,7 +584,8 @@ func (hs *h2stream) open() {
 
 // finish ends x's hold on the stream slot and the exchange. Loop.
 func (hs *h2stream) finish(err error, retry bool) {
-	x := hs.x
+	x, h := hs.x, hs.hc
+	opened := hs.s != nil
 	hs.s = nil
 	hs.stopTimer()
 	x.mu.Lock()
@@ -479,8 +598,16 @@ func (hs *h2stream) finish(err error, retry bool) {
 	pc := x.pc
 	x.unattach()
 	pc.ReleaseStream()
-	hs.hc.armTimer()
-	hs.hc.quiet()
+	if opened {
+		h.unpark() // a stream slot of the server's is free
+	}
+	if h.barred() && !h.closed {
+		// Maybe the last use of a connection that can carry nothing;
+		// this may run inside Feed, hence the post.
+		h.c.Loop().Post(h.closeIfUnused)
+	}
+	h.armTimer()
+	h.quiet()
 	x.end(err, retry)
 }
 
@@ -564,6 +691,13 @@ func (hs *h2stream) Closed(s *http2.Stream, err error) {
 		// response head arrived the promise is void, and a retry would
 		// deliver a second response into the exchange.
 		retry = !x.gotByte && x.retries < maxUnprocessedRetries && x.t.isOpen()
+		if retry && hs.hc.canPark() && errors.As(err, new(*http2.StreamError)) {
+			// Refused while the server allows no stream (it sent its
+			// SETTINGS after our HEADERS left): wait here for it to
+			// allow one rather than dial (see park).
+			hs.park(true)
+			return
+		}
 	case errors.As(err, new(*http2.StreamError)):
 		// The server reset the stream (other than REFUSED_STREAM, above)
 		// or sent a response we reset as malformed: the connection is
@@ -610,8 +744,13 @@ func (hs *h2stream) onTimer() {
 		x.abort(hs, ErrHeaderTimeout)
 	case phaseBody:
 		x.abort(hs, ErrBodyIdleTimeout)
+	case phaseParked:
+		x.abort(hs, ErrNoStreams)
 	}
 }
+
+// phaseParked times a parked stream's wait (see park).
+const phaseParked = phaseBody + 1
 
 // The carrier side.
 
@@ -620,6 +759,11 @@ func (hs *h2stream) multiplexed() bool  { return true }
 
 // abort resets the stream (CANCEL); the other streams carry on.
 func (hs *h2stream) abort(x *exchange, err error) {
+	if hs.parked {
+		hs.hc.takeParked(hs)
+		hs.finish(err, false)
+		return
+	}
 	if hs.s == nil {
 		return // not open yet: open sees x.aborted
 	}

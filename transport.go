@@ -88,8 +88,9 @@ type HTTP2Options struct {
 	// closed if the answer does not come within PingTimeout, failing its
 	// requests with ErrHealthCheck. Default 15 s; negative turns it off.
 	ReadIdleTimeout time.Duration
-	// PingTimeout bounds the wait for a health-check PING's answer.
-	// Default 5 s.
+	// PingTimeout bounds the wait for a health-check PING's answer, and
+	// a request's wait on a connection whose server allows no streams
+	// (see ErrNoStreams). Default 5 s.
 	PingTimeout time.Duration
 	// Config tunes the protocol: windows, frame and header limits, flood
 	// budgets (see package http2).
@@ -118,6 +119,10 @@ type Transport struct {
 	// woken once at its end (h2conn.OnData). Loop-owned; a list per loop
 	// rather than per connection keeps an idle h2conn small.
 	held []*h2stream
+	// parked lists, per loop, the HTTP/2 streams waiting for a server
+	// that allows none (MAX_CONCURRENT_STREAMS 0) to allow one (see
+	// h2stream.park). Loop-owned, like held.
+	parked []*h2stream
 }
 
 type transportCounters struct {
@@ -172,6 +177,7 @@ func NewTransport(opts Options) (*Transport, error) {
 		t.eng, t.ownEng = e, true
 	}
 	t.held = make([]*h2stream, t.eng.NumLoops())
+	t.parked = make([]*h2stream, t.eng.NumLoops())
 	pc := pool.DefaultConfig()
 	if opts.Pool != nil {
 		pc = *opts.Pool
