@@ -198,7 +198,7 @@ func (c *Client) route(ctx context.Context, r replier, args []string) error {
 		if err := checkWait(args); err != nil {
 			return err
 		}
-		return c.pick().sendWait(r, args, waitHold(args))
+		return c.pick().sendHeld(r, args, waitHold(args))
 	case kindBlocking:
 		return c.sendDedicated(ctx, r, args)
 	}

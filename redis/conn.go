@@ -138,11 +138,13 @@ func (d *Conn) send(r replier, args []string) error {
 	if len(args) == 0 {
 		return errNoCommand
 	}
-	switch classify(args) {
+	switch kind := classify(args); kind {
 	case kindPubSub, kindNoReply:
 		return ErrStateful
 	case kindStateful:
 		d.dirty.Store(true)
+	case kindBlocking, kindWait:
+		return d.p.sendHeld(r, args, holdFor(kind, args))
 	}
 	return d.p.send(r, args)
 }
@@ -253,7 +255,7 @@ func (c *Client) sendDedicated(ctx context.Context, r replier, args []string) er
 	}
 	d := c.newConn()
 	rel := &releaser{r: r, d: d}
-	if err := d.p.send(rel, args); err != nil { // queued until connected
+	if err := d.p.sendHeld(rel, args, holdFor(kindBlocking, args)); err != nil { // queued until connected
 		d.k.finish()
 		return err
 	}

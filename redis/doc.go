@@ -98,10 +98,11 @@
 // A shared connection on which a reply is due and nothing has arrived for
 // Options.ReadTimeout (default 10 s) is presumed dead and closed: its
 // commands in flight fail with a *ConnError wrapping ErrReadTimeout (a
-// timeout), and it is replaced as above. A WAIT in flight extends the
-// bound by its own timeout; blocking commands and Conn are not subject to
-// it. A PubSub pings a connection that has been quiet for ReadTimeout and
-// reconnects if the PING brings nothing back either.
+// timeout), and it is replaced as above. A blocking command or a WAIT
+// extends the bound by its own timeout while it waits. A Conn is watched
+// the same way but not replaced. A PubSub pings a connection that has
+// been quiet for ReadTimeout and reconnects if the PING brings nothing
+// back either.
 //
 // # Redis Cluster
 //

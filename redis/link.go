@@ -194,7 +194,7 @@ func (k *link) onValue(v *resp.Value) error {
 		k.pending.Add(-1)
 	}
 	if k.inflight.n == 0 {
-		k.hold = 0 // a WAIT that extended the read timeout has answered
+		k.hold = 0 // a WAIT or blocking command that extended the read timeout has answered
 	}
 	var err error
 	if v.Type == resp.SimpleError || v.Type == resp.BlobError {

@@ -64,20 +64,22 @@ type Options struct {
 	// command on a shared connection would wait for its context, or for
 	// ever with context.Background, until the kernel gives up on the
 	// connection many minutes later. When commands have been written on a
-	// shared connection and nothing at all has been received on it for
+	// connection and nothing at all has been received on it for
 	// ReadTimeout, the connection is closed: the commands in flight fail
-	// with a *ConnError (Sent true) wrapping ErrReadTimeout, and the
-	// connection is replaced as after any loss (see Reconnection). A WAIT
-	// or WAITAOF in flight extends the bound by its own timeout. A PubSub
-	// sends a PING on a connection that received nothing for ReadTimeout,
-	// and reconnects when that brings nothing within ReadTimeout either.
+	// with a *ConnError (Sent true) wrapping ErrReadTimeout, and a shared
+	// connection is replaced as after any loss (see Reconnection); a Conn
+	// does not reconnect. A PubSub sends a PING on a connection that
+	// received nothing for ReadTimeout, and reconnects when that brings
+	// nothing within ReadTimeout either.
 	//
-	// Blocking commands, which run on connections of their own, and Conn
-	// are not subject to it: their replies may rightly take as long as
-	// the command says. A command that the server itself takes longer to
-	// run (a slow Lua script, KEYS on a large database) is cut by it, with
-	// every other command in flight on its connection: raise ReadTimeout
-	// for such workloads, or run them on a Conn.
+	// A command that rightly keeps its connection silent longer extends
+	// the bound while it is in flight by its own timeout: a blocking
+	// command (BLPOP, XREAD BLOCK, ...) or a WAIT or WAITAOF; with a
+	// timeout of 0 (block for ever) there is no bound while it waits. A
+	// command that the server itself takes longer to run (a slow Lua
+	// script, KEYS on a large database) is cut by it, with every other
+	// command in flight on its connection: raise ReadTimeout for such
+	// workloads.
 	//
 	// Default 10 s; a negative value turns the check off. The check runs
 	// on the connection's loop every quarter of ReadTimeout, so a dead

@@ -51,7 +51,7 @@ type pipe struct {
 	cur      *link  // the open connection, in pUp
 	buf      []byte // encoded commands not yet taken by cur
 	queue    []replier
-	hold     time.Duration // longest timeout of a WAIT in buf (see link.hold)
+	hold     time.Duration // longest wait rightly expected of a command in buf (see link.hold)
 	posted   bool          // cur.flush is queued on cur's loop
 	lastErr  *ConnError    // why the last dial failed, in pBackoff; why a dedicated pipe's connection was lost, in pClosed
 	attempts int           // dials failed in a row
@@ -97,10 +97,11 @@ func (p *pipe) send(r replier, args []string) error {
 	return nil
 }
 
-// sendWait is send for a WAIT or WAITAOF, which holds its connection up
-// to hold: the read timeout of the connection that carries it is extended
-// by that much while it is in flight.
-func (p *pipe) sendWait(r replier, args []string, hold time.Duration) error {
+// sendHeld is send for a command that may rightly keep its connection
+// silent for up to hold (WAIT, BLPOP, ...): the read timeout of the
+// connection that carries it is extended by that much while it is in
+// flight.
+func (p *pipe) sendHeld(r replier, args []string, hold time.Duration) error {
 	p.mu.Lock()
 	if err := p.admitLocked(); err != nil {
 		p.mu.Unlock()
@@ -121,7 +122,8 @@ func (p *pipe) sendBatch(r replier, n int, b []byte) error {
 	return p.sendBatchHold(r, n, b, 0)
 }
 
-// sendBatchHold is sendBatch for a pipeline holding a WAIT (see sendWait).
+// sendBatchHold is sendBatch for a pipeline holding a WAIT or a blocking
+// command (see sendHeld).
 func (p *pipe) sendBatchHold(r replier, n int, b []byte, hold time.Duration) error {
 	p.mu.Lock()
 	if err := p.admitLocked(); err != nil {

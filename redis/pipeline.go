@@ -21,7 +21,7 @@ type Pipeline struct {
 	n      int
 	err    error         // the first command refused by Do
 	spans  []pipeSpan    // on a ClusterClient: where each command is in buf
-	hold   time.Duration // the longest WAIT timeout in it (see pipe.sendWait)
+	hold   time.Duration // the longest wait of a WAIT or blocking command in it (see pipe.sendHeld)
 }
 
 // batchSender is where a pipeline's commands go: a Client's shared pipe
@@ -64,7 +64,7 @@ func (p *Pipeline) Do(args ...string) {
 		p.err = errNoCommand
 		return
 	}
-	switch classify(args) {
+	switch kind := classify(args); kind {
 	case kindNormal:
 	case kindWait:
 		if _, ok := p.target.(clusterTarget); ok {
@@ -75,7 +75,7 @@ func (p *Pipeline) Do(args ...string) {
 			p.err = err
 			return
 		}
-		p.hold = max(p.hold, waitHold(args))
+		p.hold = max(p.hold, holdFor(kindWait, args))
 	case kindBlocking, kindStateful:
 		if !p.target.dedicatedTarget() || (p.tx && isTxControl(args[0])) {
 			p.err = ErrStateful
@@ -83,6 +83,9 @@ func (p *Pipeline) Do(args ...string) {
 		}
 		if ct, ok := p.target.(connTarget); ok && !p.tx {
 			ct.d.dirty.Store(true)
+		}
+		if kind == kindBlocking {
+			p.hold = max(p.hold, holdFor(kind, args))
 		}
 	default:
 		p.err = ErrStateful
@@ -202,6 +205,8 @@ func (p *Pipeline) ExecAsync(ctx context.Context, cb func([]Reply, error)) error
 		err = ct.c.sendPipeline(ctx, b, buf, spans)
 	} else if ct, ok := p.target.(clientTarget); ok && hold > 0 {
 		err = ct.c.pick().sendBatchHold(b, expect, buf, hold)
+	} else if ct, ok := p.target.(connTarget); ok && hold > 0 {
+		err = ct.d.p.sendBatchHold(b, expect, buf, hold)
 	} else {
 		err = p.target.sendBatch(ctx, b, expect, buf)
 	}

@@ -226,8 +226,9 @@ func TestReadTimeoutPubSubPing(t *testing.T) {
 }
 
 // Blocking commands rightly wait longer than ReadTimeout for their reply:
-// BLPOP with a 1 s timeout on a live server that sends nothing meanwhile
-// must return its null, not be cut at the read timeout.
+// their own timeout extends it. BLPOP with a 1 s timeout on a live server
+// that sends nothing meanwhile must return its null, not be cut at the
+// read timeout.
 func TestReadTimeoutSparesBlockingCommands(t *testing.T) {
 	s := sharedServer(t)
 	testkit.CheckLeaks(t)
@@ -409,5 +410,141 @@ func TestReadTimeoutPubSubPausedNotDead(t *testing.T) {
 	}
 	if a := f.Accepted(); a != 2 {
 		t.Fatalf("%d connections accepted, want 2 (shared, subscription): none replaced", a)
+	}
+}
+
+// A Conn is watched too: a command on it with context.Background fails
+// with ErrReadTimeout when the server goes silent, and, as a Conn does not
+// reconnect, later ones fail at once with the same cause.
+func TestReadTimeoutConn(t *testing.T) {
+	testkit.CheckLeaks(t)
+	var silent atomic.Bool
+	f := testkit.NewServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			if _, err := readCommand(r); err != nil {
+				return
+			}
+			if !silent.Load() {
+				c.Write([]byte("+PONG\r\n"))
+			}
+		}
+	})
+	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := c.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Do(ctx, "PING"); err != nil {
+		t.Fatal(err)
+	}
+	silent.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Do(context.Background(), "PING")
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Conn.Do with context.Background on a silent server still waiting after 5 s")
+	}
+	var ce *ConnError
+	if !errors.Is(err, ErrReadTimeout) || !errors.As(err, &ce) || !ce.Sent {
+		t.Fatalf("Conn.Do on a silent server: %v, want a *ConnError (sent) wrapping ErrReadTimeout", err)
+	}
+	if _, err := d.Do(ctx, "PING"); !errors.Is(err, ErrReadTimeout) || !errors.As(err, &ce) || ce.Sent {
+		t.Fatalf("Conn.Do after its connection timed out: %v, want a *ConnError (not sent) wrapping ErrReadTimeout", err)
+	}
+}
+
+// A blocking command with a timeout of 0 waits for ever, which is no
+// sign of a dead server: BLPOP 0, and XREAD BLOCK 0 on a Conn, still wait
+// well past ReadTimeout and return what is pushed then.
+func TestReadTimeoutSparesBlockForever(t *testing.T) {
+	s := sharedServer(t)
+	testkit.CheckLeaks(t)
+	const rt = 100 * time.Millisecond
+	const name = "readtimeout-forever"
+	c := newTestClient(t, Options{Addr: s.Addr, ReadTimeout: rt, ClientName: name})
+	ctx := ctxT(t)
+	list, stream := "readtimeout:forever:list", "readtimeout:forever:stream"
+	c.Do(ctx, "DEL", list, stream)
+	d, err := c.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	popped := make(chan error, 1)
+	go func() {
+		_, v, err := c.BLPop(ctx, 0, list)
+		if err == nil && v != "late" {
+			err = errors.New("BLPOP popped " + v)
+		}
+		popped <- err
+	}()
+	read := make(chan error, 1)
+	go func() {
+		_, err := d.Do(ctx, "XREAD", "BLOCK", "0", "STREAMS", stream, "$")
+		read <- err
+	}()
+	// Nothing to wait for but time: both must still be blocked after
+	// several read timeouts. Their blocking is seen by the server first.
+	testkit.WaitFor(t, "both commands to block on the server", func() bool {
+		return blockedClients(t, c, ctx, name) == 2
+	})
+	select {
+	case err := <-popped:
+		t.Fatalf("BLPOP 0 returned before anything was pushed: %v", err)
+	case err := <-read:
+		t.Fatalf("XREAD BLOCK 0 returned before anything was added: %v", err)
+	case <-time.After(5 * rt):
+	}
+	if _, err := c.Do(ctx, "RPUSH", list, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, "XADD", stream, "*", "f", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-popped; err != nil {
+		t.Fatalf("BLPOP 0 past the read timeout: %v", err)
+	}
+	if err := <-read; err != nil {
+		t.Fatalf("XREAD BLOCK 0 on a Conn past the read timeout: %v", err)
+	}
+}
+
+// holdFor reads each blocking command's timeout where it is.
+func TestHoldFor(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"BLPOP", "a", "b", "1.5"}, 1500 * time.Millisecond},
+		{[]string{"brpop", "a", "2"}, 2 * time.Second},
+		{[]string{"BLMOVE", "a", "b", "LEFT", "RIGHT", "0.25"}, 250 * time.Millisecond},
+		{[]string{"BRPOPLPUSH", "a", "b", "3"}, 3 * time.Second},
+		{[]string{"BZPOPMIN", "z", "0.5"}, 500 * time.Millisecond},
+		{[]string{"BLMPOP", "4", "1", "a", "LEFT"}, 4 * time.Second},
+		{[]string{"bzmpop", "0.1", "1", "z", "MIN"}, 100 * time.Millisecond},
+		{[]string{"XREAD", "COUNT", "1", "BLOCK", "700", "STREAMS", "s", "$"}, 700 * time.Millisecond},
+		{[]string{"XREADGROUP", "GROUP", "g", "c", "block", "20", "STREAMS", "s", ">"}, 20 * time.Millisecond},
+		{[]string{"BLPOP", "a", "0"}, holdForever},
+		{[]string{"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}, holdForever},
+		{[]string{"BLPOP", "a", "soon"}, holdForever},
+		{[]string{"BLPOP", "a", "1e300"}, holdForever / time.Second * time.Second},
+	} {
+		if got := holdFor(kindBlocking, tc.args); got != tc.want {
+			t.Errorf("holdFor(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	if got := holdFor(kindWait, []string{"WAIT", "1", "250"}); got != 250*time.Millisecond {
+		t.Errorf("holdFor(WAIT 1 250) = %v", got)
+	}
+	if got := holdFor(kindWait, []string{"WAITAOF", "1", "0", "0"}); got != holdForever {
+		t.Errorf("holdFor(WAITAOF 1 0 0) = %v, want for ever", got)
 	}
 }
