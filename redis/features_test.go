@@ -479,6 +479,8 @@ func TestURL(t *testing.T) {
 		{"redis://:pw@h:7000/3", Options{Addr: "h:7000", Password: "pw", DB: 3}},
 		{"redis://u:pw@h?db=2&protocol=2&client_name=x&dial_timeout=2s&conns=3", Options{Addr: "h:6379", Username: "u", Password: "pw", DB: 2, Protocol: 2, ClientName: "x", DialTimeout: 2 * time.Second, Conns: 3}},
 		{"redis://pw@[::1]:6380", Options{Addr: "[::1]:6380", Password: "pw"}},
+		{"redis://h?read_timeout=250ms", Options{Addr: "h:6379", ReadTimeout: 250 * time.Millisecond}},
+		{"redis://h?read_timeout=-1s", Options{Addr: "h:6379", ReadTimeout: -time.Second}},
 	} {
 		got, err := ParseURL(tc.in)
 		if err != nil || got != tc.want {
@@ -489,7 +491,7 @@ func TestURL(t *testing.T) {
 	if err != nil || o.TLS == nil || o.Addr != "h:6379" {
 		t.Errorf("rediss: %+v, %v", o, err)
 	}
-	for _, bad := range []string{"http://h", "redis://h/x", "redis://h?bogus=1", "redis://h?db=x"} {
+	for _, bad := range []string{"http://h", "redis://h/x", "redis://h?bogus=1", "redis://h?db=x", "redis://h?read_timeout=3"} {
 		if _, err := ParseURL(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
