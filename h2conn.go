@@ -200,6 +200,10 @@ func (h *h2conn) closeWith(err error) {
 	h.pc.Retire()
 	if err == nil {
 		h.proto.Shutdown()
+		// No stream opens here after our GOAWAY: requests parked on the
+		// connection (the idle check found none open) go elsewhere now
+		// rather than wait out PingTimeout for nothing.
+		h.leaveParked(http2.ErrGoingAway)
 		h.flush()
 		if h.c.CloseWrite() != nil {
 			return // ended already: each read after the end comes here
