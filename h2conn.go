@@ -186,7 +186,13 @@ func (h *h2conn) OnClose(c *engine.Conn, err error) {
 	}
 	h.pc.Retire()
 	h.proto.Close(&closedError{cause: err})
-	h.leaveParked(http2.ErrConnClosed)
+	// Parked requests go elsewhere, unless the transport is closing:
+	// then they fail as its open streams just did.
+	var parkedErr error = http2.ErrConnClosed
+	if !h.t.isOpen() {
+		parkedErr = &closedError{cause: err}
+	}
+	h.leaveParked(parkedErr)
 	h.t.trackH2(h, false)
 	h.pc.Release(false)
 }

@@ -325,3 +325,33 @@ func TestH2ZeroStreamsExchange(t *testing.T) {
 		})
 	}
 }
+
+// TestH2ZeroStreamsTransportClosed: a request waiting on a connection at
+// a limit of 0 fails as every request in flight does when the Transport
+// closes: with ErrTransportClosed.
+func TestH2ZeroStreamsTransportClosed(t *testing.T) {
+	testkit.CheckLeaks(t)
+	srv := newH2Server(t, func(p *h2Peer) {
+		if zeroThenRefuse(t, p) {
+			noHeadersUntilGoAway(t, p)
+		}
+	})
+	tr, client := h2Client(t, Options{Pool: poolConfig(1), HTTP2: HTTP2Options{PingTimeout: time.Minute}})
+	req, _ := http.NewRequest("GET", "http://"+srv.Addr()+"/closed", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	testkit.WaitFor(t, "the request refused and waiting", func() bool {
+		st := tr.Stats()
+		return st.StreamResets == 1 && st.Pool.StreamsInUse == 1
+	})
+	tr.Close()
+	if err := recv(t, errc, "the waiting request"); !errors.Is(err, ErrTransportClosed) {
+		t.Fatalf("error %v, want ErrTransportClosed", err)
+	}
+}
