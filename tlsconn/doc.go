@@ -76,10 +76,10 @@
 //   - Conn.Close sends close_notify before the TCP close.
 //
 // While the handshake runs, the connection's handler is wrapped by a
-// stand-in that tells the layer if the connection closes (the engine has
-// no other way to say so), so Conn.Handler returns the stand-in until
-// OnOpen; a SetHandler before OnOpen loses that notice and leaves only the
-// handshake timeout to free the worker.
+// stand-in that reports a close during it as a *HandshakeError, so
+// Conn.Handler returns the stand-in until OnOpen; a SetHandler before
+// OnOpen loses only that wrapping: the engine tells the layer itself of
+// the close (engine.LayerCloser), which frees the worker at once.
 //
 // OnWritten counts bytes handed to the kernel, which after the handshake
 // are ciphertext: records are somewhat larger than what was written.

@@ -244,10 +244,21 @@ func (l *layer) connClosed(err error) {
 	}
 }
 
+// Closed implements engine.LayerCloser. The engine calls it whatever
+// handler is in place, so a worker blocked in a handshake read is freed
+// at once even when the stand-in below was replaced by SetHandler before
+// OnOpen, and the connection closed for a reason of its own (idle
+// timeout, reset) rather than through Close. Loop only.
+func (l *layer) Closed(c *engine.Conn, err error) {
+	if l.hs != nil {
+		l.connClosed(err)
+	}
+}
+
 // hsHandler stands in for the connection's handler during the handshake.
-// The engine tells a Layer nothing when a connection closes for a reason
-// of its own (reset, idle timeout, engine shutdown), and a worker blocked
-// in read must hear of it; OnClose is where it does. It also implements
+// Its OnClose reports a close during the handshake (reset, idle timeout)
+// as a *HandshakeError; the worker is freed by Closed above, which runs
+// first. It also implements
 // HalfCloseHandler, so that the peer's FIN does not close the connection
 // before the worker has read the alert that may have come with it.
 type hsHandler struct {

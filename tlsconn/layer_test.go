@@ -298,6 +298,28 @@ func TestCloseDuringHandshake(t *testing.T) {
 	})
 }
 
+// TestCloseDuringHandshakeAfterSetHandler: a handler replaced before
+// OnOpen (the stand-in that hears of the close is gone) and a close the
+// layer is not asked about (idle timeout, reset) do not keep the worker
+// blocked until the handshake timeout: the layer hears of the close from
+// the engine itself.
+func TestCloseDuringHandshakeAfterSetHandler(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be engine.Backend) {
+		silent := testkit.NewServer(t, nil) // never answers
+		e := newEngine(t, be)
+		cl := newClient(t, Config{HandshakeTimeout: time.Minute})
+		r := newResult()
+		c := dialServerName(t, e, cl, silent.Addr(), "localhost", r)
+		waitWorkers(t, 1)
+		r2 := newResult()
+		c.SetHandler(r2)
+		// The idle timeout closes without Layer.Close, as a reset would.
+		c.SetIdleTimeout(20 * time.Millisecond)
+		mustIs(t, r2.WaitClose(t), engine.ErrIdleTimeout)
+		waitWorkers(t, 0)
+	})
+}
+
 // TestEngineCloseDuringHandshake: shutting the engine down frees workers
 // blocked in handshakes.
 func TestEngineCloseDuringHandshake(t *testing.T) {
