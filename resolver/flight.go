@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"net/netip"
+	"time"
 )
 
 // flight is one lookup that any number of callers wait for. It is queued
@@ -15,6 +16,11 @@ type flight struct {
 	// tracing) but none of its cancellation: the lookup outlives any one
 	// caller and is cancelled only when every caller has left.
 	vctx context.Context
+
+	// deadline is Config.Timeout from when the flight was queued: the
+	// wait for a free worker counts, so that busy workers cannot hold a
+	// caller without a deadline of its own for longer than Timeout.
+	deadline time.Time
 
 	waiters []*waiter
 	cancel  context.CancelFunc // set when a worker starts the lookup

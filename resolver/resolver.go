@@ -39,8 +39,10 @@ type Config struct {
 	// means DefaultWorkers.
 	Workers int
 
-	// Timeout bounds each lookup, whoever waits for it. Zero or negative
-	// means DefaultTimeout.
+	// Timeout bounds each lookup, whoever waits for it, counted from when
+	// it is queued: a wait for a free worker counts, and a lookup whose
+	// Timeout ran out in the queue fails with ErrTimeout without being
+	// made. Zero or negative means DefaultTimeout.
 	Timeout time.Duration
 
 	// Lookup resolves one name; nil means net.DefaultResolver.LookupNetIP.
@@ -162,7 +164,7 @@ func (r *Resolver) LookupAsync(ctx context.Context, network, host string, cb fun
 	}
 	f := r.flights[k]
 	if f == nil {
-		f = &flight{key: k, vctx: context.WithoutCancel(ctx)}
+		f = &flight{key: k, vctx: context.WithoutCancel(ctx), deadline: time.Now().Add(r.timeout)}
 		r.flights[k] = f
 		r.enqueue(f)
 	} else {

@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"net/netip"
+	"time"
 )
 
 // Workers are started on demand, up to Config.Workers, and exit as soon as
@@ -46,7 +47,14 @@ func (r *Resolver) work() {
 			r.mu.Unlock()
 			return
 		}
-		ctx, cancel := context.WithTimeout(f.vctx, r.timeout)
+		if !time.Now().Before(f.deadline) {
+			// Timed out while queued: answer at once, query nothing.
+			r.mu.Unlock()
+			r.finish(f, nil, context.DeadlineExceeded)
+			r.mu.Lock()
+			continue
+		}
+		ctx, cancel := context.WithDeadline(f.vctx, f.deadline)
 		f.cancel = cancel
 		r.mu.Unlock()
 
