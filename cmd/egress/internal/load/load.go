@@ -116,7 +116,7 @@ type Interval struct {
 // Result is what a run measured.
 type Result struct {
 	Start   time.Time
-	Elapsed time.Duration // from the first send to the last completion
+	Elapsed time.Duration // from the start to the later of its stop (deadline, last request, interruption) and its last completion
 
 	Requests   int64            // completed: a status or an error
 	Status     map[int]int64    // completed with a response

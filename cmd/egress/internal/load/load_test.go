@@ -171,6 +171,32 @@ func TestRateMet(t *testing.T) {
 	}
 }
 
+// TestRateOverRunLength runs the open model at a rate whose last request
+// is due well before the end (4 req/s for 1 s: due at 0, 250, 500 and
+// 750 ms). The run lasts its second all the same, so the rates, the
+// elapsed time and the timeline are over that second: sending exactly
+// what was asked must not read as 5.3 req/s against 4 asked.
+func TestRateOverRunLength(t *testing.T) {
+	s := startTarget(t)
+	const d = time.Second
+	res, err := Run(context.Background(), Config{
+		URL: s.URL() + "/", Connections: 2, Rate: 4, Duration: d, Loops: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTotals(t, res)
+	if res.Rate.Sent != 4 || res.Requests != 4 || res.Failed != 0 {
+		t.Fatalf("rate %+v, requests %d, errors %v", res.Rate, res.Requests, res.Errors)
+	}
+	if res.Elapsed < d || res.Rate.Achieved > 4 {
+		t.Fatalf("elapsed %v, sent %.2f req/s of 4 asked: the run lasted %v", res.Elapsed, res.Rate.Achieved, d)
+	}
+	if last := res.Timeline[len(res.Timeline)-1].End; last < d {
+		t.Fatalf("the timeline ends at %v, before the run's end at %v", last, d)
+	}
+}
+
 func TestRefused(t *testing.T) {
 	testkit.CheckLeaks(t)
 	addr := testkit.ClosedAddr(t)

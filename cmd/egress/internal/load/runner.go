@@ -262,6 +262,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	case <-r.drained:
 	case <-ctx.Done():
 	}
+	// The run lasts until it stops sending (its deadline, its last
+	// request, an interruption), even when its last completion came
+	// earlier: an open-model schedule's last request is due before the
+	// end, a ramp may end at 0, and the rates are over the whole run.
+	stopAt := r.now()
 	r.stop()
 	if pacerDone != nil {
 		<-pacerDone
@@ -286,11 +291,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		case <-time.After(abandonGrace):
 		}
 	}
-	smp.finish()
+	runEnd := time.Duration(max(r.lastDone.Load(), stopAt))
+	smp.finish(runEnd)
 
 	res.Latency = total
 	res.Timeline = smp.timeline
-	res.Elapsed = time.Duration(r.lastDone.Load())
+	res.Elapsed = runEnd
 	if res.Elapsed <= 0 {
 		res.Elapsed = time.Since(start)
 	}

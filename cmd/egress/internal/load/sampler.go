@@ -132,13 +132,15 @@ func (m *sampler) closeInterval(end time.Duration) {
 	m.ivStart, m.last = end, c
 }
 
-// finish stops the goroutine and closes the last, partial interval.
-func (m *sampler) finish() {
+// finish stops the goroutine and closes the last, partial interval at
+// runEnd, the run's end (the later of its stop and its last completion),
+// not now.
+func (m *sampler) finish(runEnd time.Duration) {
 	close(m.stopc)
 	<-m.donec
 	end := time.Duration(m.r.now())
-	if last := time.Duration(m.r.lastDone.Load()); last > m.ivStart && last < end {
-		end = last // the run ended with its last completion, not now
+	if runEnd > m.ivStart && runEnd < end {
+		end = runEnd
 	}
 	if end > m.ivStart {
 		m.closeInterval(end)
