@@ -364,3 +364,48 @@ func waitWorkers(t *testing.T, n int) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestHandshakeQueueStaysSmall: under sustained load the handshake queue
+// is never empty when a worker looks, so it is never reset; the slots
+// already taken must still be reused, or its array grows by one pointer
+// for every handshake for as long as the load lasts.
+func TestHandshakeQueueStaysSmall(t *testing.T) {
+	checkLeaks(t)
+	prev := clientPool.setMax(1)
+	defer clientPool.setMax(prev)
+	waitWorkers(t, 0)
+
+	silent := testkit.NewServer(t, nil) // never answers: each handshake holds the worker until closed
+	e := newEngine(t, engine.BackendPoll)
+	cl := newClient(t, Config{HandshakeTimeout: time.Minute})
+	queued := func() (n, capacity int) {
+		clientPool.mu.Lock()
+		defer clientPool.mu.Unlock()
+		return len(clientPool.queue) - clientPool.head, cap(clientPool.queue)
+	}
+	const rounds, burst = 8, 1000
+	r := newResult()
+	c := dialServerName(t, e, cl, silent.Addr(), "localhost", r)
+	waitWorkers(t, 1)
+	testkit.WaitFor(t, "the worker to take the first handshake", func() bool { n, _ := queued(); return n == 0 })
+	for range rounds {
+		// A burst of handshakes whose connections closed while they
+		// waited (each leaves at once), then one that blocks.
+		for range burst {
+			clientPool.submit(&handshake{err: engine.ErrLocalClose, wake: make(chan struct{}, 1)})
+		}
+		next := newResult()
+		nc := dialServerName(t, e, cl, silent.Addr(), "localhost", next)
+		testkit.WaitFor(t, "the next handshake to queue", func() bool { n, _ := queued(); return n == burst+1 })
+		c.Close()
+		mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
+		testkit.WaitFor(t, "the worker to take the next handshake", func() bool { n, _ := queued(); return n == 0 })
+		c, r = nc, next
+	}
+	if _, capacity := queued(); capacity > 4*burst {
+		t.Errorf("queue capacity %d after %d bursts of %d, never more than %d queued at once", capacity, rounds, burst, burst+1)
+	}
+	c.Close()
+	mustIs(t, r.WaitClose(t), engine.ErrLocalClose)
+	waitWorkers(t, 0)
+}

@@ -46,6 +46,14 @@ var (
 
 func (p *pool) submit(hs *handshake) {
 	p.mu.Lock()
+	if len(p.queue) == cap(p.queue) && p.head >= len(p.queue)/2 {
+		// Under sustained load the queue is never empty when a worker
+		// looks (see work), so the slots before head are reused here
+		// instead of growing the array for as long as the load lasts.
+		n := copy(p.queue, p.queue[p.head:])
+		clear(p.queue[n:])
+		p.queue, p.head = p.queue[:n], 0
+	}
 	p.queue = append(p.queue, hs)
 	start := p.running < p.limit()
 	if start {
