@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egress-go/egress"
 	"github.com/egress-go/egress/internal/testkit"
 	"github.com/egress-go/egress/target"
 )
@@ -194,6 +195,31 @@ func TestRateOverRunLength(t *testing.T) {
 	}
 	if last := res.Timeline[len(res.Timeline)-1].End; last < d {
 		t.Fatalf("the timeline ends at %v, before the run's end at %v", last, d)
+	}
+}
+
+// TestReusesHTTP2 counts the requests on reused connections over HTTP/2,
+// where a request after a connection's first is a new stream of it
+// rather than a checkout of an idle connection: 200 requests on 2 h2c
+// connections were 198 on connections used before, not 0.
+func TestReusesHTTP2(t *testing.T) {
+	testkit.CheckLeaks(t)
+	s, err := target.Start(target.Config{HTTP2: target.H2C})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := Run(context.Background(), Config{
+		URL: s.URL() + "/", Connections: 2, Requests: 200, Loops: 1,
+		HTTP2: egress.HTTP2Options{PriorKnowledge: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTotals(t, res)
+	c := res.Conns
+	if res.Requests != 200 || res.HTTP2 != 200 || c.Dials < 2 || c.Reuses+c.Dials < 200 || c.Reuses > 198 {
+		t.Fatalf("requests %d (HTTP/2 %d), dials %d, reuses %d", res.Requests, res.HTTP2, c.Dials, c.Reuses)
 	}
 }
 

@@ -348,7 +348,10 @@ func (r *runner) collect(res *Result) {
 		p, q := &ts.Pool, &st.Pool
 		p.Dials += q.Dials
 		p.DialFailures += q.DialFailures
-		p.Reuses += q.Reuses
+		// A request after an HTTP/2 connection's first is a stream of
+		// it (Streams), not a checkout of an idle connection (Reuses):
+		// both are requests on a connection used before.
+		p.Reuses += q.Reuses + q.Streams
 		p.PeerClosedIdle += q.PeerClosedIdle
 		p.Expired += q.Expired
 		p.Discarded += q.Discarded
