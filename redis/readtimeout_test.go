@@ -19,15 +19,12 @@ func echoReply(s string) []byte {
 	return []byte("$" + strconv.Itoa(len(s)) + "\r\n" + s + "\r\n")
 }
 
-// A server that keeps the connection open but stops answering (a stopped
-// process, a network black hole) must not hold a command with
-// context.Background for ever, nor every later command on the shared
-// connection: the connection is presumed dead after ReadTimeout, its
-// commands fail with ErrReadTimeout, and the next command goes out on a
-// new connection.
-func TestReadTimeoutReplacesSilentConn(t *testing.T) {
-	testkit.CheckLeaks(t)
-	var silent atomic.Bool
+// silenceableServer is a fake Redis server that answers ECHO with its
+// argument, PING with PONG and anything else with an error, until silent
+// is set: then it reads commands and answers none, alive to TCP and dead
+// to Redis.
+func silenceableServer(t *testing.T) (*testkit.Server, *atomic.Bool) {
+	silent := new(atomic.Bool)
 	f := testkit.NewServer(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
@@ -36,7 +33,7 @@ func TestReadTimeoutReplacesSilentConn(t *testing.T) {
 				return
 			}
 			if silent.Load() {
-				continue // read, never answer: alive to TCP, dead to Redis
+				continue
 			}
 			switch args[0] {
 			case "PING":
@@ -48,6 +45,18 @@ func TestReadTimeoutReplacesSilentConn(t *testing.T) {
 			}
 		}
 	})
+	return f, silent
+}
+
+// A server that keeps the connection open but stops answering (a stopped
+// process, a network black hole) must not hold a command with
+// context.Background for ever, nor every later command on the shared
+// connection: the connection is presumed dead after ReadTimeout, its
+// commands fail with ErrReadTimeout, and the next command goes out on a
+// new connection.
+func TestReadTimeoutReplacesSilentConn(t *testing.T) {
+	testkit.CheckLeaks(t)
+	f, silent := silenceableServer(t)
 	const rt = 200 * time.Millisecond
 	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: rt})
 	silent.Store(true)
@@ -115,18 +124,7 @@ func TestReadTimeoutReplacesSilentConn(t *testing.T) {
 // context, as before.
 func TestReadTimeoutNegativeDisables(t *testing.T) {
 	testkit.CheckLeaks(t)
-	var silent atomic.Bool
-	f := testkit.NewServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			if _, err := readCommand(r); err != nil {
-				return
-			}
-			if !silent.Load() {
-				c.Write([]byte("+PONG\r\n"))
-			}
-		}
-	})
+	f, silent := silenceableServer(t)
 	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: -1})
 	if c.Options().ReadTimeout >= 0 {
 		t.Fatalf("ReadTimeout %v after defaults, want it negative (off)", c.Options().ReadTimeout)
@@ -424,18 +422,7 @@ func TestReadTimeoutPubSubPausedNotDead(t *testing.T) {
 // reconnect, later ones fail at once with the same cause.
 func TestReadTimeoutConn(t *testing.T) {
 	testkit.CheckLeaks(t)
-	var silent atomic.Bool
-	f := testkit.NewServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			if _, err := readCommand(r); err != nil {
-				return
-			}
-			if !silent.Load() {
-				c.Write([]byte("+PONG\r\n"))
-			}
-		}
-	})
+	f, silent := silenceableServer(t)
 	c := newTestClient(t, Options{Addr: f.Addr(), Protocol: 2, ReadTimeout: 200 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
