@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/egress-go/egress/internal/testkit"
@@ -243,4 +245,144 @@ func TestClientRoundTripAllocs(t *testing.T) {
 	if gotBytes-ownBytes > 1024 {
 		t.Fatalf("%.0f bytes allocated per request through http.Client, %.0f beyond its own: want at most 1024", gotBytes, gotBytes-ownBytes)
 	}
+}
+
+// BenchmarkClientContract measures what the http.Client contract costs with
+// no network and no transport at all: the floor under any RoundTripper's
+// small GET, against which the drop-in path's CPU per request is judged
+// (bench/RESULTS.md). Run it on one pinned core, as the harness runs the
+// clients:
+//
+//	taskset -c 1 go test -run '^$' -bench ClientContract -cpu 1
+//
+// Each op is one http.Client.Do, a read of the (empty) body and its Close,
+// by one of 64 or 256 goroutines, as many as the harness's connections;
+// with -cpu 1, ns/op is CPU per request. Every response is built fresh
+// with what a transport must hand out and no more: an http.Response, its
+// Header map with nginx's eight fields, and their values in one slab,
+// which is how egress builds a small response (4 allocations).
+//
+//   - direct: RoundTrip builds and returns the response on the caller's
+//     goroutine: http.Client's own cost, the response's allocations, and
+//     the collector's share of them.
+//   - handoff: RoundTrip parks the caller until another goroutine, standing
+//     for an event loop, builds the response and wakes it, taking waiting
+//     callers in batches as a loop takes readiness events. This adds the
+//     park and wake-up per request that any client whose I/O runs apart
+//     from its callers pays.
+func BenchmarkClientContract(b *testing.B) {
+	for _, mode := range []string{"direct", "handoff"} {
+		for _, callers := range []int{64, 256} {
+			b.Run(mode+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
+				rt := &floorRT{}
+				if mode == "handoff" {
+					rt.calls = make(chan *floorCall, callers)
+					go rt.serve()
+					defer close(rt.calls)
+				}
+				client := &http.Client{Transport: rt}
+				b.ReportAllocs()
+				b.SetParallelism(max(callers/runtime.GOMAXPROCS(0), 1))
+				b.RunParallel(func(pb *testing.PB) {
+					req, _ := http.NewRequest("GET", "http://floor.invalid/small", nil)
+					for pb.Next() {
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				})
+			})
+		}
+	}
+}
+
+// floorRT is the RoundTripper of BenchmarkClientContract.
+type floorRT struct {
+	calls chan *floorCall // nil: answer on the caller's goroutine
+}
+
+type floorCall struct {
+	resp *http.Response
+	done chan struct{}
+}
+
+var floorCalls = sync.Pool{New: func() any { return &floorCall{done: make(chan struct{}, 1)} }}
+
+func (rt *floorRT) RoundTrip(*http.Request) (*http.Response, error) {
+	if rt.calls == nil {
+		return newFloorResponse(), nil
+	}
+	c := floorCalls.Get().(*floorCall)
+	rt.calls <- c
+	<-c.done
+	resp := c.resp
+	c.resp = nil
+	floorCalls.Put(c)
+	return resp, nil
+}
+
+// serve answers the parked callers in batches, as an event loop answers
+// the connections its poller reports ready.
+func (rt *floorRT) serve() {
+	for c := range rt.calls {
+		for {
+			c.resp = newFloorResponse()
+			c.done <- struct{}{}
+			select {
+			case next, ok := <-rt.calls:
+				if !ok {
+					return
+				}
+				c = next
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
+// floorFields are the header fields nginx sends with a small static file.
+var floorFields = [8][2]string{
+	{"Server", "nginx/1.22.1"},
+	{"Date", "Sun, 06 Dec 2026 12:00:00 GMT"},
+	{"Content-Type", "application/octet-stream"},
+	{"Content-Length", "0"},
+	{"Last-Modified", "Sun, 06 Dec 2026 11:00:00 GMT"},
+	{"Connection", "keep-alive"},
+	{"Etag", `"6753f0c0-d"`},
+	{"Accept-Ranges", "bytes"},
+}
+
+var floorSlab = func() []byte {
+	var b []byte
+	for _, f := range floorFields {
+		b = append(b, f[1]...)
+	}
+	return b
+}()
+
+// newFloorResponse builds a response the way egress builds a small one:
+// the Response and the values' array in one allocation, the Header map
+// (two), and the values' bytes copied into one slab (one), as a parser
+// must copy them out of its read buffer.
+func newFloorResponse() *http.Response {
+	r := new(struct {
+		http.Response
+		vals [8]string
+	})
+	slab := string(floorSlab)
+	h := make(http.Header, len(floorFields))
+	off := 0
+	for i, f := range floorFields {
+		r.vals[i] = slab[off : off+len(f[1])]
+		off += len(f[1])
+		h[f[0]] = r.vals[i : i+1 : i+1]
+	}
+	r.Response = http.Response{Status: "200 OK", StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h, Body: http.NoBody}
+	return &r.Response
 }
