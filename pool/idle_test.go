@@ -70,6 +70,63 @@ func TestMaxAge(t *testing.T) {
 	waitFor(t, "Open 0", func() bool { return p.Stats().Open == 0 })
 }
 
+func TestMaxAgeReservedForWaiter(t *testing.T) {
+	// A connection released young to a waiting request, which reaches
+	// MaxAge before the waiter takes it (here: its loop, where the async
+	// waiter takes it, is held up), must not be handed over: it is closed,
+	// and the waiter gets a new connection instead of being lost.
+	cfg := DefaultConfig()
+	cfg.MaxTotalPerKey = 1
+	cfg.MaxAge = 500 * time.Millisecond
+	p, srv, key := setup(t, cfg, 0)
+	pc := mustRequest(t, p, key)
+
+	type answer struct {
+		pc  *Conn
+		err error
+	}
+	got := make(chan answer, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.RequestAsync(ctx, key, nil, func(c *Conn, err error) { got <- answer{c, err} })
+	waitFor(t, "the request to queue", func() bool { return p.KeyStats(key).Waiting == 1 })
+
+	blocked, unblock := make(chan struct{}), make(chan struct{})
+	if !pc.Engine().Loop().Post(func() { close(blocked); <-unblock }) {
+		t.Fatal("engine closed")
+	}
+	<-blocked
+	mustRelease(t, pc, true)
+	pc.mu.Lock()
+	st := pc.state
+	pc.mu.Unlock()
+	if st != stReserved {
+		close(unblock)
+		t.Fatalf("released past MaxAge already (state %d): the machine is too slow for this test's 500 ms", st)
+	}
+	waitFor(t, "the reserved connection to pass MaxAge", func() bool { return time.Since(pc.Created()) > cfg.MaxAge })
+	close(unblock)
+
+	var a answer
+	select {
+	case a = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter got no answer")
+	}
+	if a.err != nil {
+		t.Fatal("waiter:", a.err)
+	}
+	if a.pc == pc || a.pc.Reused() {
+		t.Fatal("a connection past MaxAge was handed to the waiter")
+	}
+	roundTrip(t, a.pc, "fresh")
+	mustRelease(t, a.pc, false)
+	if st := p.KeyStats(key); st.Expired != 1 || st.Dials != 2 || st.Waiting != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	waitFor(t, "both connections closed", func() bool { _, c := srv.stats(); return c == 2 && p.Stats().Open == 0 })
+}
+
 func TestServerClosesIdleConnections(t *testing.T) {
 	// The stale keep-alive: the server drops connections idle for 300 ms
 	// (long enough that a round trip on a busy machine is not cut short).

@@ -145,7 +145,10 @@ func (r *request) wait() (*Conn, error) {
 }
 
 // acceptLocked takes a connection reserved for r, unless it died in the
-// meantime (closed, or bytes arrived while the pool watched it).
+// meantime (closed, or bytes arrived while the pool watched it) or passed
+// MaxAge: Release checked its age, but the waiter may take it later (its
+// goroutine or loop busy), and its age timer does not close a reserved
+// connection.
 func (p *Pool) acceptLocked(r *request, pc *Conn) bool {
 	pc.mu.Lock()
 	st := pc.state
@@ -153,7 +156,13 @@ func (p *Pool) acceptLocked(r *request, pc *Conn) bool {
 	if st != stReserved {
 		return false // finished by its OnClose already
 	}
-	if p.claimLocked(pc, r.h, p.now()) {
+	now := p.now()
+	if pc.aged || p.tooOld(pc, now) {
+		p.inc(pc.kp, cExpired)
+		p.closeLocked(pc) // its OnClose frees the slot for r's retry
+		return false
+	}
+	if p.claimLocked(pc, r.h, now) {
 		return true
 	}
 	p.closeLocked(pc) // its OnClose, on the way, finishes it
