@@ -61,7 +61,10 @@ type Config struct {
 	IdleTimeout time.Duration
 
 	// MaxAge closes a connection this long after it was opened: an idle
-	// one at once, one in use when it is released. 0: no limit.
+	// one at once, one in use when it is released; one released to a
+	// waiting request is checked again when the request takes it. A
+	// multiplexed connection (see Conn.Share) past it takes no new
+	// streams. 0: no limit.
 	MaxAge time.Duration
 
 	// WaitForStreams: when every multiplexed connection of a key (see

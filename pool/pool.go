@@ -555,11 +555,21 @@ func (p *Pool) unsolicited(pc *Conn) {
 	pc.c.Close()
 }
 
-// ageOut runs on the loop when a connection reaches MaxAge.
+// ageOut runs on the loop when a connection reaches MaxAge. An idle one
+// closes; a shared one is in use, so it only stops taking new streams
+// (listed means on the key's shared chain then, not in the idle lists)
+// and closes when its sharer releases it.
 func (p *Pool) ageOut(pc *Conn) {
 	p.mu.Lock()
 	pc.aged = true
-	if pc.listed {
+	switch {
+	case pc.shared:
+		if pc.listed {
+			p.inc(pc.kp, cExpired)
+			p.unlistSharedLocked(pc)
+			pc.limit = 0
+		}
+	case pc.listed:
 		p.inc(pc.kp, cExpired)
 		p.retireLocked(pc)
 	}

@@ -48,6 +48,15 @@ func (pc *Conn) Share(limit int) error {
 	if kp.pendingShare > 0 {
 		kp.pendingShare--
 	}
+	if pc.aged || p.tooOld(pc, p.now()) {
+		// Past MaxAge already: it takes no other stream (see ageOut).
+		p.inc(kp, cExpired)
+		pc.aged, pc.limit = true, 0
+		wake := p.wakeLocked(kp)
+		p.mu.Unlock()
+		p.startDials(wake)
+		return nil
+	}
 	pc.kPrev, pc.kNext = nil, kp.sTop
 	if kp.sTop != nil {
 		kp.sTop.kPrev = pc

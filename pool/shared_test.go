@@ -247,3 +247,54 @@ func TestWaitersBehindClosedSharedConnDialOnce(t *testing.T) {
 		t.Fatalf("%d dials, want 2: the first connection and one replacement", d)
 	}
 }
+
+// A shared connection that reaches MaxAge takes no new streams; it stays
+// open for those in use and its sharer's handler, and it closes when the
+// sharer releases it, as any connection in use past its age.
+func TestMaxAgeShared(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAge = 100 * time.Millisecond
+	p, _, key := setup(t, cfg, 0)
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pc, err := p.Request(ctx, key, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Share(10); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shared connection to age out", func() bool { return p.KeyStats(key).Expired == 1 })
+	if st := p.KeyStats(key); st.Idle != 0 || st.InUse != 1 || st.Multiplexed != 1 || st.Open != 1 {
+		t.Fatalf("stats after MaxAge %+v", st)
+	}
+	select {
+	case <-rec.Closed():
+		t.Fatalf("closed under its sharer: %v", rec.Err())
+	default:
+	}
+	roundTrip(t, pc, "still in use")
+	other := mustRequest(t, p, key)
+	if other == pc {
+		t.Fatal("a stream of a connection past MaxAge was handed out")
+	}
+	mustRelease(t, pc, true)
+	waitFor(t, "the aged connection to close", func() bool { return p.Stats().Open == 1 })
+
+	// Shared only once past MaxAge: it serves no stream either.
+	waitFor(t, "the second connection to pass MaxAge", func() bool { return time.Since(other.Created()) > cfg.MaxAge })
+	if err := other.Share(10); err != nil {
+		t.Fatal(err)
+	}
+	if third := mustRequest(t, p, key); third == other {
+		t.Fatal("a connection shared past MaxAge served a stream")
+	} else {
+		mustRelease(t, third, false)
+	}
+	mustRelease(t, other, true)
+	waitFor(t, "Open 0", func() bool { return p.Stats().Open == 0 })
+	if st := p.KeyStats(key); st.Idle != 0 || st.InUse != 0 || st.Multiplexed != 0 || st.StreamsInUse != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
