@@ -61,7 +61,7 @@ type Conn struct {
 	// x is set once, by whoever first needs it (see extras), and never
 	// cleared: a loaded pointer stays valid for the connection's life.
 	x    atomic.Pointer[connExtras]
-	dial *dialState // while dialing; loop only after the Conn is shared
+	dial *dialState // while dialing; loop only after the Conn is shared, but for RemoteAddr (see remoteAddrPort)
 
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
@@ -70,7 +70,7 @@ type Conn struct {
 	// Owned by the loop, except fd (see sockFD).
 	fd     int32
 	gen    uint32
-	remote peerAddr // set once connected or accepted (a dial in progress has dial.cur)
+	remote peerAddr // set once connected (under mu) or accepted (a dial in progress has dial.cur)
 	state  uint8
 
 	wclosed   bool // guarded by mu: no more writes (Close or CloseWrite was called, or closed)
@@ -221,9 +221,18 @@ func (c *Conn) SetValue(v any) {
 	c.extras().value = v
 }
 
-// RemoteAddr returns the peer's address (the one being tried while dialing).
-func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remoteAddrPort()) }
+// RemoteAddr returns the peer's address (the one being tried while
+// dialing, none before the name is resolved). It may be called from any
+// goroutine, and keeps the address after the connection has closed.
+func (c *Conn) RemoteAddr() net.Addr {
+	c.mu.Lock()
+	ap := c.remoteAddrPort()
+	c.mu.Unlock()
+	return net.TCPAddrFromAddrPort(ap)
+}
 
+// remoteAddrPort is RemoteAddr's address; on the loop, or with c.mu held
+// (the loop changes c.dial and c.remote under it).
 func (c *Conn) remoteAddrPort() addrPort {
 	if d := c.dial; d != nil {
 		return d.cur
@@ -231,8 +240,9 @@ func (c *Conn) remoteAddrPort() addrPort {
 	return c.remote.addrPort()
 }
 
-// LocalAddr returns the local address of an established connection. It
-// may be called from any goroutine.
+// LocalAddr returns the local address of an established connection, and
+// an empty one once it has closed (the address is read from the socket,
+// not kept). It may be called from any goroutine.
 func (c *Conn) LocalAddr() net.Addr {
 	return net.TCPAddrFromAddrPort(c.loop.be.localAddr(c))
 }

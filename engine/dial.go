@@ -185,7 +185,9 @@ func (c *Conn) tryNext() {
 		a := d.addrs[d.next]
 		d.next++
 		d.tried++
+		c.mu.Lock() // RemoteAddr reads it from any goroutine
 		d.cur = netip.AddrPortFrom(a.Unmap(), d.port)
+		c.mu.Unlock()
 		if d.trace != nil && d.trace.ConnectStart != nil {
 			d.trace.ConnectStart("tcp", d.cur.String())
 		}
@@ -222,8 +224,10 @@ func (c *Conn) connected() {
 	d.traceConnectDone(nil)
 	d.finish()
 	l.removeDialing(c)
+	c.mu.Lock() // RemoteAddr reads both from any goroutine
 	c.remote = makePeerAddr(d.cur)
 	c.dial = nil
+	c.mu.Unlock()
 	l.ctr.dialing.Add(-1)
 	l.ctr.dialed.Add(1)
 	c.open()

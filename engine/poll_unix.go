@@ -316,19 +316,28 @@ func (b *pollBackend) register(c *Conn, fd int) error {
 	b.fds.set(fd, c)
 	if err := b.p.add(fd, c.gen); err != nil {
 		b.fds.clear(fd, c)
-		c.setFD(-1)
+		c.clearFD() // the caller closes fd
 		return err
 	}
 	return nil
 }
 
 func (b *pollBackend) closeSocket(c *Conn) {
-	if c.fd < 0 {
+	fd := int(c.fd)
+	if fd < 0 {
 		return
 	}
-	b.fds.clear(int(c.fd), c)
-	unix.Close(int(c.fd)) // also removes it from the poller
+	b.fds.clear(fd, c)
+	c.clearFD()
+	unix.Close(fd) // also removes it from the poller
+}
+
+// clearFD forgets c's descriptor before it is closed. Loop only. It takes
+// c.mu, under which other goroutines use the descriptor (localAddr).
+func (c *Conn) clearFD() {
+	c.mu.Lock()
 	c.setFD(-1)
+	c.mu.Unlock()
 }
 
 func (b *pollBackend) shutdownWrite(c *Conn) error {
@@ -342,10 +351,23 @@ func (b *pollBackend) sendUrgent(c *Conn, p []byte) (int, error) {
 	return unix.SendmsgN(int(c.fd), p, nil, nil, unix.MSG_OOB)
 }
 
+// testHookLocalAddr, if set, runs in localAddr between picking the
+// descriptor and reading its address.
+var testHookLocalAddr func()
+
+// localAddr reads the address under c.mu, which closeSocket takes to
+// clear c.fd before closing the descriptor: between the load and
+// getsockname the number cannot be closed and given to another socket,
+// whose address would be read instead.
 func (b *pollBackend) localAddr(c *Conn) addrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	fd := c.sockFD()
 	if fd < 0 {
 		return addrPort{}
+	}
+	if testHookLocalAddr != nil {
+		testHookLocalAddr()
 	}
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
