@@ -27,6 +27,10 @@ type Decoder struct {
 	stack       []level
 	attrPending bool // the last element read was an attribute
 
+	// values counts the values of the reply being parsed or scanned, for
+	// Limits.MaxReplyValues.
+	values int64
+
 	err error
 }
 
@@ -92,7 +96,7 @@ func (d *Decoder) Feed(data []byte, emit func(v *Value) error) error {
 		data = rest
 	}
 	for len(data) > 0 {
-		n, err := d.parse(data, 0, &d.top, 0)
+		n, err := d.parseReply(data)
 		if err == nil {
 			err = emit(&d.top)
 			d.clearTop()
@@ -111,7 +115,7 @@ func (d *Decoder) Feed(data []byte, emit func(v *Value) error) error {
 		// arrives. The whole of data belongs to this reply.
 		d.pending = true
 		d.buf = bufpool.Get(len(data))
-		d.spos, d.need, d.attrPending = 0, needLine, false
+		d.spos, d.need, d.attrPending, d.values = 0, needLine, false, 0
 		rest, done, err := d.more(data)
 		if err == nil && done {
 			err = d.emitPending(emit)
@@ -127,7 +131,7 @@ func (d *Decoder) Feed(data []byte, emit func(v *Value) error) error {
 // emitPending parses the completed reply in buf, emits it and drops the
 // buffer.
 func (d *Decoder) emitPending(emit func(*Value) error) error {
-	n, err := d.parse(d.buf, 0, &d.top, 0)
+	n, err := d.parseReply(d.buf)
 	if err == nil && n != len(d.buf) || err == errIncomplete {
 		// The scanner and the parser disagree about where the reply
 		// ends. That is a bug here, not in the input, but the stream can
@@ -156,7 +160,7 @@ func (d *Decoder) dropPending() {
 		d.buf = nil
 	}
 	d.pending = false
-	d.spos, d.need, d.attrPending = 0, needLine, false
+	d.spos, d.need, d.attrPending, d.values = 0, needLine, false, 0
 	if cap(d.stack) > 16 {
 		d.stack = nil // a rare deep reply: do not keep its stack
 	}
@@ -174,6 +178,12 @@ func (d *Decoder) fail(err error) error {
 	return err
 }
 
+// parseReply decodes the reply that b starts with into d.top.
+func (d *Decoder) parseReply(b []byte) (int, error) {
+	d.values = 0
+	return d.parse(b, 0, &d.top, 0)
+}
+
 // parse decodes the complete value at b[pos] into v, giving aggregates
 // their children from the arena, and returns the position after it.
 // depth is the number of aggregates around v.
@@ -185,11 +195,14 @@ func (d *Decoder) parse(b []byte, pos int, v *Value, depth int) (int, error) {
 	if depth >= d.lim.MaxDepth {
 		return 0, &LimitError{Limit: "nesting depth", Got: int64(depth) + 1, Max: int64(d.lim.MaxDepth)}
 	}
-	// Every value takes at least three bytes ("_\r\n"). A header that
-	// announces more values than the remaining input could hold means the
-	// reply is incomplete; saying so now, before reserving room for the
-	// children, keeps a huge announced count from costing memory.
-	if n > (len(b)-next)/3 {
+	if err := d.countValues(n); err != nil {
+		return 0, err
+	}
+	// A header that announces more values than the remaining input could
+	// hold means the reply is incomplete; saying so now, before reserving
+	// room for the children, keeps a huge announced count from costing
+	// memory.
+	if n > (len(b)-next)/minValueLen {
 		return 0, errIncomplete
 	}
 	elems := d.arena.alloc(n)
@@ -211,4 +224,15 @@ func (d *Decoder) parse(b []byte, pos int, v *Value, depth int) (int, error) {
 	}
 	v.Attrs = elems
 	return next, nil
+}
+
+// countValues adds the n children of an aggregate header to the reply's
+// count of values, and fails once that passes MaxReplyValues: before the
+// children are reserved (parse) or awaited (scan).
+func (d *Decoder) countValues(n int) error {
+	d.values += int64(n)
+	if d.values > d.lim.MaxReplyValues {
+		return &LimitError{Limit: "reply values", Got: d.values, Max: d.lim.MaxReplyValues}
+	}
+	return nil
 }

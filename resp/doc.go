@@ -40,8 +40,10 @@
 // # Limits and errors
 //
 // Limits bounds bulk lengths, aggregate sizes, nesting depth and line
-// lengths; exceeding one fails with a *LimitError as soon as the offending
-// header is read, before anything is reserved for it. Malformed input fails
+// lengths, and the bytes and values of one reply as a whole, so that what
+// a decoder holds is bounded whatever a peer sends; exceeding one fails
+// with a *LimitError as soon as the offending header is read, before
+// anything is reserved for it. Malformed input fails
 // with a *ProtocolError that names the problem and quotes what was seen.
 // Both are terminal for the stream: the Decoder stays failed until Reset.
 // Error replies from the server are not decoding errors; they are values of

@@ -56,9 +56,13 @@ func (e *ProtocolError) Is(target error) bool { return target == ErrProtocol }
 // Decoder's Limits.
 type LimitError struct {
 	// Limit names the limit: "bulk length", "aggregate length", "nesting
-	// depth" or "line length".
+	// depth", "line length" (the limits on one element), "reply length"
+	// or "reply values" (the limits on one reply as a whole: MaxReplyLen,
+	// MaxReplyValues).
 	Limit string
-	// Got is the size that was announced or reached; Max is the limit.
+	// Got is the size that was announced or reached; for "reply length",
+	// the length the reply reached or, from a header, the least it would
+	// reach. Max is the limit.
 	Got, Max int64
 }
 

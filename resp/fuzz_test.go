@@ -13,6 +13,8 @@ import (
 var fuzzLimits = []Limits{
 	{}, // defaults
 	{MaxBulkLen: 16, MaxAggregateLen: 6, MaxDepth: 3, MaxLineLen: 12},
+	// Whole-reply limits tighter than the per-element ones allow.
+	{MaxBulkLen: 40, MaxLineLen: 12, MaxReplyLen: 48, MaxReplyValues: 5},
 }
 
 // FuzzDecoder feeds arbitrary input, cut in arbitrary ways, and checks that
@@ -34,6 +36,14 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("*2\r\n$10\r\nab"), []byte{4, 9, 1}, uint8(1))
 	f.Add([]byte("*2\r\n$100\r\nab"), []byte{4, 9, 1}, uint8(1))
 	f.Add([]byte("+a simple string that goes on"), []byte{2, 0, 1}, uint8(1))
+	// Replies at and past the whole-reply limits of fuzzLimits[2], and a
+	// header that announces more than they allow.
+	f.Add([]byte("*2\r\n$16\r\n0123456789abcdef\r\n$16\r\n0123456789abcdef\r\n"), []byte{3, 1}, uint8(2))
+	f.Add([]byte("*2\r\n$16\r\n0123456789abcdef\r\n$15\r\n0123456789abcde\r\n+OK\r\n"), []byte{7, 2}, uint8(2))
+	f.Add([]byte("*3\r\n*2\r\n:1\r\n:2\r\n%1\r\n:3\r\n:4\r\n"), []byte{1}, uint8(2))
+	f.Add([]byte("|1\r\n+a\r\n+b\r\n*3\r\n:1\r\n:2\r\n:3\r\n"), []byte{2, 5}, uint8(2))
+	f.Add([]byte("*20\r\n"), []byte{0}, uint8(2))
+	f.Add([]byte("*1\r\n$40\r\n"), []byte{4}, uint8(2))
 	f.Fuzz(func(t *testing.T, data, cuts []byte, sel uint8) {
 		lim := fuzzLimits[int(sel)%len(fuzzLimits)]
 		d := NewDecoder(lim)
@@ -46,6 +56,11 @@ func FuzzDecoder(f *testing.F) {
 		}
 		if want.err != nil && d.Buffered() != 0 {
 			t.Fatalf("failed decoder holds %d bytes", d.Buffered())
+		}
+		for i := range want.vals {
+			if n, _ := want.vals[i].footprint(); int64(n) > d.Limits().MaxReplyValues {
+				t.Fatalf("%v holds %d values, limit %d", &want.vals[i], n, d.Limits().MaxReplyValues)
+			}
 		}
 		// The round trip decodes with the default limits: a value's
 		// canonical encoding may be longer than the form it came in
@@ -72,7 +87,8 @@ func FuzzDecoder(f *testing.F) {
 // when one element's worth is small enough to feed, filler that ends no
 // line and starts no element. After every Feed, the element being read
 // must be within its limit (its line, or its bulk string with the header
-// and CRLFs), in a pooled buffer that grows with the bytes that came
+// and CRLFs), the elements before it within the reply's limits, all in a
+// pooled buffer that grows with the bytes that came
 // (a peer that announces a large bulk string makes the decoder reserve
 // nothing); a decoder that failed must hold nothing. The filler must end
 // in a *LimitError or *ProtocolError instead of growing the buffer.
@@ -90,6 +106,12 @@ func checkMemory(t *testing.T, lim Limits, data, cuts []byte) {
 		}
 		if cap(d.buf) > poolCap(2*len(d.buf)) {
 			t.Fatalf("decoder holds %d bytes in a buffer of %d", len(d.buf), cap(d.buf))
+		}
+		// Every element before spos ended within the reply's limit, and
+		// those scanned announced no more values than it allows.
+		if int64(d.spos) > lim.MaxReplyLen || d.values > lim.MaxReplyValues {
+			t.Fatalf("decoder holds a reply of %d bytes and %d values, limits %d and %d",
+				d.spos, d.values, lim.MaxReplyLen, lim.MaxReplyValues)
 		}
 		if !d.pending || d.spos == len(d.buf) {
 			return

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/egress-go/egress/internal/bufpool"
 )
@@ -37,7 +38,7 @@ func (d *Decoder) more(data []byte) (rest []byte, done bool, err error) {
 			} else {
 				take = len(data)
 			}
-			d.buf = appendCapped(d.buf, data[:take], 0)
+			d.buf = appendCapped(d.buf, data[:take], d.maxHeld())
 			if len(d.buf)-(d.spos+1) >= d.lim.lineMax(d.buf[d.spos])+2 {
 				wake = true // token will report the line as too long
 			}
@@ -74,6 +75,9 @@ func (d *Decoder) scan() (done bool, err error) {
 		if v.Type.aggregate() && !v.Null {
 			if len(d.stack) >= d.lim.MaxDepth {
 				return false, &LimitError{Limit: "nesting depth", Got: int64(len(d.stack)) + 1, Max: int64(d.lim.MaxDepth)}
+			}
+			if err := d.countValues(n); err != nil {
+				return false, err
 			}
 			if v.Type == Attribute {
 				if n == 0 {
@@ -115,19 +119,27 @@ func (d *Decoder) complete() bool {
 	return true
 }
 
+// maxHeld is the most bytes a pending reply can need held: MaxReplyLen,
+// and a line that ends past it, which is refused only when it ends.
+func (d *Decoder) maxHeld() int {
+	line := int64(1 + max(d.lim.MaxLineLen, maxHeaderLine) + 2)
+	return int(min(saturatingAdd(d.lim.MaxReplyLen, line), math.MaxInt))
+}
+
 // appendCapped appends p to the pooled buffer b, moving to a larger pooled
 // buffer when needed. Capacity at least doubles on each move, so a reply
 // that arrives in many pieces is copied a bounded number of times in total;
-// but it does not grow beyond limit (when limit > 0 and larger than needed),
-// so a huge bulk length announced by a peer reserves memory only as the
-// bytes actually arrive.
+// but, when limit > 0, it does not grow beyond limit or what p needs,
+// whichever is more, so a huge bulk length announced by a peer reserves
+// memory only as the bytes actually arrive, and a reply near MaxReplyLen
+// does not reserve twice that.
 func appendCapped(b, p []byte, limit int) []byte {
 	if cap(b)-len(b) >= len(p) {
 		return append(b, p...)
 	}
 	want := max(len(b)+len(p), 2*cap(b))
-	if limit >= len(b)+len(p) {
-		want = min(want, limit)
+	if limit > 0 {
+		want = max(len(b)+len(p), min(want, limit))
 	}
 	nb := bufpool.Get(want)
 	nb = append(nb, b...)

@@ -39,6 +39,11 @@ func (l *Limits) token(b []byte, pos int, v *Value) (next, n int, err error) {
 	if err != nil {
 		return next, 0, err
 	}
+	// b starts with the reply (parse and scan both see it so), so next
+	// is the reply's length up to here.
+	if int64(next) > l.MaxReplyLen {
+		return 0, 0, l.replyLenError(int64(next))
+	}
 	switch t {
 	case SimpleString, SimpleError:
 		v.Str = line
@@ -93,7 +98,12 @@ func (l *Limits) blob(b []byte, pos, start int, line []byte, v *Value) (next, n 
 	if size > l.MaxBulkLen {
 		return 0, 0, &LimitError{Limit: "bulk length", Got: size, Max: l.MaxBulkLen}
 	}
-	end := start + int(size) // no overflow: size <= MaxBulkLen
+	// Known from the header: no byte of a body that cannot fit is
+	// awaited, let alone held. (start <= MaxReplyLen: no overflow.)
+	if size > l.MaxReplyLen-int64(start)-2 {
+		return 0, 0, l.replyLenError(saturatingAdd(int64(start)+2, size))
+	}
+	end := start + int(size) // no overflow: end < MaxReplyLen
 	if len(b) < end+2 {
 		return end + 2, 0, errIncomplete
 	}
@@ -133,15 +143,42 @@ func (l *Limits) aggregate(b []byte, pos, next int, line []byte, v *Value) (int,
 	if count > l.MaxAggregateLen {
 		return 0, 0, &LimitError{Limit: "aggregate length", Got: count, Max: l.MaxAggregateLen}
 	}
+	// Every element takes three bytes at least ("_\r\n"): a count that
+	// cannot fit is refused before its elements arrive.
+	if count > (l.MaxReplyLen-int64(next))/minValueLen {
+		return 0, 0, l.replyLenError(saturatingAdd(int64(next), saturatingMul(count, minValueLen)))
+	}
 	return next, int(count), nil
 }
 
+// minValueLen is the length of the shortest RESP value, such as "_\r\n".
+const minValueLen = 3
+
+// replyLenError reports a reply that reaches, or is known to need at
+// least, got bytes.
+func (l *Limits) replyLenError(got int64) error {
+	return &LimitError{Limit: "reply length", Got: got, Max: l.MaxReplyLen}
+}
+
 // saturatingDouble returns 2n, or math.MaxInt64 if that overflows.
-func saturatingDouble(n int64) int64 {
-	if n > math.MaxInt64/2 {
+func saturatingDouble(n int64) int64 { return saturatingMul(n, 2) }
+
+// saturatingMul returns n*k for n >= 0 and k > 0, or math.MaxInt64 if that
+// overflows.
+func saturatingMul(n, k int64) int64 {
+	if n > math.MaxInt64/k {
 		return math.MaxInt64
 	}
-	return 2 * n
+	return n * k
+}
+
+// saturatingAdd returns a+b for a, b >= 0, or math.MaxInt64 if that
+// overflows.
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // readLine returns the text of the line whose type byte is b[pos], without
