@@ -26,7 +26,11 @@ type HalfCloseHandler interface {
 	Handler
 	// OnPeerCloseWrite is called when the peer has shut down its writing
 	// side. Reading stops; the connection stays open for writing until
-	// Close.
+	// Close. A reset that the peer sends afterwards is not noticed until
+	// a write fails (then OnClose with ErrReset): a connection held open
+	// without writing stays open until Close or its idle timeout. (The
+	// TLS handshake relies on this: an alert that came with the FIN is
+	// still read when a reset follows at once.)
 	OnPeerCloseWrite(c *Conn)
 }
 
