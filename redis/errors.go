@@ -62,8 +62,8 @@ var (
 // the *engine.DialError, the TLS handshake error, or the server's *resp.Error
 // for a refused HELLO or AUTH), or it closed while the command was queued
 // or in flight (Err wraps the engine's close reason, such as
-// engine.ErrReset or engine.ErrPeerClosed, a *resp.ProtocolError, or
-// ErrClosed).
+// engine.ErrReset or engine.ErrPeerClosed, a *resp.ProtocolError, a
+// *resp.LimitError for a reply beyond Options.Limits, or ErrClosed).
 type ConnError struct {
 	// Addr is the server's address.
 	Addr string

@@ -114,8 +114,14 @@ type Options struct {
 	// ErrBufferFull. Default 64 MiB.
 	WriteBufferLimit int
 
-	// Limits bound the replies accepted (bulk length, nesting, ...); zero
-	// fields take resp's defaults.
+	// Limits bound the replies accepted: each element (bulk length,
+	// aggregate length, nesting, line length) and each reply as a whole
+	// (its bytes, MaxReplyLen, default 1 GiB; its values, MaxReplyValues,
+	// default 32Mi), so that what a connection holds for a reply is
+	// bounded whatever the server sends. Zero fields take resp's
+	// defaults. A reply beyond them closes the connection: the commands
+	// in flight on it fail with a *ConnError wrapping the
+	// *resp.LimitError, and a shared connection is replaced.
 	Limits resp.Limits
 
 	// readOnly sends READONLY on every connection: a ClusterClient's node
