@@ -52,6 +52,21 @@ type ClusterOptions struct {
 	// forced it sooner (redirections and connection failures do, merged
 	// so that a burst of them costs one read). Default 30 s.
 	RefreshInterval time.Duration
+
+	// MaxNodes bounds the nodes the client holds a Client, and so
+	// connections, for: the seeds, the nodes of the slot map (masters,
+	// and their replicas with ReadFromReplicas) and the nodes MOVED and
+	// ASK replies named since, so that a broken or hostile node cannot
+	// make it open connections to ever more addresses. A map that names
+	// more (with the seeds) is refused and the map in use is kept: the
+	// read fails with an error wrapping ErrTooManyNodes, as Refresh
+	// reports. A redirection to a node not held while MaxNodes are fails
+	// its command with a *ClusterError wrapping ErrTooManyNodes. Nodes
+	// that left the map are let go at once when a new map needs their
+	// room. Default 4096: four times the 1000 nodes Redis Cluster is
+	// designed for, room for a cluster whose nodes are all being replaced,
+	// while a hostile map costs at most 4096 times Node.Conns connections.
+	MaxNodes int
 }
 
 func (o *ClusterOptions) setDefaults() {
@@ -64,7 +79,13 @@ func (o *ClusterOptions) setDefaults() {
 	if o.RefreshInterval <= 0 {
 		o.RefreshInterval = 30 * time.Second
 	}
+	if o.MaxNodes <= 0 {
+		o.MaxNodes = defaultMaxNodes
+	}
 }
+
+// defaultMaxNodes is ClusterOptions.MaxNodes' default.
+const defaultMaxNodes = 4096
 
 // minRefreshGap spaces map reads: a storm of redirections after a
 // resharding causes one read, then another at most this much later.
@@ -156,10 +177,15 @@ func NewClusterClient(opts ClusterOptions) (*ClusterClient, error) {
 	if err := node.check(); err != nil {
 		return nil, err
 	}
+	seeds := map[string]bool{}
 	for _, a := range opts.Addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return nil, fmt.Errorf("redis: invalid cluster address %q: %w", a, err)
 		}
+		seeds[a] = true
+	}
+	if len(seeds) > opts.MaxNodes {
+		return nil, fmt.Errorf("redis: %d cluster seed addresses: %w (%d)", len(seeds), ErrTooManyNodes, opts.MaxNodes)
 	}
 	c := &ClusterClient{opts: opts, nodes: map[string]*clusterNode{}, byAddr: map[string]*shard{},
 		kick: make(chan struct{}, 1), done: make(chan struct{}), loading: make(chan struct{}, 1)}
@@ -293,6 +319,20 @@ func (c *ClusterClient) nodeLocked(addr string) (*clusterNode, error) {
 func (c *ClusterClient) node(addr string) (*clusterNode, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.redirectedLocked(addr)
+}
+
+// redirectedLocked returns the node at addr, as a redirection names it:
+// a new one only while fewer than MaxNodes are held. A map read checks its
+// nodes all at once (apply) and a redirection cannot make room, so a
+// stream of redirections to new addresses between map reads stops here.
+func (c *ClusterClient) redirectedLocked(addr string) (*clusterNode, error) {
+	if n := c.nodes[addr]; n != nil {
+		return n, nil
+	}
+	if len(c.nodes) >= c.opts.MaxNodes {
+		return nil, ErrTooManyNodes
+	}
 	return c.nodeLocked(addr)
 }
 

@@ -309,7 +309,7 @@ func (c *ClusterClient) isClosed() bool {
 // map is read again soon, for the other slots that moved with it.
 func (c *ClusterClient) noteMoved(slot int, addr string) {
 	c.mu.Lock()
-	if n, err := c.nodeLocked(addr); err == nil {
+	if n, err := c.redirectedLocked(addr); err == nil {
 		s := c.byAddr[addr]
 		if s == nil {
 			s = &shard{master: n}

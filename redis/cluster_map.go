@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -128,7 +129,9 @@ func (c *ClusterClient) load(ctx context.Context, after uint64) error {
 			c.lastGood = seq
 			return nil
 		}
-		if firstErr == nil {
+		// The first error, unless a node's map was refused for its size:
+		// that says more than a node that could not be asked.
+		if firstErr == nil || errors.Is(err, ErrTooManyNodes) && !errors.Is(firstErr, ErrTooManyNodes) {
 			firstErr = err
 		}
 		if ctx.Err() != nil {
@@ -192,8 +195,13 @@ func (c *ClusterClient) readMap(ctx context.Context, n *clusterNode) ([]shardInf
 
 // apply installs a map: every slot points at its shard, the nodes named
 // get clients, and the nodes that two reads in a row did not name (and
-// that are not seeds) are closed.
+// that are not seeds) are closed, as are, when the map needs their room
+// under MaxNodes, those that this read did not name. A map that names
+// more than MaxNodes nodes with the seeds is refused.
 func (c *ClusterClient) apply(list []shardInfo) error {
+	if c.mapTooLarge(list) {
+		return fmt.Errorf("redis: cluster slot map refused: %w (%d, seeds included)", ErrTooManyNodes, c.opts.MaxNodes)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -254,6 +262,17 @@ func (c *ClusterClient) apply(list []shardInfo) error {
 			stale = append(stale, n)
 		}
 	}
+	// Nodes that redirections added, or that left the map with this read,
+	// make room for the map's: what it names and the seeds fit.
+	for addr, n := range c.nodes {
+		if len(c.nodes) <= c.opts.MaxNodes {
+			break
+		}
+		if !used[addr] && !n.seed {
+			delete(c.nodes, addr)
+			stale = append(stale, n)
+		}
+	}
 	if len(stale) > 0 {
 		// Closed apart: Close waits for a connection still in its
 		// handshake, which would hold up this map read (and every
@@ -268,6 +287,40 @@ func (c *ClusterClient) apply(list []shardInfo) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// mapTooLarge reports whether installing list would need clients for more
+// than MaxNodes nodes: the masters apply uses, their replicas with
+// ReadFromReplicas, and the seeds, which are always held. It stops
+// counting there, so a map naming millions costs no more than that.
+func (c *ClusterClient) mapTooLarge(list []shardInfo) bool {
+	seen := make(map[string]bool, len(c.opts.Addrs))
+	add := func(addr string) bool {
+		seen[addr] = true
+		return len(seen) > c.opts.MaxNodes
+	}
+	for _, a := range c.opts.Addrs {
+		add(a)
+	}
+	masters := map[string]bool{}
+	for _, si := range list {
+		if si.master == "" || len(si.ranges) == 0 || masters[si.master] {
+			continue // as apply skips it
+		}
+		masters[si.master] = true
+		if add(si.master) {
+			return true
+		}
+		if !c.opts.ReadFromReplicas {
+			continue
+		}
+		for _, a := range si.replicas {
+			if add(a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pairs calls f for each key and value of a RESP3 map, or of the flat

@@ -125,5 +125,8 @@
 // TxPipeline must stay in one slot. ClusterClient.SSubscribe subscribes
 // to shard channels and follows their slots. Errors that come from the
 // cluster rather than the command are *ClusterError values naming the
-// node, the slot and what happened.
+// node, the slot and what happened. The nodes the client makes
+// connections to, whether a map or a redirection names them, are bounded
+// by ClusterOptions.MaxNodes (default 4096), so that a broken or hostile
+// node cannot make it hold connections to ever more addresses.
 package redis

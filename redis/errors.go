@@ -55,6 +55,12 @@ var (
 	// a reply that no command was waiting for: the stream is out of sync
 	// and the connection is closed.
 	ErrUnexpectedReply = errors.New("redis: reply without a command")
+
+	// ErrTooManyNodes is wrapped by the error of a cluster slot map that
+	// names more nodes than ClusterOptions.MaxNodes (the map is not
+	// installed), and by the *ClusterError of a command redirected to a
+	// new node when the ClusterClient already holds MaxNodes.
+	ErrTooManyNodes = errors.New("redis cluster: more nodes than ClusterOptions.MaxNodes")
 )
 
 // ConnError reports a command that failed because of its connection rather
