@@ -46,11 +46,16 @@ type Exchange struct {
 	resp    responseHead // during OnHead only
 	lastErr error
 	sent    []HeaderField // Header as last encoded (see Send)
+	// proxyFields are sent after Header to a plain-http proxy (its
+	// credentials), as Options.Proxy said for URL (see proxyExchange).
+	proxyFields []HeaderField
 }
 
 // Send starts the exchange and returns at once. It fails only for a
-// request that cannot be sent (a bad URL, a closed transport, an Exchange
-// still in flight); every other failure arrives in OnDone.
+// request that cannot be sent (a bad URL, an error from Options.Proxy, a
+// closed transport, an Exchange still in flight); every other failure
+// arrives in OnDone. Options.Proxy is asked when the URL changes, not at
+// every send.
 func (t *Transport) Send(ex *Exchange) error {
 	if !ex.busy.CompareAndSwap(false, true) {
 		return ErrBusy
@@ -67,6 +72,10 @@ func (t *Transport) Send(ex *Exchange) error {
 		}
 		x.t, x.snk, x.keep = t, ex, true
 		x.target, x.host, ex.urlHost = u.RequestURI(), u.Host, u.Host
+		if err := t.proxyExchange(ex, u); err != nil {
+			ex.busy.Store(false)
+			return err
+		}
 		ex.parsed = ex.URL
 		x.h1.ok = false
 	}
@@ -93,6 +102,9 @@ func (t *Transport) Send(ex *Exchange) error {
 	}
 	x.method, x.host, x.reqClose = method, host, reqClose
 	x.fields, x.body, x.contentLength = ex.Header, ex.Body, cl
+	if ex.proxyFields != nil {
+		x.fields = append(ex.Header[:len(ex.Header):len(ex.Header)], ex.proxyFields...)
+	}
 	x.ctx = ex.Context
 	if x.ctx == nil {
 		x.ctx = context.Background()

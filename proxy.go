@@ -25,6 +25,18 @@ func (e *ProxyError) Error() string {
 	return fmt.Sprintf("egress: proxy %s refused CONNECT %s: %d %s", e.Proxy, e.Target, e.StatusCode, e.Status)
 }
 
+// proxyURL asks Options.Proxy for req's proxy; nil means none.
+func (t *Transport) proxyURL(req *http.Request) (*url.URL, error) {
+	pu, err := t.opts.Proxy(req)
+	if err != nil || pu == nil {
+		return nil, err
+	}
+	if pu.Scheme != "http" {
+		return nil, fmt.Errorf("egress: proxy scheme %q is not supported (http only)", pu.Scheme)
+	}
+	return pu, nil
+}
+
 // proxyFor applies Options.Proxy to a request: the pool key gains the
 // proxy, and a plain-http request is sent in absolute form with the
 // proxy's credentials. https goes through a CONNECT tunnel (see dial).
@@ -32,18 +44,46 @@ func (t *Transport) proxyFor(req *http.Request, x *exchange) error {
 	if t.opts.Proxy == nil {
 		return nil
 	}
-	pu, err := t.opts.Proxy(req)
-	if err != nil || pu == nil {
+	pu, err := t.proxyURL(req)
+	if pu == nil {
 		return err
-	}
-	if pu.Scheme != "http" {
-		return fmt.Errorf("egress: proxy scheme %q is not supported (http only)", pu.Scheme)
 	}
 	x.key.Proxy = pu.String()
 	if x.key.TLS == nil {
 		x.target = req.URL.String()
 		if auth := proxyAuth(pu); auth != "" {
 			x.fields = append(append([]HeaderField(nil), x.fields...), HeaderField{Name: "Proxy-Authorization", Value: auth})
+		}
+	}
+	return nil
+}
+
+// proxyExchange applies Options.Proxy to an Exchange whose URL, u, Send
+// has just parsed. Proxy is asked once per URL (with a request of the
+// exchange's method for it), not at every send: what it said serves every
+// send of that URL, which keeps a resent Exchange free of allocations.
+// A plain-http exchange keeps the proxy's credentials in proxyFields, sent
+// after its Header.
+func (t *Transport) proxyExchange(ex *Exchange, u *url.URL) error {
+	ex.proxyFields = nil
+	if t.opts.Proxy == nil {
+		return nil
+	}
+	method := ex.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	pu, err := t.proxyURL(&http.Request{Method: method, URL: u, Host: u.Host, Header: http.Header{},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1})
+	if pu == nil {
+		return err
+	}
+	x := &ex.x
+	x.key.Proxy = pu.String()
+	if x.key.TLS == nil {
+		x.target = u.String()
+		if auth := proxyAuth(pu); auth != "" {
+			ex.proxyFields = []HeaderField{{Name: "Proxy-Authorization", Value: auth}}
 		}
 	}
 	return nil
