@@ -125,26 +125,34 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err, retry, spent := rt.waitHead()
 		if err == nil {
+			if x.streamed && !read {
+				body.Close() // the server answered without it (Expect)
+			}
 			if spent {
 				rt.free()
 			}
 			return resp, nil
 		}
 		// A body the attempt never read from is still whole and goes
-		// again as it is; one it read from must be rewound (DESIGN rule 6).
+		// again as it is; one it read from (and closed, see send) must
+		// be rewound (DESIGN rule 6).
 		if retry && (!read || req.GetBody != nil) {
 			if read {
 				var gerr error
 				if body, gerr = req.GetBody(); gerr != nil {
-					return nil, rt.wrap(gerr)
+					read, err = true, gerr
+					goto fail
 				}
 			}
 			x.retries++
 			t.countRetry(err)
 			continue
 		}
+	fail:
 		t.stats.failures.Add(1)
-		closeBody(req)
+		if body != nil && !read {
+			body.Close() // one the pump read from, it closed
+		}
 		if x.stopCtx != nil {
 			x.stopCtx() // a retry was possible but not taken
 		}
@@ -249,8 +257,9 @@ func (rt *roundTrip) waitHead() (resp *http.Response, err error, retry, spent bo
 // pump sends a streamed request body from the caller's goroutine, waiting
 // for room in the connection's write queue rather than buffering, and
 // stopping early if the response ends the exchange first. It reports
-// whether it read from body: if not, the body is whole for a retry.
-func (rt *roundTrip) pump(body io.Reader) (read bool) {
+// whether it read from body: if so, the body is closed, or will be once
+// sent (see send); if not, the body is whole for a retry.
+func (rt *roundTrip) pump(body io.ReadCloser) (read bool) {
 	x := &rt.x
 	rt.mu.Lock()
 	for !rt.isAttached && !rt.finished {
@@ -282,7 +291,7 @@ func (rt *roundTrip) pump(body io.Reader) (read bool) {
 // bodySender is the state of a request body being sent, so that sending
 // can move to a goroutine of its own half way.
 type bodySender struct {
-	body    io.Reader
+	body    io.ReadCloser
 	buf     []byte
 	p       []byte // read and not yet queued
 	sent    int64
@@ -294,8 +303,17 @@ type bodySender struct {
 // arrived while the connection has no room, and goes on in a goroutine
 // of its own: RoundTrip must return the response, whose body may be
 // what frees the room (a server that echoes the upload as it reads it
-// waits for its reader).
+// waits for its reader). The body is closed once sending is over,
+// whatever ended it, as the http.RoundTripper contract asks.
 func (rt *roundTrip) send(bs *bodySender, background bool) {
+	if !rt.sendBody(bs, background) {
+		bs.body.Close()
+	}
+}
+
+// sendBody is send's work. It reports whether it handed the rest to a
+// goroutine of its own, which is then the one to close the body.
+func (rt *roundTrip) sendBody(bs *bodySender, background bool) (handedOff bool) {
 	x := &rt.x
 	for {
 		if len(bs.p) == 0 && !bs.lastEOF {
@@ -327,7 +345,7 @@ func (rt *roundTrip) send(bs *bodySender, background bool) {
 			return
 		case roomHead:
 			go rt.send(bs, true)
-			return
+			return true
 		}
 		last := bs.sent == x.contentLength && (bs.lastEOF || x.contentLength > 0)
 		if !x.writeBody(bs.p, last) {
@@ -342,7 +360,7 @@ func (rt *roundTrip) send(bs *bodySender, background bool) {
 			return
 		case roomHead:
 			go rt.send(bs, true)
-			return
+			return true
 		}
 		if !x.writeBody(nil, true) {
 			return
@@ -354,6 +372,7 @@ func (rt *roundTrip) send(bs *bodySender, background bool) {
 	if t := x.trace; t != nil && t.WroteRequest != nil {
 		t.WroteRequest(httptrace.WroteRequestInfo{})
 	}
+	return false
 }
 
 // abortBody gives up on a request whose body cannot be sent as announced:
