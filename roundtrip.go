@@ -105,13 +105,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x.contentLength = outgoingLength(req)
 	x.streamed = x.contentLength != 0
 	x.expect100 = x.streamed && strings.EqualFold(headerValue(req.Header, "Expect"), "100-continue")
-	if !t.opts.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == "" && x.method != http.MethodHead {
-		rt.gzip = true
-		if x.fields == nil {
-			x.fields = gzipField // shared, never appended to
-		} else {
-			x.fields = append(x.fields, gzipField...)
-		}
+	rt.gzip = !t.opts.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == "" && x.method != http.MethodHead
+	// net/http's User-Agent unless the caller's Header has the key (with
+	// no value: none is sent).
+	_, ownAgent := req.Header["User-Agent"]
+	if add := addedFields[b2i(!ownAgent)<<1|b2i(rt.gzip)]; x.fields == nil {
+		x.fields = add // shared, never appended to
+	} else {
+		x.fields = append(x.fields, add...)
 	}
 
 	body := req.Body
@@ -190,7 +191,26 @@ func protoString(major, minor int) string {
 	return "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor)
 }
 
-var gzipField = []HeaderField{{Name: "Accept-Encoding", Value: "gzip"}}
+// defaultUserAgent is net/http's, sent when the request sets none: some
+// services refuse a request without the field.
+const defaultUserAgent = "Go-http-client/1.1"
+
+// addedFields are the fields RoundTrip adds to a request, indexed by
+// whether it adds the User-Agent (2) and asks for gzip (1). Shared: never
+// appended to.
+var addedFields = [4][]HeaderField{
+	nil,
+	{{Name: "Accept-Encoding", Value: "gzip"}},
+	{{Name: "User-Agent", Value: defaultUserAgent}},
+	{{Name: "User-Agent", Value: defaultUserAgent}, {Name: "Accept-Encoding", Value: "gzip"}},
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // headerValue is h.Get(key) for a key already in canonical form, without
 // canonicalizing it again on every request.
