@@ -1,12 +1,15 @@
 package egress
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/egress-go/egress/engine"
 	"github.com/egress-go/egress/http1"
@@ -24,6 +27,22 @@ type ProxyError struct {
 func (e *ProxyError) Error() string {
 	return fmt.Sprintf("egress: proxy %s refused CONNECT %s: %d %s", e.Proxy, e.Target, e.StatusCode, e.Status)
 }
+
+// connectError reports a CONNECT exchange that failed before the proxy
+// gave an answer (a refusal is a *ProxyError): it names the proxy and the
+// target, and wraps the cause, such as engine.ErrConnectTimeout, an
+// *http1.LimitError or *http1.ProtocolError for a bad answer, or
+// http1.ErrNoResponse for a proxy that closed the connection.
+type connectError struct {
+	proxy, target string
+	err           error
+}
+
+func (e *connectError) Error() string {
+	return fmt.Sprintf("egress: proxy %s, CONNECT %s: %v", e.proxy, e.target, e.err)
+}
+
+func (e *connectError) Unwrap() error { return e.err }
 
 // proxyURL asks Options.Proxy for req's proxy; nil means none.
 func (t *Transport) proxyURL(req *http.Request) (*url.URL, error) {
@@ -105,8 +124,11 @@ func proxyAddr(pu *url.URL) string {
 }
 
 // dialProxy connects to key's proxy: as is for plain http, or through a
-// CONNECT tunnel with TLS started inside it for https.
-func (t *Transport) dialProxy(key pool.Key, h engine.Handler, o *engine.DialOptions, dial func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error)) (*engine.Conn, error) {
+// CONNECT tunnel with TLS started inside it for https. The proxy's answer
+// to CONNECT is awaited within what is left of the dial timeout
+// (o.Timeout, counted from now) and while ctx lasts, as the TCP connect
+// is: a proxy that never answers must not hold a request for ever.
+func (t *Transport) dialProxy(ctx context.Context, key pool.Key, h engine.Handler, o *engine.DialOptions, dial func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error)) (*engine.Conn, error) {
 	pu, err := url.Parse(key.Proxy)
 	if err != nil {
 		return nil, err
@@ -114,54 +136,126 @@ func (t *Transport) dialProxy(key pool.Key, h engine.Handler, o *engine.DialOpti
 	if key.TLS == nil {
 		return dial(proxyAddr(pu), h, o)
 	}
-	tun := &tunnel{next: h, layer: o.Layer, target: key.Addr, proxy: proxyAddr(pu), auth: proxyAuth(pu)}
+	tun := &tunnel{next: h, layer: o.Layer, target: key.Addr, proxy: proxyAddr(pu), auth: proxyAuth(pu), ctx: ctx}
+	if o.Timeout > 0 {
+		tun.deadline = time.Now().Add(o.Timeout)
+	}
 	o.Layer = nil // TLS starts inside the tunnel, not on the socket
 	return dial(tun.proxy, tun, o)
 }
 
 // tunnel asks a proxy for a CONNECT tunnel, then starts TLS inside it and
 // hands the connection to the pool's handler, which sees OnOpen only when
-// the tunnel and the handshake are done.
+// the tunnel and the handshake are done. Its fields are the loop's.
 type tunnel struct {
-	next   engine.Handler
-	layer  engine.Layer
-	target string
-	proxy  string
-	auth   string
-	parser http1.ResponseParser
+	next     engine.Handler
+	layer    engine.Layer
+	target   string
+	proxy    string
+	auth     string
+	ctx      context.Context
+	deadline time.Time // zero: none
+	parser   http1.ResponseParser
+
+	checked int  // bytes of the answer found to match httpPrefix
+	opened  bool // the TCP connection to the proxy is up: CONNECT sent
+	over    bool // the CONNECT exchange has ended, one way or the other
+	timer   *engine.Timer
+	stopCtx func() bool
 }
 
+// httpPrefix starts every answer an HTTP proxy gives.
+const httpPrefix = "HTTP/"
+
 func (tu *tunnel) OnOpen(c *engine.Conn) {
+	tu.opened = true
+	if !tu.deadline.IsZero() {
+		tu.timer = c.Loop().AfterFunc(max(time.Until(tu.deadline), 0), func() { tu.fail(c, engine.ErrConnectTimeout) })
+	}
+	if tu.ctx != nil && tu.ctx.Done() != nil {
+		ctx := tu.ctx
+		tu.stopCtx = context.AfterFunc(ctx, func() {
+			c.Loop().Post(func() { tu.fail(c, ctx.Err()) })
+		})
+	}
 	head := &http1.RequestHead{Method: "CONNECT", Target: tu.target, Host: tu.target}
 	if tu.auth != "" {
 		head.Fields = []http1.HeaderField{{Name: "Proxy-Authorization", Value: tu.auth}}
 	}
 	b, err := http1.AppendRequestHead(nil, head)
 	if err != nil {
-		c.CloseWithError(err)
+		tu.fail(c, err)
 		return
 	}
 	tu.parser.Reset("CONNECT")
 	c.Write(b)
 }
 
+// end marks the CONNECT exchange over: its timer and context watch stop,
+// and the parser gives back any memory it pooled for a split head.
+func (tu *tunnel) end() {
+	tu.over = true
+	if tu.timer != nil {
+		tu.timer.Stop()
+	}
+	if tu.stopCtx != nil {
+		tu.stopCtx()
+	}
+	tu.parser.Reset("")
+}
+
+// fail ends the CONNECT exchange with err, unless it has ended already
+// (the timer or the context fired as the answer came).
+func (tu *tunnel) fail(c *engine.Conn, err error) {
+	if tu.over {
+		return
+	}
+	tu.end()
+	c.CloseWithError(&connectError{proxy: tu.proxy, target: tu.target, err: err})
+}
+
 func (tu *tunnel) OnData(c *engine.Conn, in []byte) {
-	for len(in) > 0 || !tu.parser.Done() {
+	if tu.over {
+		return
+	}
+	// The parser judges a status line only once the whole head is in; a
+	// peer that is no HTTP proxy (an SSH server, whose banner comes first)
+	// would be waited on until the dial timeout. Its first bytes tell.
+	if k := min(len(in), len(httpPrefix)-tu.checked); k > 0 {
+		if string(in[:k]) != httpPrefix[tu.checked:tu.checked+k] {
+			tu.fail(c, &http1.ProtocolError{Err: http1.ErrBadStatusLine, Seen: string(in[:min(len(in), 64)])})
+			return
+		}
+		tu.checked += k
+	}
+	for {
 		ev, n, err := tu.parser.Feed(in)
 		in = in[n:]
 		if err != nil {
-			c.CloseWithError(err)
+			tu.fail(c, err)
 			return
 		}
 		switch ev {
 		case http1.EventNone:
 			return
 		case http1.EventHead:
-			if !tu.parser.Tunnel() {
-				c.CloseWithError(&ProxyError{Proxy: tu.proxy, Target: tu.target, StatusCode: tu.parser.StatusCode(), Status: strings.TrimSpace(string(tu.parser.Reason()))})
+			// Only a 2xx opens a tunnel (RFC 9110 §9.3.6); a 101 is no
+			// answer to CONNECT, and is refused like any other status.
+			if !tu.parser.Tunnel() || tu.parser.StatusCode()/100 != 2 {
+				perr := &ProxyError{Proxy: tu.proxy, Target: tu.target, StatusCode: tu.parser.StatusCode(), Status: strings.TrimSpace(string(tu.parser.Reason()))}
+				tu.end()
+				c.CloseWithError(perr)
+				return
+			}
+			// The origin speaks only once our TLS has spoken: bytes that
+			// came with the proxy's answer are the proxy's, and handing
+			// them to TLS (or dropping them) would hide a broken proxy.
+			if len(in) > 0 {
+				tu.fail(c, &http1.ProtocolError{Err: http1.ErrExtraData, Seen: string(in[:min(len(in), 64)])})
 				return
 			}
 			// The tunnel is up: from here on the bytes are the origin's.
+			tu.end()
 			c.SetHandler(tu.next)
 			if err := c.StartLayer(tu.layer); err != nil {
 				c.CloseWithError(err)
@@ -173,4 +267,17 @@ func (tu *tunnel) OnData(c *engine.Conn, in []byte) {
 
 func (tu *tunnel) OnWritten(*engine.Conn, int) {}
 
-func (tu *tunnel) OnClose(c *engine.Conn, err error) { tu.next.OnClose(c, err) }
+// OnClose names the proxy in a failure of the CONNECT exchange that the
+// tunnel did not report itself: the proxy closed or reset the connection
+// before its answer was complete. A failed dial passes as it is.
+func (tu *tunnel) OnClose(c *engine.Conn, err error) {
+	if tu.opened && !tu.over {
+		cause := err
+		if errors.Is(err, engine.ErrPeerClosed) {
+			cause = tu.parser.EOF() // no answer, or half of one
+		}
+		tu.end()
+		err = &connectError{proxy: tu.proxy, target: tu.target, err: cause}
+	}
+	tu.next.OnClose(c, err)
+}

@@ -29,7 +29,11 @@ type Options struct {
 	// per host, 90 s idle expiry). Pool.Dial is set by the Transport.
 	Pool *pool.Config
 
-	// DialTimeout bounds connecting (name look-up and TCP); default 30 s.
+	// DialTimeout bounds connecting (name look-up and TCP) and, for https
+	// through a proxy, the wait for the proxy's answer to CONNECT, all
+	// together; default 30 s. It holds even when the request has no
+	// deadline: a proxy that never answers fails the request with an
+	// error that wraps engine.ErrConnectTimeout.
 	DialTimeout time.Duration
 	// TLSClientConfig is used for https; nil means verification on with
 	// the system roots, TLS 1.2 at least, and session resumption.
@@ -271,7 +275,7 @@ func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*
 		return t.eng.Dial(ctx, "tcp", addr, h, o)
 	}
 	if key.Proxy != "" {
-		return t.dialProxy(key, h, o, dial)
+		return t.dialProxy(ctx, key, h, o, dial)
 	}
 	return dial(key.Addr, h, o)
 }
