@@ -431,6 +431,54 @@ func (p *Pool) startDial(r *request, inline bool) {
 		return
 	}
 	pc.setEngine(c)
+	if r.ctx.Done() != nil {
+		p.watchDial(r, pc, c)
+	}
+}
+
+// watchDial ends pc's dial with the error of r's context if it ends
+// before the connection opens. The engine watches the context only up to
+// the TCP connect, and a TLS handshake or a proxy's CONNECT may follow
+// before the pool sees the connection open: without this, a caller whose
+// deadline passed then would wait for the handshake's own timeout.
+func (p *Pool) watchDial(r *request, pc *Conn, c *engine.Conn) {
+	ctx, l := r.ctx, c.Loop()
+	stop := context.AfterFunc(ctx, func() {
+		// On the loop, where the dial also ends (opened, closedByEngine):
+		// pc is closed only if it is still being dialed for r.
+		l.Post(func() {
+			p.mu.Lock()
+			dialing := p.dialingForLocked(pc, r)
+			p.mu.Unlock()
+			if dialing {
+				c.CloseWithError(ctx.Err())
+			}
+		})
+	})
+	p.mu.Lock()
+	if p.dialingForLocked(pc, r) {
+		r.stopDial, stop = stop, nil // stopped when the dial ends
+	}
+	p.mu.Unlock()
+	if stop != nil {
+		stop() // the dial ended already
+	}
+}
+
+// dialingForLocked reports whether pc is being dialed for r.
+func (p *Pool) dialingForLocked(pc *Conn, r *request) bool {
+	pc.mu.Lock()
+	st := pc.state
+	pc.mu.Unlock()
+	return st == stDialing && pc.owner == r
+}
+
+// dialEndedLocked stops the watch of r's context over its dial.
+func (r *request) dialEndedLocked() {
+	if r.stopDial != nil {
+		r.stopDial()
+		r.stopDial = nil
+	}
 }
 
 func (p *Pool) dialFailedLocked(pc *Conn) *request {
@@ -438,6 +486,9 @@ func (p *Pool) dialFailedLocked(pc *Conn) *request {
 	pc.mu.Lock()
 	pc.state = stDone
 	pc.mu.Unlock()
+	if pc.owner != nil {
+		pc.owner.dialEndedLocked()
+	}
 	pc.owner = nil
 	kp.dialing--
 	p.inc(kp, cDialFailures)
@@ -455,6 +506,9 @@ func (p *Pool) opened(pc *Conn) {
 	kp.dialing--
 	r, w := pc.owner, pc.warm
 	pc.owner, pc.warm = nil, nil
+	if r != nil {
+		r.dialEndedLocked()
+	}
 	if p.closed {
 		p.closeLocked(pc)
 		p.mu.Unlock()

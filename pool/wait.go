@@ -23,6 +23,7 @@ type request struct {
 	waited     bool  // has been queued: counted in cWaits, since set
 	since      int64 // p.now() when first queued
 	stopWait   func() bool
+	stopDial   func() bool // the watch of ctx over r's dial (see watchDial)
 }
 
 type result struct {
