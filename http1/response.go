@@ -92,6 +92,7 @@ type ResponseParser struct {
 	keepAlive  bool
 	tunnel     bool
 	hasBody    bool
+	lineSeen   bool // the status line of the head being read is whole and checked
 }
 
 // Reset prepares p to parse the response to a request made with
@@ -207,13 +208,47 @@ func (p *ResponseParser) readHead(b []byte) (int, Event, error) {
 			return n, ev, err
 		}
 	}
+	if !p.lineSeen {
+		if err := p.checkStatusLine(b, limit); err != nil {
+			return 0, EventNone, err
+		}
+	}
 	n, sec, err := p.readSection(b, limit, p.headBytes, ErrHeaderTooLarge)
 	if err != nil || sec == nil {
 		return n, EventNone, err
 	}
 	p.headBytes += len(sec)
+	p.lineSeen = false // the next head, after a 1xx, has a line of its own
 	ev, err := p.parseHead(sec)
 	return n, ev, err
+}
+
+// checkStatusLine judges the status line of the head being read as soon
+// as it is whole, before the rest of the head has come: a peer that is no
+// HTTP server (an SSH or SMTP banner, say) then fails at its first line
+// rather than when its silence runs into a timeout, with the error a head
+// that came whole gets (parseHead), however the input was cut. A line
+// ended by a bare LF is left to the section's scanner, which refuses it.
+func (p *ResponseParser) checkStatusLine(b []byte, limit int) error {
+	avail := max(limit-p.headBytes-p.secBytes, 0)
+	j := bytes.IndexByte(b[:min(len(b), avail)], '\n')
+	if j < 0 {
+		return nil // not whole yet, or over the limit: readSection decides
+	}
+	p.lineSeen = true
+	line := b[:j]
+	if p.secBytes > 0 { // its start came in an earlier read
+		var joined [128]byte // on the stack: a status line is short
+		line = append(append(joined[:0], p.buf[len(p.buf)-p.secBytes:]...), line...)
+	}
+	if len(line) == 0 || line[len(line)-1] != '\r' {
+		return nil
+	}
+	line = line[:len(line)-1]
+	if _, _, _, ok := parseStatusLine(line); !ok {
+		return protoErr(ErrBadStatusLine, line)
+	}
+	return nil
 }
 
 // readWholeHead is the fast path of readHead, for a head that arrives

@@ -865,3 +865,51 @@ func TestHeaderRepeatedNamesLinear(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusLineJudgedWhenWhole: a bad status line fails as soon as it is
+// whole, before the head's blank line comes, so that a peer that is no
+// HTTP server and speaks first (an SSH banner, then silence) gets an error
+// at once rather than a wait for a timeout. A good line, or one not yet
+// whole, waits for the rest of the head as before.
+func TestStatusLineJudgedWhenWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+		bad    bool
+	}{
+		{"ssh banner", []string{"SSH-2.0-OpenSSH_9.6\r\n"}, true},
+		{"ssh banner in pieces", []string{"SSH-2.0-Op", "enSSH_9.6", "\r\n"}, true},
+		{"smtp banner", []string{"220 mail.example ESMTP\r\n"}, true},
+		{"bad line after an interim head", []string{"HTTP/1.1 100 Continue\r\n\r\n", "SSH-2.0-x\r\n"}, true},
+		{"good line", []string{"HTTP/1.1 200 OK\r\n"}, false},
+		{"good line in pieces", []string{"HTTP/1.1 2", "00 OK\r\nContent-Le"}, false},
+		{"not whole yet", []string{"SSH-2.0-OpenSSH_9.6"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p ResponseParser
+			p.Reset("GET")
+			defer p.Reset("")
+			var err error
+			for _, piece := range tc.pieces {
+				in := []byte(piece)
+				for len(in) > 0 && err == nil {
+					var n int
+					_, n, err = p.Feed(in)
+					if n == 0 && err == nil {
+						t.Fatalf("Feed(%q) consumed nothing", in)
+					}
+					in = in[n:]
+				}
+			}
+			if !tc.bad {
+				if err != nil {
+					t.Fatalf("got %v before the head was whole, want no error yet", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrBadStatusLine) {
+				t.Fatalf("got %v, want ErrBadStatusLine before the head's end", err)
+			}
+		})
+	}
+}
