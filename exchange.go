@@ -90,6 +90,7 @@ type exchange struct {
 	header        http.Header
 	body          []byte // a body known up front, sent with the head
 	contentLength int64
+	trailer       http.Header // sent after a chunked body (HTTP/1.1), read when it ends
 	trace         *httptrace.ClientTrace
 	streamed      bool // the body is pumped by a RoundTrip goroutine
 	expect100     bool

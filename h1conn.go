@@ -3,6 +3,7 @@ package egress
 import (
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +23,11 @@ type h1conn struct {
 	c       *engine.Conn
 	x       *exchange
 	parser  http1.ResponseParser
-	wbuf    []byte // scratch for the request's first bytes; Conn.Write copies them
-	chunk   []byte // scratch for a chunk of a streamed body; pump goroutine
-	chunked bool   // the request body is sent chunked
-	paused  bool   // reading is paused for back-pressure; loop
+	wbuf    []byte      // scratch for the request's first bytes; Conn.Write copies them
+	chunk   []byte      // scratch for a chunk of a streamed body; pump goroutine
+	chunked bool        // the request body is sent chunked
+	trailer http.Header // sent after the chunked body
+	paused  bool        // reading is paused for back-pressure; loop
 	timer   *engine.Timer
 	timerL  *engine.Loop
 	phase   uint8     // what the timer is timing
@@ -78,7 +80,7 @@ func putH1conn(hc *h1conn) {
 
 // resetH1conn clears hc for its next use.
 func resetH1conn(hc *h1conn) {
-	hc.x, hc.c, hc.phase, hc.paused, hc.chunked = nil, nil, phaseNone, false, false
+	hc.x, hc.c, hc.phase, hc.paused, hc.chunked, hc.trailer = nil, nil, phaseNone, false, false, nil
 	hc.direct, hc.noLease, hc.lowat, hc.noMark = nil, false, 0, false
 	hc.parser.Reset("")
 	if cap(hc.wbuf) > 8<<10 {
@@ -272,6 +274,7 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 
 	hc.x, hc.c = x, c
 	hc.chunked = x.streamed && x.contentLength < 0
+	hc.trailer = x.trailer
 	x.attach(hc, pc)
 	hc.parser.Reset(x.method)
 	// A blocking reader takes a large body's bytes from the socket itself
@@ -462,7 +465,9 @@ func (hc *h1conn) sendBody(p []byte, last bool) error {
 		b = http1.AppendChunk(b, p)
 	}
 	if last {
-		b, _ = http1.AppendLastChunk(b, nil)
+		// The trailer's values are read now, once the body has ended (the
+		// sender checked that they encode).
+		b, _ = http1.AppendLastChunk(b, hc.trailer)
 	}
 	hc.chunk = b
 	return hc.c.WriteDirect(b)

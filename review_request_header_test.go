@@ -2,11 +2,13 @@ package egress
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/egress-go/egress/internal/testkit"
 )
@@ -92,4 +94,94 @@ func readMIME(s string) (http.Header, error) {
 		h[k] = append(h[k], v)
 	}
 	return h, nil
+}
+
+// trailerFiller is a request body that sets its request's trailer as it
+// ends, as net/http lets a body do: the trailer is read once the body is.
+type trailerFiller struct {
+	r       io.Reader
+	trailer http.Header
+	key, v  string
+}
+
+func (b *trailerFiller) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.trailer.Set(b.key, b.v)
+	}
+	return n, err
+}
+
+// TestReviewRequestTrailer: Request.Trailer is sent after a chunked
+// request body, announced in a Trailer field, with the values it holds
+// once the body has ended, as net/http sends it; a trailer the protocol
+// forbids (one that would change the framing) fails the request.
+func TestReviewRequestTrailer(t *testing.T) {
+	testkit.CheckLeaks(t)
+	type got struct {
+		trailer http.Header
+		body    string
+		err     error
+	}
+	gots := make(chan got, 4)
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		gots <- got{r.Trailer, string(b), err}
+	}))
+	tr := newTestTransport(t, Options{})
+	payload := strings.Repeat("chunk of body ", 5000)
+
+	req, _ := http.NewRequest("PUT", srv.URL, nil)
+	req.Trailer = http.Header{"X-Checksum": nil, "X-Count": {"3"}}
+	req.Body = io.NopCloser(&trailerFiller{r: strings.NewReader(payload), trailer: req.Trailer, key: "X-Checksum", v: "abc123"})
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	g := <-gots
+	if g.err != nil || g.body != payload {
+		t.Fatalf("the server read %d bytes, %v", len(g.body), g.err)
+	}
+	if g.trailer.Get("X-Checksum") != "abc123" || g.trailer.Get("X-Count") != "3" || len(g.trailer) != 2 {
+		t.Fatalf("the server got the trailer %v, want X-Checksum: abc123 and X-Count: 3", g.trailer)
+	}
+
+	// Content-Length in a trailer would change the body's framing after
+	// the fact: refused (net/http refuses it too).
+	// Checked before the request goes to the pool: nothing is sent.
+	before := tr.Stats().Pool.Requests
+	req, _ = http.NewRequest("PUT", srv.URL, io.NopCloser(strings.NewReader(payload)))
+	req.Trailer = http.Header{"Content-Length": {"1"}}
+	resp, err = tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a request with a Content-Length trailer was sent")
+	}
+	if !strings.Contains(err.Error(), "Content-Length") {
+		t.Fatalf("error %v does not name the trailer", err)
+	}
+	if n := tr.Stats().Pool.Requests - before; n != 0 {
+		t.Fatalf("the request asked the pool for a connection (%d) before failing", n)
+	}
+
+	// A value that cannot be sent, set while the body is read, fails the
+	// request once the body has ended, before the last chunk goes.
+	// The context bounds the test should the last chunk never go.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, "PUT", srv.URL, nil)
+	req.Trailer = http.Header{"X-Checksum": nil}
+	req.Body = io.NopCloser(&trailerFiller{r: strings.NewReader(payload), trailer: req.Trailer, key: "X-Checksum", v: "a\r\nX-Injected: 1"})
+	resp, err = tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a request with a CR LF in a trailer value was sent")
+	}
+	if !strings.Contains(err.Error(), "X-Checksum") || ctx.Err() != nil {
+		t.Fatalf("error %v does not name the trailer", err)
+	}
+	if g := <-gots; g.err == nil || g.trailer.Get("X-Injected") != "" {
+		t.Fatalf("the server read the whole request, trailer %v", g.trailer)
+	}
 }

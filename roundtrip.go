@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x.contentLength = outgoingLength(req)
 	x.streamed = x.contentLength != 0
+	if x.contentLength < 0 && len(req.Trailer) > 0 {
+		// Names the protocol forbids in a trailer fail the request before
+		// anything is sent, as in net/http (values are checked again once
+		// the body has ended, see send).
+		if _, err := http1.AppendLastChunk(nil, req.Trailer); err != nil {
+			closeBody(req)
+			return nil, &RequestError{Method: x.method, URL: req.URL.Redacted(), Err: err}
+		}
+		x.trailer = req.Trailer
+	}
 	x.expect100 = x.streamed && strings.EqualFold(headerValue(req.Header, "Expect"), "100-continue")
 	rt.gzip = !t.opts.DisableCompression && headerValue(req.Header, "Accept-Encoding") == "" && headerValue(req.Header, "Range") == "" && x.method != http.MethodHead
 	// net/http's User-Agent unless the caller's Header has the key (with
@@ -113,6 +124,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		x.fields = add // shared, never appended to
 	} else {
 		x.fields = append(x.fields, add...)
+	}
+	if x.trailer != nil {
+		x.fields = append(x.fields[:len(x.fields):len(x.fields)], HeaderField{Name: "Trailer", Value: trailerNames(x.trailer)})
 	}
 
 	body := req.Body
@@ -219,6 +233,16 @@ func headerValue(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
+}
+
+// trailerNames is the value of the Trailer field that announces t.
+func trailerNames(t http.Header) string {
+	names := make([]string, 0, len(t))
+	for k := range t {
+		names = append(names, http.CanonicalHeaderKey(k))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 func closeBody(req *http.Request) {
@@ -374,6 +398,14 @@ func (rt *roundTrip) sendBody(bs *bodySender, background bool) (handedOff bool) 
 		bs.p = nil
 	}
 	if x.contentLength < 0 {
+		if x.trailer != nil {
+			// Checked before the last chunk goes, so that a trailer that
+			// cannot be sent fails the request rather than the encoder.
+			if _, err := http1.AppendLastChunk(nil, x.trailer); err != nil {
+				rt.abortBody(err)
+				return
+			}
+		}
 		// The end of a body of unknown length (HTTP/1.1's last chunk).
 		switch rt.waitRoom(16, !background) {
 		case roomGone:
