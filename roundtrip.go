@@ -344,10 +344,11 @@ type bodySender struct {
 
 // send queues the body as the connection takes it. On the caller's
 // goroutine (background false), it stops as soon as the response head has
-// arrived while the connection has no room, and goes on in a goroutine
-// of its own: RoundTrip must return the response, whose body may be
-// what frees the room (a server that echoes the upload as it reads it
-// waits for its reader). The body is closed once sending is over,
+// arrived, and goes on in a goroutine of its own: RoundTrip must return
+// the response, as net/http does, and not when the body ends; the
+// response's body may be what frees the room (a server that echoes the
+// upload as it reads it waits for its reader), or what the request body
+// waits for (full duplex). The body is closed once sending is over,
 // whatever ended it, as the http.RoundTripper contract asks.
 func (rt *roundTrip) send(bs *bodySender, background bool) {
 	if !rt.sendBody(bs, background) {
@@ -442,7 +443,8 @@ const (
 )
 
 // waitRoom blocks until the connection can queue n more bytes, or the
-// exchange ends, or, with leaveOnHead, the response head has arrived.
+// exchange ends, or, with leaveOnHead, the response head has arrived
+// (whether or not there is room).
 func (rt *roundTrip) waitRoom(n int, leaveOnHead bool) int {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -450,15 +452,15 @@ func (rt *roundTrip) waitRoom(n int, leaveOnHead bool) int {
 		if rt.finished {
 			return roomGone
 		}
+		if leaveOnHead && rt.resp != nil {
+			return roomHead
+		}
 		room := rt.x.writeRoom()
 		if room < 0 {
 			return roomGone
 		}
 		if room >= n || room >= 256<<10 {
 			return roomOK
-		}
-		if leaveOnHead && rt.resp != nil {
-			return roomHead
 		}
 		rt.cond.Wait()
 	}
