@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/egress-go/egress/internal/testkit"
 )
@@ -107,85 +108,97 @@ func TestReviewRequestBodyClosed(t *testing.T) {
 		expect     bool
 		header     string // an invalid header value: the request is refused
 		warm       bool   // a first request leaves a connection to reuse
-		getBody    bool
-		wantStatus int // 0: an error
+		getBody    bool   // rewound: the first body sent, GetBody makes another
+		oneShot    bool   // never with GetBody
+		wantStatus int    // 0: an error
 	}{
 		{name: "sent with length", path: "/ok", wantStatus: 200},
 		{name: "sent chunked", path: "/ok", chunked: true, wantStatus: 200},
 		{name: "early response", path: "/early", wantStatus: 413},
 		{name: "expect refused", path: "/refuse", expect: true, wantStatus: 417},
 		{name: "invalid header", path: "/ok", header: "a\r\nb: c"},
-		{name: "stale connection, no GetBody", path: "/drop", warm: true},
+		{name: "stale connection, no GetBody", path: "/drop", warm: true, oneShot: true},
 		{name: "stale connection, rewound", path: "/drop", warm: true, getBody: true, wantStatus: 200},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			first := newTrackedBody(strings.NewReader(payload))
-			closedOnce(t, "the request body", first)
-			var mu sync.Mutex
-			var rewound []*trackedBody
-			t.Cleanup(func() {
-				mu.Lock()
-				defer mu.Unlock()
-				if tc.getBody && len(rewound) == 0 {
-					t.Errorf("the request was not rewound")
+		// A body with GetBody (in memory, for http.NewRequest) is sent from
+		// the caller's goroutine; one without, from a goroutine of its own.
+		for _, inMemory := range []bool{true, false} {
+			if tc.getBody && !inMemory || tc.oneShot && inMemory {
+				continue
+			}
+			name := tc.name + ", own goroutine"
+			if inMemory {
+				name = tc.name + ", caller's goroutine"
+			}
+			t.Run(name, func(t *testing.T) {
+				first := newTrackedBody(strings.NewReader(payload))
+				closedOnce(t, "the request body", first)
+				var mu sync.Mutex
+				var rewound []*trackedBody
+				t.Cleanup(func() {
+					mu.Lock()
+					defer mu.Unlock()
+					if tc.getBody && len(rewound) == 0 {
+						t.Errorf("the request was not rewound")
+					}
+					for i, b := range rewound {
+						if n := b.closes.Load(); n != 1 {
+							t.Errorf("body %d from GetBody closed %d times, want exactly once", i+1, n)
+						}
+					}
+				})
+				testkit.CheckLeaks(t)
+				tr := newTestTransport(t, Options{})
+				if tc.warm {
+					resp, err := tr.RoundTrip(mustRequest(t, "GET", base+"/warm"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
 				}
-				for i, b := range rewound {
-					if n := b.closes.Load(); n != 1 {
-						t.Errorf("body %d from GetBody closed %d times, want exactly once", i+1, n)
+				req, err := http.NewRequestWithContext(t.Context(), "PUT", base+tc.path, first)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tc.chunked {
+					req.ContentLength = int64(len(payload))
+				}
+				if tc.expect {
+					req.Header.Set("Expect", "100-continue")
+				}
+				if tc.header != "" {
+					req.Header.Set("X-Bad", tc.header)
+				}
+				if inMemory {
+					req.GetBody = func() (io.ReadCloser, error) {
+						b := newTrackedBody(strings.NewReader(payload))
+						mu.Lock()
+						rewound = append(rewound, b)
+						mu.Unlock()
+						return b, nil
 					}
 				}
-			})
-			testkit.CheckLeaks(t)
-			tr := newTestTransport(t, Options{})
-			if tc.warm {
-				resp, err := tr.RoundTrip(mustRequest(t, "GET", base+"/warm"))
+				resp, err := tr.RoundTrip(req)
+				if tc.wantStatus == 0 {
+					if err == nil {
+						resp.Body.Close()
+						t.Fatalf("status %d, want an error", resp.StatusCode)
+					}
+					return
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-			}
-			req, err := http.NewRequestWithContext(t.Context(), "PUT", base+tc.path, first)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tc.chunked {
-				req.ContentLength = int64(len(payload))
-			}
-			if tc.expect {
-				req.Header.Set("Expect", "100-continue")
-			}
-			if tc.header != "" {
-				req.Header.Set("X-Bad", tc.header)
-			}
-			if tc.getBody {
-				req.GetBody = func() (io.ReadCloser, error) {
-					b := newTrackedBody(strings.NewReader(payload))
-					mu.Lock()
-					rewound = append(rewound, b)
-					mu.Unlock()
-					return b, nil
+				if resp.StatusCode != tc.wantStatus {
+					t.Fatalf("status %d, want %d", resp.StatusCode, tc.wantStatus)
 				}
-			}
-			resp, err := tr.RoundTrip(req)
-			if tc.wantStatus == 0 {
-				if err == nil {
-					resp.Body.Close()
-					t.Fatalf("status %d, want an error", resp.StatusCode)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.wantStatus {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tc.wantStatus)
-			}
-			// The contract allows the close to come after RoundTrip returns.
-			testkit.WaitFor(t, "the request body to be closed", func() bool { return first.closes.Load() > 0 })
-		})
+				// The contract allows the close to come after RoundTrip returns.
+				testkit.WaitFor(t, "the request body to be closed", func() bool { return first.closes.Load() > 0 })
+			})
+		}
 	}
 }
 
@@ -246,5 +259,51 @@ func (c *watchCtx) AfterFunc(func()) func() bool {
 		stopped := false
 		once.Do(func() { c.n.Add(-1); stopped = true })
 		return stopped
+	}
+}
+
+// TestReviewRequestCancelDuringUpload: cancelling a request whose body is
+// being sent to a server that reads none of it (the socket full, the
+// sender waiting for room) makes RoundTrip return at once with the
+// context's error, closes the connection and the body, and leaves no
+// goroutine pumping; from the caller's goroutine and from one of its own.
+func TestReviewRequestCancelDuringUpload(t *testing.T) {
+	for _, inMemory := range []bool{true, false} {
+		t.Run(fmt.Sprintf("in memory %v", inMemory), func(t *testing.T) {
+			body := newTrackedBody(zeroReader{})
+			closedOnce(t, "the request body", body)
+			testkit.CheckLeaks(t)
+			stop := make(chan struct{})
+			srv := testkit.NewServer(t, func(c net.Conn) { <-stop }) // reads nothing
+			t.Cleanup(func() { close(stop) })                        // before the server closes
+			tr := newTestTransport(t, Options{})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "PUT", "http://"+srv.Addr()+"/", body)
+			if inMemory {
+				req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("not rewound") }
+			}
+			done := make(chan error, 1)
+			go func() {
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				done <- err
+			}()
+			// The socket's buffers are full once bytes wait in the engine.
+			testkit.WaitFor(t, "the upload to fill the socket", func() bool { return tr.Engine().Stats().Queued > 0 })
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("error %v, want context.Canceled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("RoundTrip did not return after its context was cancelled")
+			}
+			testkit.WaitFor(t, "the connection to close", func() bool { return tr.Stats().Pool.Open == 0 })
+			testkit.WaitFor(t, "the request body to be closed", func() bool { return body.closes.Load() > 0 })
+		})
 	}
 }

@@ -2,6 +2,8 @@ package egress
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,6 +89,9 @@ func TestReviewRequestEarlyResponseDelivered(t *testing.T) {
 	tr := newTestTransport(t, Options{})
 	body := &headGatedBody{rt: &rtp, returned: make(chan struct{})}
 	req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+addr+"/", io.NopCloser(body))
+	// As if in memory: the body goes from the caller's goroutine, which
+	// must leave it once the head is in.
+	req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("not rewound") }
 	resp, err := tr.RoundTrip(req)
 	close(body.returned)
 	if err != nil {
@@ -103,5 +108,83 @@ func TestReviewRequestEarlyResponseDelivered(t *testing.T) {
 	// Every read but the last gave 1 KiB.
 	if want := int64(1024 * (body.reads.Load() - 1)); got.Load() != want {
 		t.Fatalf("the server read %d bytes of the request body, want %d", got.Load(), want)
+	}
+}
+
+// TestReviewRequestFullDuplex: a request body that waits for the
+// response (here each piece waits for the server's answer to the one
+// before) works as with net/http: RoundTrip returns the response while
+// the body is blocked in Read, since that Read is not on the caller's
+// goroutine. The server answers each piece of the upload as it reads it.
+func TestReviewRequestFullDuplex(t *testing.T) {
+	testkit.CheckLeaks(t)
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
+			return
+		}
+		buf := make([]byte, 64)
+		for {
+			n, err := req.Body.Read(buf)
+			if n > 0 {
+				if _, err := fmt.Fprintf(c, "%x\r\npong-%s\r\n", n+5, buf[:n]); err != nil {
+					return
+				}
+			}
+			if err == io.EOF {
+				io.WriteString(c, "0\r\n\r\n")
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	tr := newTestTransport(t, Options{})
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	// The first piece goes before RoundTrip is called, as a client would
+	// start a stream; the pipe holds it until the transport reads it.
+	go pw.Write([]byte("1"))
+	done := make(chan *http.Response, 1)
+	fail := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", "http://"+addr+"/", pr)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			fail <- err
+			return
+		}
+		done <- resp
+	}()
+	var resp *http.Response
+	select {
+	case resp = <-done:
+	case err := <-fail:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		pw.CloseWithError(errors.New("test gave up"))
+		t.Fatal("RoundTrip did not return the response while the request body waited for it")
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := 1; i <= 3; i++ {
+		want := fmt.Sprintf("pong-%d", i)
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+		if i < 3 {
+			if _, err := fmt.Fprintf(pw, "%d", i+1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pw.Close()
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("after the last piece: %q, %v", rest, err)
 	}
 }

@@ -41,6 +41,8 @@ type roundTrip struct {
 	gzip       bool // the transport asked for gzip and decodes it
 	isAttached bool // a connection was found and the head written
 	got100     bool
+	pumping    bool // pumpAsync's goroutine runs
+	pumpRead   bool // what it reported
 	retry      bool
 	finished   bool
 	headHeld   bool // loop: the head is in resp, its waiter not woken yet (see delivered)
@@ -135,18 +137,31 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rt.reset()
 		x.start()
 		read := false // the attempt read from body
-		if x.streamed {
-			read = rt.pump(body)
+		async := x.streamed && req.GetBody == nil
+		switch {
+		case !x.streamed:
+		case !async:
+			// A body whose request can make it again is one in memory
+			// (http.NewRequest sets GetBody for those): its Read cannot
+			// block, and it goes from the caller's goroutine.
+			read = rt.pump(body, false)
+		default:
+			// Any other body may wait for the response (full duplex), as
+			// net/http lets it: it is read from a goroutine of its own.
+			rt.pumpAsync(body)
 		}
 		resp, err, retry, spent := rt.waitHead()
 		if err == nil {
-			if x.streamed && !read {
+			if x.streamed && !read && !async {
 				body.Close() // the server answered without it (Expect)
 			}
 			if spent {
 				rt.free()
 			}
 			return resp, nil
+		}
+		if async {
+			read = rt.waitPump()
 		}
 		// A body the attempt never read from is still whole and goes
 		// again as it is; one it read from (and closed, see send) must
@@ -303,7 +318,7 @@ func (rt *roundTrip) waitHead() (resp *http.Response, err error, retry, spent bo
 // stopping early if the response ends the exchange first. It reports
 // whether it read from body: if so, the body is closed, or will be once
 // sent (see send); if not, the body is whole for a retry.
-func (rt *roundTrip) pump(body io.ReadCloser) (read bool) {
+func (rt *roundTrip) pump(body io.ReadCloser, background bool) (read bool) {
 	x := &rt.x
 	rt.mu.Lock()
 	for !rt.isAttached && !rt.finished {
@@ -328,8 +343,39 @@ func (rt *roundTrip) pump(body io.ReadCloser) (read bool) {
 	rt.mu.Unlock()
 
 	read = true
-	rt.send(&bodySender{body: body, buf: make([]byte, 32<<10)}, false)
+	rt.send(&bodySender{body: body, buf: make([]byte, 32<<10)}, background)
 	return
+}
+
+// pumpAsync runs pump from a goroutine of its own. RoundTrip returns a
+// response without waiting for it; a failed attempt waits (waitPump) to
+// learn whether the body was read, as net/http waits for its write loop.
+// A body it never read from, of a request that got its response, it
+// closes.
+func (rt *roundTrip) pumpAsync(body io.ReadCloser) {
+	rt.pumping = true
+	go func() {
+		read := rt.pump(body, true)
+		rt.mu.Lock()
+		rt.pumping, rt.pumpRead = false, read
+		answered := rt.resp != nil
+		rt.cond.Broadcast()
+		rt.mu.Unlock()
+		if !read && answered {
+			body.Close()
+		}
+	}()
+}
+
+// waitPump waits for pumpAsync's goroutine to end, and reports whether it
+// read from the body.
+func (rt *roundTrip) waitPump() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for rt.pumping {
+		rt.cond.Wait()
+	}
+	return rt.pumpRead
 }
 
 // bodySender is the state of a request body being sent, so that sending
