@@ -383,7 +383,8 @@ func (rt *roundTrip) waitPump() bool {
 type bodySender struct {
 	body    io.ReadCloser
 	buf     []byte
-	p       []byte // read and not yet queued
+	p       []byte  // read and not yet queued
+	probe   [1]byte // for the read that looks for the end of a body of known length
 	sent    int64
 	lastEOF bool // body.Read said io.EOF
 }
@@ -429,6 +430,24 @@ func (rt *roundTrip) sendBody(bs *bodySender, background bool) (handedOff bool) 
 			break
 		}
 		if len(bs.p) == 0 {
+			continue
+		}
+		if !bs.lastEOF && bs.sent == x.contentLength {
+			// All the declared bytes are in, but the body has not said it
+			// ended: the last of them wait until it does, so that a body
+			// longer than declared fails the request before the server has
+			// it whole (net/http reads to the end before its last write).
+			n, rerr := bs.body.Read(bs.probe[:])
+			switch {
+			case n > 0:
+				rt.abortBody(fmt.Errorf("egress: request body is longer than its Content-Length %d", x.contentLength))
+				return
+			case rerr == io.EOF:
+				bs.lastEOF = true
+			case rerr != nil:
+				x.abortAsync(&bodyReadError{rerr})
+				return
+			}
 			continue
 		}
 		switch rt.waitRoom(len(bs.p), !background) {
