@@ -185,3 +185,51 @@ func TestReviewRequestTrailer(t *testing.T) {
 		t.Fatalf("the server read the whole request, trailer %v", g.trailer)
 	}
 }
+
+// TestReviewRequestConnectTarget: a CONNECT request made by hand (to
+// check a proxy, say) names its target in authority form, the request's
+// Host, or the URL's opaque part, as net/http writes it; it went out as
+// "CONNECT / HTTP/1.1", which no proxy takes.
+func TestReviewRequestConnectTarget(t *testing.T) {
+	testkit.CheckLeaks(t)
+	lines := make(chan string, 4)
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		head, err := readHead(br)
+		if err != nil {
+			return
+		}
+		line, _, _ := strings.Cut(head, "\r\n")
+		lines <- line
+		io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+	})
+	tr := newTestTransport(t, Options{})
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+		want string
+	}{
+		{"Host", func() *http.Request {
+			req := mustRequest(t, "CONNECT", "http://"+addr)
+			req.Host = "target.example:443"
+			return req
+		}, "CONNECT target.example:443 HTTP/1.1"},
+		{"URL host", func() *http.Request { return mustRequest(t, "CONNECT", "http://"+addr) }, "CONNECT " + addr + " HTTP/1.1"},
+		{"opaque", func() *http.Request {
+			req := mustRequest(t, "CONNECT", "http://"+addr)
+			req.URL.Opaque = "other.example:8443"
+			return req
+		}, "CONNECT other.example:8443 HTTP/1.1"},
+		{"with a path", func() *http.Request { return mustRequest(t, "CONNECT", "http://"+addr+"/p") }, "CONNECT /p HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := tr.RoundTrip(tc.req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := <-lines; got != tc.want || resp.StatusCode != 407 {
+				t.Fatalf("request line %q, status %d; want %q, 407", got, resp.StatusCode, tc.want)
+			}
+		})
+	}
+}

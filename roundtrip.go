@@ -97,6 +97,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if x.host == "" {
 		x.host = req.URL.Host
 	}
+	if x.method == http.MethodConnect && req.URL.Path == "" && req.URL.Opaque == "" {
+		x.target = x.host // authority-form, as net/http writes it
+	}
 	x.header = req.Header
 	x.reqClose = req.Close || t.opts.DisableKeepAlives
 	x.trace = httptrace.ContextClientTrace(x.ctx)
