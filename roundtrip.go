@@ -316,11 +316,12 @@ func (rt *roundTrip) waitHead() (resp *http.Response, err error, retry, spent bo
 	return nil, rt.err, rt.retry, false
 }
 
-// pump sends a streamed request body from the caller's goroutine, waiting
-// for room in the connection's write queue rather than buffering, and
-// stopping early if the response ends the exchange first. It reports
-// whether it read from body: if so, the body is closed, or will be once
-// sent (see send); if not, the body is whole for a retry.
+// pump sends a streamed request body from the caller's goroutine
+// (background false) or pumpAsync's, waiting for room in the connection's
+// write queue rather than buffering, and stopping early if the response
+// ends the exchange first. It reports whether it read from body: if so,
+// the body is closed, or will be once sent (see send); if not, the body
+// is whole for a retry.
 func (rt *roundTrip) pump(body io.ReadCloser, background bool) (read bool) {
 	x := &rt.x
 	rt.mu.Lock()
