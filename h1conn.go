@@ -276,6 +276,7 @@ func (x *exchange) attachH1(pc *pool.Conn, attempt uint32) {
 	hc.chunked = x.streamed && x.contentLength < 0
 	hc.trailer = x.trailer
 	x.attach(hc, pc)
+	hc.parser.Limits = x.t.h1lim
 	hc.parser.Reset(x.method)
 	// A blocking reader takes a large body's bytes from the socket itself
 	// (h1direct.go) once the head is parsed: until then the loop reads

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/egress-go/egress/engine"
+	"github.com/egress-go/egress/http1"
 	"github.com/egress-go/egress/http2"
 	"github.com/egress-go/egress/pool"
 	"github.com/egress-go/egress/tlsconn"
@@ -56,6 +58,24 @@ type Options struct {
 	// 100-continue" waits for the server's go-ahead before sending the
 	// body anyway; default 1 s.
 	ExpectContinueTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response's head, as net/http's
+	// option of that name does: over HTTP/1.1 its status lines and
+	// fields, interim (1xx) heads included; over HTTP/2 the decoded
+	// header list, which is also advertised to the server
+	// (SETTINGS_MAX_HEADER_LIST_SIZE) unless HTTP2.Config sets its own.
+	// A head over it fails the request with an error wrapping
+	// http1.ErrHeaderTooLarge or http2.ErrHeaderListTooLarge (over
+	// HTTP/2, a single field longer than the bound cannot be decoded at
+	// all and fails its connection with COMPRESSION_ERROR). Default
+	// 64 KiB, where net/http's is 10 MB: a tighter bound keeps small what
+	// a broken or hostile server can make a connection hold. Raise it for
+	// servers that send very large cookies or many long fields.
+	MaxResponseHeaderBytes int64
+	// MaxResponseHeaderFields bounds the field lines of an HTTP/1.1
+	// response head: a head with more fails with an error wrapping
+	// http1.ErrTooManyFields. Default 100. (Over HTTP/2 the header list's
+	// size is the bound.)
+	MaxResponseHeaderFields int
 	// BodyWindow bounds the response bytes buffered ahead of a body's
 	// reader; past it the connection stops reading (back-pressure).
 	// Default 64 KiB.
@@ -111,6 +131,7 @@ type Transport struct {
 	pool    *pool.Pool
 	tls     *tlsClients
 	keys    keyCache
+	h1lim   http1.Limits // the HTTP/1.1 response parser's, from Options
 	closed  atomic.Bool
 	stats   transportCounters
 	closeMu sync.Mutex
@@ -172,7 +193,13 @@ func NewTransport(opts Options) (*Transport, error) {
 	if opts.HTTP2.PingTimeout <= 0 {
 		opts.HTTP2.PingTimeout = DefaultPingTimeout
 	}
-	t := &Transport{opts: opts, eng: opts.Engine}
+	if n := opts.MaxResponseHeaderBytes; n > 0 && opts.HTTP2.Config.MaxHeaderListSize == 0 {
+		opts.HTTP2.Config.MaxHeaderListSize = uint32(min(n, math.MaxUint32))
+	}
+	t := &Transport{opts: opts, eng: opts.Engine, h1lim: http1.Limits{
+		MaxHeadBytes:    int(min(max(opts.MaxResponseHeaderBytes, 0), math.MaxInt32)),
+		MaxHeaderFields: opts.MaxResponseHeaderFields,
+	}}
 	if t.eng == nil {
 		e, err := engine.New(engine.Config{})
 		if err != nil {
