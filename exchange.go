@@ -304,7 +304,10 @@ func (x *exchange) writeRoom() int {
 	if x.cur == nil {
 		return -1
 	}
-	return x.cur.sendRoom()
+	// A carrier's queue may be past its bound by part of one write (a
+	// chunk's framing, TLS's records, HTTP/2's queue): no room, which is
+	// not -1.
+	return max(x.cur.sendRoom(), 0)
 }
 
 // canRetry applies DESIGN rule 6: only a request that failed on a reused
