@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -126,9 +125,10 @@ func proxyAddr(pu *url.URL) string {
 // dialProxy connects to key's proxy: as is for plain http, or through a
 // CONNECT tunnel with TLS started inside it for https. The proxy's answer
 // to CONNECT is awaited within what is left of the dial timeout
-// (o.Timeout, counted from now) and while ctx lasts, as the TCP connect
-// is: a proxy that never answers must not hold a request for ever.
-func (t *Transport) dialProxy(ctx context.Context, key pool.Key, h engine.Handler, o *engine.DialOptions, dial func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error)) (*engine.Conn, error) {
+// (o.Timeout, counted from now), as the TCP connect is: a proxy that never
+// answers must not hold a request for ever. (The request's context bounds
+// it too: the pool watches it until the connection opens.)
+func (t *Transport) dialProxy(key pool.Key, h engine.Handler, o *engine.DialOptions, dial func(addr string, h engine.Handler, o *engine.DialOptions) (*engine.Conn, error)) (*engine.Conn, error) {
 	pu, err := url.Parse(key.Proxy)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (t *Transport) dialProxy(ctx context.Context, key pool.Key, h engine.Handle
 	if key.TLS == nil {
 		return dial(proxyAddr(pu), h, o)
 	}
-	tun := &tunnel{next: h, layer: o.Layer, target: key.Addr, proxy: proxyAddr(pu), auth: proxyAuth(pu), ctx: ctx}
+	tun := &tunnel{next: h, layer: o.Layer, target: key.Addr, proxy: proxyAddr(pu), auth: proxyAuth(pu)}
 	if o.Timeout > 0 {
 		tun.deadline = time.Now().Add(o.Timeout)
 	}
@@ -153,7 +153,6 @@ type tunnel struct {
 	target   string
 	proxy    string
 	auth     string
-	ctx      context.Context
 	deadline time.Time // zero: none
 	parser   http1.ResponseParser
 
@@ -161,7 +160,6 @@ type tunnel struct {
 	opened  bool // the TCP connection to the proxy is up: CONNECT sent
 	over    bool // the CONNECT exchange has ended, one way or the other
 	timer   *engine.Timer
-	stopCtx func() bool
 }
 
 // httpPrefix starts every answer an HTTP proxy gives.
@@ -171,12 +169,6 @@ func (tu *tunnel) OnOpen(c *engine.Conn) {
 	tu.opened = true
 	if !tu.deadline.IsZero() {
 		tu.timer = c.Loop().AfterFunc(max(time.Until(tu.deadline), 0), func() { tu.fail(c, engine.ErrConnectTimeout) })
-	}
-	if tu.ctx != nil && tu.ctx.Done() != nil {
-		ctx := tu.ctx
-		tu.stopCtx = context.AfterFunc(ctx, func() {
-			c.Loop().Post(func() { tu.fail(c, ctx.Err()) })
-		})
 	}
 	head := &http1.RequestHead{Method: "CONNECT", Target: tu.target, Host: tu.target}
 	if tu.auth != "" {
@@ -191,21 +183,18 @@ func (tu *tunnel) OnOpen(c *engine.Conn) {
 	c.Write(b)
 }
 
-// end marks the CONNECT exchange over: its timer and context watch stop,
+// end marks the CONNECT exchange over: its timer stops,
 // and the parser gives back any memory it pooled for a split head.
 func (tu *tunnel) end() {
 	tu.over = true
 	if tu.timer != nil {
 		tu.timer.Stop()
 	}
-	if tu.stopCtx != nil {
-		tu.stopCtx()
-	}
 	tu.parser.Reset("")
 }
 
 // fail ends the CONNECT exchange with err, unless it has ended already
-// (the timer or the context fired as the answer came).
+// (the timer fired as the answer came).
 func (tu *tunnel) fail(c *engine.Conn, err error) {
 	if tu.over {
 		return
@@ -218,9 +207,9 @@ func (tu *tunnel) OnData(c *engine.Conn, in []byte) {
 	if tu.over {
 		return
 	}
-	// The parser judges a status line only once the whole head is in; a
-	// peer that is no HTTP proxy (an SSH server, whose banner comes first)
-	// would be waited on until the dial timeout. Its first bytes tell.
+	// The parser judges a status line once the line is whole; a peer that
+	// is no HTTP proxy may send none (a binary greeting, say) and be
+	// waited on until the dial timeout. Its first bytes tell.
 	if k := min(len(in), len(httpPrefix)-tu.checked); k > 0 {
 		if string(in[:k]) != httpPrefix[tu.checked:tu.checked+k] {
 			tu.fail(c, &http1.ProtocolError{Err: http1.ErrBadStatusLine, Seen: string(in[:min(len(in), 64)])})

@@ -302,7 +302,7 @@ func (t *Transport) dial(ctx context.Context, key pool.Key, h engine.Handler) (*
 		return t.eng.Dial(ctx, "tcp", addr, h, o)
 	}
 	if key.Proxy != "" {
-		return t.dialProxy(ctx, key, h, o, dial)
+		return t.dialProxy(key, h, o, dial)
 	}
 	return dial(key.Addr, h, o)
 }
